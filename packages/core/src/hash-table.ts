@@ -1,0 +1,263 @@
+/**
+ * An open-addressing hash table in shared memory: fixed-width keys (int32 words) mapping to
+ * record slot numbers. One writer, any number of lock-free readers.
+ *
+ * Shared layout (int32 words):
+ *   header:       [bucketArray, keyWords, seed]
+ *   bucket array: [capacity, 0, bucket[capacity]...]
+ *   bucket:       [ref, hash, key[keyWords]...]   ref: 0 empty, -1 tombstone, else slot + 1
+ * Linear probing from `hash & (capacity - 1)`.
+ *
+ * Concurrency contract
+ * - Writes: the control thread only (insert, delete, rebuild).
+ * - Reads: any thread; a lookup takes no lock, never waits and never retries.
+ * - Publication: insert fills `hash` and `key` of an empty bucket, then sets `ref` with one
+ *   `Atomics.store`; a reader that loads a live ref therefore sees the whole key. Delete
+ *   stores a tombstone. A bucket is never reused while its array is live (empty -> live ->
+ *   tombstone only), so a reader can never see a key that changes under it.
+ * - Growth and tombstone clean-up build a complete new array, switch readers with one
+ *   `Atomics.store` of the header's `bucketArray` word, and retire the old array through the
+ *   reclaimer (QSBR): a reader still walking it finds it intact until its next quiescent
+ *   report.
+ * - A reader that needs the record must use it before its next quiescent report; the record
+ *   slot is retired by the caller of {@link HashTable.delete} the same way.
+ */
+import { type Reclaimer } from './epoch.js';
+import { randomSeed, xxh32Words } from './hash.js';
+import { type HeapView, type SharedHeap } from './shared-heap.js';
+
+/** What a worker needs to attach to a table. */
+export interface HashTableDescription {
+  readonly offset: number;
+}
+
+/** Options for {@link HashTable.create}. */
+export interface HashTableOptions {
+  /** Key width in int32 words (an IPv6 5-tuple packs into 10). */
+  keyWords: number;
+  /** Entries expected; sizes the first bucket array. Default 16. */
+  capacity?: number;
+  /** Hash seed; random per table when not given (tests may fix it). */
+  seed?: number;
+}
+
+const EMPTY = 0;
+const TOMB = -1;
+const H_ARRAY = 0;
+const H_KEYWORDS = 1;
+const H_SEED = 2;
+/** Rebuild when live entries plus tombstones pass this share of the buckets. */
+const MAX_LOAD = 0.75;
+/** A rebuilt array holds live entries at no more than this load. */
+const TARGET_LOAD = 0.5;
+
+/** A reader's view of a table: lookups only. */
+export class HashTableView {
+  protected readonly i32: Int32Array;
+  /** Key width in int32 words. */
+  readonly keyWords: number;
+  protected readonly stride: number;
+  protected readonly seed: number;
+  /** Bucket offset of the last successful {@link find}. */
+  protected found = -1;
+
+  constructor(
+    protected readonly heap: HeapView,
+    protected readonly base: number,
+  ) {
+    const i32 = (this.i32 = heap.i32);
+    this.keyWords = i32[base + H_KEYWORDS];
+    this.stride = this.keyWords + 2;
+    this.seed = i32[base + H_SEED];
+  }
+
+  /** Rebuild a table view from its description (in a worker). */
+  static attach(heap: HeapView, desc: HashTableDescription): HashTableView {
+    return new HashTableView(heap, desc.offset);
+  }
+
+  /** The description to post to a worker. */
+  describe(): HashTableDescription {
+    return { offset: this.base };
+  }
+
+  /** The table's hash of a key (`keyWords` words of `key` from `off`). */
+  hash(key: Int32Array, off: number): number {
+    return xxh32Words(key, off, this.keyWords, this.seed) | 0;
+  }
+
+  /** The slot stored for the key in `key[off .. off + keyWords)`, or -1. */
+  lookup(key: Int32Array, off: number): number {
+    return this.find(key, off, this.hash(key, off), Atomics.load(this.i32, this.base + H_ARRAY)) - 1;
+  }
+
+  /**
+   * The ref (slot + 1) of the key's live bucket in `arr`, or 0; the bucket's word offset is
+   * left in `found`. The ref is the value loaded once: re-reading the bucket could see a
+   * tombstone stored since.
+   */
+  protected find(key: Int32Array, off: number, h: number, arr: number): number {
+    const i32 = this.i32;
+    const kw = this.keyWords;
+    const stride = this.stride;
+    const cap = i32[arr];
+    const mask = cap - 1;
+    let i = h & mask;
+    for (let n = 0; n < cap; n++, i = (i + 1) & mask) {
+      const b = arr + 2 + i * stride;
+      const ref = Atomics.load(i32, b);
+      if (ref === EMPTY) return 0;
+      if (ref === TOMB || i32[b + 1] !== h) continue;
+      let k = 0;
+      while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
+      if (k === kw) {
+        this.found = b;
+        return ref;
+      }
+    }
+    return 0;
+  }
+}
+
+/** The control thread's side of a table. */
+export class HashTable extends HashTableView {
+  protected declare readonly heap: SharedHeap;
+  private live = 0;
+  private tombs = 0;
+  private rebuilds = 0;
+
+  private constructor(
+    heap: SharedHeap,
+    base: number,
+    private readonly reclaimer: Reclaimer,
+  ) {
+    super(heap, base);
+  }
+
+  /** Create a table whose retired bucket arrays are freed through `reclaimer`. */
+  static create(heap: SharedHeap, reclaimer: Reclaimer, opts: HashTableOptions): HashTable {
+    if (!(Number.isInteger(opts.keyWords) && opts.keyWords >= 1 && opts.keyWords <= 64)) {
+      throw new RangeError(`keyWords must be 1..64, got ${opts.keyWords}`);
+    }
+    const base = heap.alloc(3);
+    heap.i32[base + H_KEYWORDS] = opts.keyWords;
+    heap.i32[base + H_SEED] = opts.seed ?? randomSeed();
+    const table = new HashTable(heap, base, reclaimer);
+    Atomics.store(heap.i32, base + H_ARRAY, table.newArray(capacityFor(opts.capacity ?? 16)));
+    return table;
+  }
+
+  /** Live entries. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Buckets in the current array. */
+  get capacity(): number {
+    return this.i32[this.array()];
+  }
+
+  /** How many times the bucket array was replaced. */
+  get rebuildCount(): number {
+    return this.rebuilds;
+  }
+
+  /** Heap bytes held by the current bucket array and header. */
+  get bytes(): number {
+    return (3 + 2 + this.capacity * this.stride) * 4;
+  }
+
+  /** Map the key to `slot`. Returns false (and changes nothing) if the key is present. */
+  insert(key: Int32Array, off: number, slot: number): boolean {
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < 0x7fffffff)) throw new RangeError(`bad slot ${slot}`);
+    const h = this.hash(key, off);
+    if (this.find(key, off, h, this.array()) !== 0) return false;
+    if (this.live + this.tombs + 1 > this.capacity * MAX_LOAD) this.rebuild(this.live + 1);
+    this.place(this.array(), h, key, off, slot + 1);
+    this.live++;
+    return true;
+  }
+
+  /** Remove the key; returns the slot it mapped to, or -1. The caller retires the slot. */
+  delete(key: Int32Array, off: number): number {
+    const ref = this.find(key, off, this.hash(key, off), this.array());
+    if (ref === 0) return -1;
+    Atomics.store(this.i32, this.found, TOMB);
+    this.live--;
+    this.tombs++;
+    return ref - 1;
+  }
+
+  /** Call `fn(slot, keyOffset)` for each live entry; keys are read from the heap's i32. */
+  forEach(fn: (slot: number, keyOffset: number) => void): void {
+    const arr = this.array();
+    const cap = this.i32[arr];
+    for (let i = 0; i < cap; i++) {
+      const b = arr + 2 + i * this.stride;
+      const ref = this.i32[b];
+      if (ref !== EMPTY && ref !== TOMB) fn(ref - 1, b + 2);
+    }
+  }
+
+  /** Drop every entry at once (readers switch to an empty array). The caller retires slots. */
+  clear(): void {
+    this.swap(this.newArray(capacityFor(0)));
+    this.live = 0;
+  }
+
+  /**
+   * Copy the live entries into a fresh array sized for `expected` entries, switch readers to
+   * it with one atomic store, and retire the old array. Drops all tombstones.
+   */
+  rebuild(expected = this.live): void {
+    const old = this.array();
+    const next = this.newArray(capacityFor(Math.max(expected, this.live)));
+    const cap = this.i32[old];
+    for (let i = 0; i < cap; i++) {
+      const b = old + 2 + i * this.stride;
+      const ref = this.i32[b];
+      if (ref !== EMPTY && ref !== TOMB) this.place(next, this.i32[b + 1], this.i32, b + 2, ref);
+    }
+    this.swap(next);
+  }
+
+  private array(): number {
+    return this.i32[this.base + H_ARRAY];
+  }
+
+  private swap(next: number): void {
+    const old = this.array();
+    const words = 2 + this.i32[old] * this.stride;
+    Atomics.store(this.i32, this.base + H_ARRAY, next);
+    this.tombs = 0;
+    this.rebuilds++;
+    this.reclaimer.retire(() => this.heap.release(old, words));
+  }
+
+  private newArray(cap: number): number {
+    const arr = this.heap.alloc(2 + cap * this.stride);
+    this.i32[arr] = cap;
+    return arr;
+  }
+
+  /** Fill the first empty bucket on the probe path, publishing `ref` last. */
+  private place(arr: number, h: number, key: Int32Array, off: number, ref: number): void {
+    const i32 = this.i32;
+    const mask = i32[arr] - 1;
+    let i = h & mask;
+    let b = arr + 2 + i * this.stride;
+    while (i32[b] !== EMPTY) {
+      i = (i + 1) & mask;
+      b = arr + 2 + i * this.stride;
+    }
+    i32[b + 1] = h;
+    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
+    Atomics.store(i32, b, ref);
+  }
+}
+
+function capacityFor(entries: number): number {
+  let cap = 16;
+  while (cap * TARGET_LOAD < entries) cap *= 2;
+  return cap;
+}

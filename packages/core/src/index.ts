@@ -1,0 +1,9 @@
+/**
+ * @xfrm/core: shared-memory primitives and (later) the xfrm model and ESP.
+ * Everything here runs on any thread and spawns none.
+ */
+export { POISON, HeapView, SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from './shared-heap.js';
+export { xxh32Words, randomSeed } from './hash.js';
+export { EpochDomain, EpochReader, type EpochDescription, type Reclaimer } from './epoch.js';
+export { ArenaView, RecordArena, type ArenaDescription, type ArenaOptions } from './record-arena.js';
+export { HashTableView, HashTable, type HashTableDescription, type HashTableOptions } from './hash-table.js';

@@ -1,0 +1,130 @@
+/**
+ * The shared heap: one growable SharedArrayBuffer that every table, arena and epoch
+ * domain of a dataplane is carved from, addressed by int32 word offsets.
+ *
+ * Concurrency contract
+ * - Writes: the control thread only. It allocates, frees and grows. The allocator's
+ *   bookkeeping (bump pointer, free lists) is private to that thread, not in shared memory.
+ * - Reads: any thread that attached the heap's description. Views over a growable
+ *   SharedArrayBuffer track its length, so a worker never needs a new buffer.
+ * - Ordering: the heap publishes nothing by itself. A block becomes reachable only when a
+ *   structure stores its offset with `Atomics.store` after filling it; the block was
+ *   allocated (and the buffer grown) before that store, so a reader that loads the offset
+ *   sees the bytes and the length.
+ * - Freed blocks are poisoned (every word set to {@link POISON}) so that a reader that
+ *   touches memory after its grace period is caught by tests, and secrets are wiped.
+ */
+
+/** Word written over every freed block and record. A reader that sees it read freed memory. */
+export const POISON = 0xdeadbeef | 0;
+
+/** What a worker needs to rebuild the heap's views. Structured-clone safe. */
+export interface SharedHeapDescription {
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Options for {@link SharedHeap.create}. */
+export interface SharedHeapOptions {
+  /** Bytes committed at creation. Default 1 MiB. */
+  initialBytes?: number;
+  /** Bytes the heap may grow to (address space reserved up front). Default 1 GiB. */
+  maxBytes?: number;
+}
+
+/** Read-only views over a heap; what a worker thread holds. */
+export class HeapView {
+  /** Word view of the whole heap; all offsets in this project index it. */
+  readonly i32: Int32Array;
+  /** Byte view of the whole heap (packet bytes, keys). */
+  readonly u8: Uint8Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    // Length-tracking views: they follow grow() without being rebuilt.
+    this.i32 = new Int32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+  }
+
+  /** Rebuild the views of a heap from its description (in a worker). */
+  static attach(desc: SharedHeapDescription): HeapView {
+    return new HeapView(desc.buffer);
+  }
+
+  /** The description to post to a worker. */
+  describe(): SharedHeapDescription {
+    return { buffer: this.buffer };
+  }
+}
+
+/**
+ * The writer's side of the heap: a bump allocator with exact-size free lists.
+ * Sizes are in 32-bit words; blocks are 8-byte aligned. Blocks of a size that was freed
+ * before are reused first (bucket arrays and arena chunks come in few sizes).
+ */
+export class SharedHeap extends HeapView {
+  private top = 2; // word 0..1 reserved so that offset 0 never names a block
+  private readonly free = new Map<number, number[]>();
+  private used = 0;
+
+  /** Create a heap. Throws RangeError when the sizes are not usable. */
+  static create(opts: SharedHeapOptions = {}): SharedHeap {
+    const initial = opts.initialBytes ?? 1 << 20;
+    const max = opts.maxBytes ?? 1 << 30;
+    if (!(initial >= 64 && max >= initial && max <= 2 ** 33 && initial % 8 === 0 && max % 8 === 0)) {
+      throw new RangeError(`heap sizes out of range: initialBytes=${initial} maxBytes=${max}`);
+    }
+    return new SharedHeap(new SharedArrayBuffer(initial, { maxByteLength: max }));
+  }
+
+  /** Allocate `words` zeroed words; returns the word offset. Throws RangeError when full. */
+  alloc(words: number): number {
+    const size = roundWords(words);
+    const list = this.free.get(size);
+    let off: number;
+    if (list !== undefined && list.length > 0) {
+      off = list.pop()!;
+      this.i32.fill(0, off, off + size);
+    } else {
+      off = this.top;
+      this.ensure((off + size) * 4);
+      this.top = off + size;
+    }
+    this.used += size;
+    return off;
+  }
+
+  /** Return a block to the heap. The caller guarantees no reader can still reach it. */
+  release(off: number, words: number): void {
+    const size = roundWords(words);
+    this.i32.fill(POISON, off, off + size);
+    let list = this.free.get(size);
+    if (list === undefined) this.free.set(size, (list = []));
+    list.push(off);
+    this.used -= size;
+  }
+
+  /** Bytes in live blocks. */
+  get bytesInUse(): number {
+    return this.used * 4;
+  }
+
+  /** Bytes committed (the buffer's current length). */
+  get bytesCommitted(): number {
+    return this.buffer.byteLength;
+  }
+
+  private ensure(bytes: number): void {
+    const buf = this.buffer;
+    if (bytes <= buf.byteLength) return;
+    if (bytes > buf.maxByteLength) {
+      throw new RangeError(`shared heap exhausted: need ${bytes} bytes, limit ${buf.maxByteLength}`);
+    }
+    // Grow geometrically so that growth is rare; page-rounded.
+    const want = Math.ceil(Math.max(bytes, buf.byteLength * 2) / 4096) * 4096;
+    buf.grow(Math.min(buf.maxByteLength, want));
+  }
+}
+
+function roundWords(words: number): number {
+  if (!(Number.isInteger(words) && words > 0)) throw new RangeError(`bad block size: ${words} words`);
+  return (words + 1) & ~1;
+}

@@ -77,15 +77,41 @@ describe('HashTable against a Map reference', () => {
     expect(table.lookup(keyOf(5, 4), 0)).toBe(-1);
   });
 
-  it('clears tombstones by rebuilding when churn fills the array', () => {
+  it('clears tombstones by rebuilding when churn fills the array before grace periods end', () => {
     const heap = SharedHeap.create();
-    const table = HashTable.create(heap, now, { keyWords: 2 });
+    const never: Reclaimer = { retire: () => {} }; // readers never move on: no tombstone is reusable
+    const table = HashTable.create(heap, never, { keyWords: 2 });
     for (let round = 0; round < 10_000; round++) {
       expect(table.insert(keyOf(round, 2), 0, round)).toBe(true);
       expect(table.delete(keyOf(round, 2), 0)).toBe(round);
     }
-    expect(table.capacity).toBe(16); // never grew: rebuilds reclaimed the tombstones
+    expect(table.capacity).toBe(16); // never grew: rebuilds dropped the tombstones
     expect(table.rebuildCount).toBeGreaterThan(100);
+  });
+
+  it('reuses a tombstone once its grace period is over, so re-adding the same keys needs no rebuild', () => {
+    const heap = SharedHeap.create();
+    const table = HashTable.create(heap, now, { keyWords: 2 });
+    for (let round = 0; round < 10_000; round++) {
+      for (let k = 0; k < 10; k++) expect(table.insert(keyOf(k, 2), 0, round)).toBe(true);
+      for (let k = 0; k < 10; k++) expect(table.delete(keyOf(k, 2), 0)).toBe(round);
+    }
+    expect(table.rebuildCount).toBe(0);
+    expect(table.capacity).toBe(32);
+  });
+
+  it('does not reuse a tombstone whose grace period ends after the array was replaced', () => {
+    const heap = SharedHeap.create();
+    const pending: (() => void)[] = [];
+    const table = HashTable.create(heap, { retire: (f) => pending.push(f) }, { keyWords: 1 });
+    table.insert(keyOf(1, 1), 0, 1);
+    table.insert(keyOf(2, 1), 0, 2);
+    table.delete(keyOf(1, 1), 0); // pending[0]: tombstone becomes reusable
+    table.rebuild(); // pending[1]: old array freed
+    pending[1]();
+    heap.alloc(2 + 32 * 3); // the freed array's memory is handed out again
+    pending[0](); // must not write into memory the table no longer owns
+    expect(table.lookup(keyOf(2, 1), 0)).toBe(2);
   });
 
   it('retires replaced bucket arrays through the reclaimer, not at once', () => {

@@ -35,7 +35,7 @@ async function race(o: RaceOptions): Promise<RaceResult> {
   const heap = SharedHeap.create({ initialBytes: 1 << 16, maxBytes: 1 << 28 });
   const domain = EpochDomain.create(heap, 8);
   const reclaimer: Reclaimer = o.broken ? { retire: (free) => free() } : domain;
-  const arena = RecordArena.create(heap, { recordWords: RECORD_WORDS, capacity: o.keys * 2, chunkRecords: 256 });
+  const arena = RecordArena.create(heap, { recordWords: RECORD_WORDS, capacity: o.keys * 4, chunkRecords: 256 });
   const table = HashTable.create(heap, reclaimer, { keyWords: o.keyWords });
   const ctl = new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4));
   const presence = new Int32Array(new SharedArrayBuffer(o.keys * 4));

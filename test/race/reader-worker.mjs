@@ -28,15 +28,21 @@ while (Atomics.load(ctl, CTL.STOP) === 0) {
     fillKey(key, k, table.keyWords);
     // presence[k] is odd while k is in the table; it moves after insert and before delete.
     const before = Atomics.load(presence, k);
-    const slot = table.lookup(key, 0);
-    if (slot < -1 || slot >= arena.capacity) {
+    try {
+      const slot = table.lookup(key, 0);
+      if (slot < -1 || slot >= arena.capacity) {
+        Atomics.add(ctl, CTL.POISON_SEEN, 1);
+      } else if (slot >= 0) {
+        hits++;
+        const p = arena.payload(slot);
+        const bad = checkRecord(heap.i32, p, k, POISON);
+        if (bad !== 0) Atomics.add(ctl, bad, 1);
+      } else if ((before & 1) === 1 && Atomics.load(presence, k) === before) {
+        Atomics.add(ctl, CTL.MISSED, 1);
+      }
+    } catch {
+      // Only freed memory read as offsets can throw (an index out of range).
       Atomics.add(ctl, CTL.POISON_SEEN, 1);
-    } else if (slot >= 0) {
-      hits++;
-      const bad = checkRecord(heap.i32, arena.payload(slot), k, POISON);
-      if (bad !== 0) Atomics.add(ctl, bad, 1);
-    } else if ((before & 1) === 1 && Atomics.load(presence, k) === before) {
-      Atomics.add(ctl, CTL.MISSED, 1);
     }
   }
   Atomics.add(ctl, CTL.LOOKUPS, BATCH);

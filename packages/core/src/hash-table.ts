@@ -5,7 +5,8 @@
  * Shared layout (int32 words):
  *   header:       [bucketArray, keyWords, seed]
  *   bucket array: [capacity, 0, bucket[capacity]...]
- *   bucket:       [ref, hash, key[keyWords]...]   ref: 0 empty, -1 tombstone, else slot + 1
+ *   bucket:       [ref, hash, key[keyWords]...]
+ *   ref: 0 empty, slot + 1 live, -1 tombstone, -2 tombstone past its grace period (reusable)
  * Linear probing from `hash & (capacity - 1)`.
  *
  * Concurrency contract
@@ -13,8 +14,10 @@
  * - Reads: any thread; a lookup takes no lock, never waits and never retries.
  * - Publication: insert fills `hash` and `key` of an empty bucket, then sets `ref` with one
  *   `Atomics.store`; a reader that loads a live ref therefore sees the whole key. Delete
- *   stores a tombstone. A bucket is never reused while its array is live (empty -> live ->
- *   tombstone only), so a reader can never see a key that changes under it.
+ *   stores a tombstone and retires it through the reclaimer; only after that grace period
+ *   may insert reuse the bucket, so no reader can be comparing the old key while the new
+ *   one is written. (Reusing tombstones keeps probe chains short when the same keys are
+ *   deleted and added again and again, as in Jamal's test.)
  * - Growth and tombstone clean-up build a complete new array, switch readers with one
  *   `Atomics.store` of the header's `bucketArray` word, and retire the old array through the
  *   reclaimer (QSBR): a reader still walking it finds it intact until its next quiescent
@@ -43,6 +46,7 @@ export interface HashTableOptions {
 
 const EMPTY = 0;
 const TOMB = -1;
+const REUSABLE = -2;
 const H_ARRAY = 0;
 const H_KEYWORDS = 1;
 const H_SEED = 2;
@@ -53,7 +57,6 @@ const TARGET_LOAD = 0.5;
 
 /** A reader's view of a table: lookups only. */
 export class HashTableView {
-  protected readonly i32: Int32Array;
   /** Key width in int32 words. */
   readonly keyWords: number;
   protected readonly stride: number;
@@ -65,10 +68,15 @@ export class HashTableView {
     protected readonly heap: HeapView,
     protected readonly base: number,
   ) {
-    const i32 = (this.i32 = heap.i32);
+    const i32 = heap.i32;
     this.keyWords = i32[base + H_KEYWORDS];
     this.stride = this.keyWords + 2;
     this.seed = i32[base + H_SEED];
+  }
+
+  /** The heap's current word view (re-read after anything that may remap it). */
+  protected get i32(): Int32Array {
+    return this.heap.i32;
   }
 
   /** Rebuild a table view from its description (in a worker). */
@@ -97,17 +105,17 @@ export class HashTableView {
    * tombstone stored since.
    */
   protected find(key: Int32Array, off: number, h: number, arr: number): number {
-    const i32 = this.i32;
     const kw = this.keyWords;
     const stride = this.stride;
-    const cap = i32[arr];
+    const cap = this.heap.cover(arr + 2)[arr];
+    const i32 = this.heap.cover(arr + 2 + cap * stride);
     const mask = cap - 1;
     let i = h & mask;
     for (let n = 0; n < cap; n++, i = (i + 1) & mask) {
       const b = arr + 2 + i * stride;
       const ref = Atomics.load(i32, b);
       if (ref === EMPTY) return 0;
-      if (ref === TOMB || i32[b + 1] !== h) continue;
+      if (ref < 0 || i32[b + 1] !== h) continue; // tombstone (or, in broken tests, poison)
       let k = 0;
       while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
       if (k === kw) {
@@ -182,9 +190,14 @@ export class HashTable extends HashTableView {
   delete(key: Int32Array, off: number): number {
     const ref = this.find(key, off, this.hash(key, off), this.array());
     if (ref === 0) return -1;
-    Atomics.store(this.i32, this.found, TOMB);
+    const b = this.found;
+    Atomics.store(this.i32, b, TOMB);
     this.live--;
     this.tombs++;
+    const generation = this.rebuilds;
+    this.reclaimer.retire(() => {
+      if (generation === this.rebuilds) Atomics.store(this.i32, b, REUSABLE);
+    });
     return ref - 1;
   }
 
@@ -195,7 +208,7 @@ export class HashTable extends HashTableView {
     for (let i = 0; i < cap; i++) {
       const b = arr + 2 + i * this.stride;
       const ref = this.i32[b];
-      if (ref !== EMPTY && ref !== TOMB) fn(ref - 1, b + 2);
+      if (ref > 0) fn(ref - 1, b + 2);
     }
   }
 
@@ -216,7 +229,7 @@ export class HashTable extends HashTableView {
     for (let i = 0; i < cap; i++) {
       const b = old + 2 + i * this.stride;
       const ref = this.i32[b];
-      if (ref !== EMPTY && ref !== TOMB) this.place(next, this.i32[b + 1], this.i32, b + 2, ref);
+      if (ref > 0) this.place(next, this.i32[b + 1], this.i32, b + 2, ref);
     }
     this.swap(next);
   }
@@ -240,16 +253,17 @@ export class HashTable extends HashTableView {
     return arr;
   }
 
-  /** Fill the first empty bucket on the probe path, publishing `ref` last. */
+  /** Fill the first empty or reusable bucket on the probe path, publishing `ref` last. */
   private place(arr: number, h: number, key: Int32Array, off: number, ref: number): void {
     const i32 = this.i32;
     const mask = i32[arr] - 1;
     let i = h & mask;
     let b = arr + 2 + i * this.stride;
-    while (i32[b] !== EMPTY) {
+    while (i32[b] !== EMPTY && i32[b] !== REUSABLE) {
       i = (i + 1) & mask;
       b = arr + 2 + i * this.stride;
     }
+    if (i32[b] === REUSABLE) this.tombs--;
     i32[b + 1] = h;
     for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
     Atomics.store(i32, b, ref);

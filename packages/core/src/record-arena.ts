@@ -46,7 +46,6 @@ const H_DIR = 4;
 
 /** A reader's view of an arena. */
 export class ArenaView {
-  protected readonly i32: Int32Array;
   /** Words per slot, version word included. */
   readonly stride: number;
   protected readonly shift: number;
@@ -58,11 +57,16 @@ export class ArenaView {
     protected readonly heap: HeapView,
     protected readonly base: number,
   ) {
-    const i32 = (this.i32 = heap.i32);
+    const i32 = heap.i32;
     this.stride = i32[base + H_STRIDE];
     this.shift = i32[base + H_SHIFT];
     this.mask = (1 << this.shift) - 1;
     this.capacity = i32[base + H_CAPACITY];
+  }
+
+  /** The heap's current word view (re-read after anything that may remap it). */
+  protected get i32(): Int32Array {
+    return this.heap.i32;
   }
 
   /** Rebuild an arena view from its description (in a worker). */
@@ -75,15 +79,21 @@ export class ArenaView {
     return { offset: this.base };
   }
 
-  /** Word offset of the first payload word of `slot`. */
+  /**
+   * Word offset of the first payload word of `slot`. The heap's views cover the record
+   * afterwards: read it through `heap.i32` fetched after this call.
+   */
   payload(slot: number): number {
-    const chunk = Atomics.load(this.i32, this.base + H_DIR + (slot >>> this.shift));
-    return chunk + (slot & this.mask) * this.stride + 1;
+    const chunk = Atomics.load(this.heap.i32, this.base + H_DIR + (slot >>> this.shift));
+    const p = chunk + (slot & this.mask) * this.stride + 1;
+    this.heap.cover(p + this.stride - 1);
+    return p;
   }
 
   /** The slot's version word: odd while live, even while free. */
   version(slot: number): number {
-    return Atomics.load(this.i32, this.payload(slot) - 1);
+    const p = this.payload(slot);
+    return Atomics.load(this.i32, p - 1);
   }
 
   /** True while `slot` still holds the record that had `version`. */

@@ -5,12 +5,13 @@
  * Concurrency contract
  * - Writes: the control thread only. It allocates, frees and grows. The allocator's
  *   bookkeeping (bump pointer, free lists) is private to that thread, not in shared memory.
- * - Reads: any thread that attached the heap's description. Views over a growable
- *   SharedArrayBuffer track its length, so a worker never needs a new buffer.
+ * - Reads: any thread that attached the heap's description. The buffer grows in place, so a
+ *   worker never needs a new buffer, only longer views ({@link HeapView.cover}).
  * - Ordering: the heap publishes nothing by itself. A block becomes reachable only when a
  *   structure stores its offset with `Atomics.store` after filling it; the block was
  *   allocated (and the buffer grown) before that store, so a reader that loads the offset
- *   sees the bytes and the length.
+ *   sees the bytes, and the length (the byteLength of a growable SharedArrayBuffer is read
+ *   sequentially consistent).
  * - Freed blocks are poisoned (every word set to {@link POISON}) so that a reader that
  *   touches memory after its grace period is caught by tests, and secrets are wiped.
  */
@@ -31,17 +32,25 @@ export interface SharedHeapOptions {
   maxBytes?: number;
 }
 
-/** Read-only views over a heap; what a worker thread holds. */
+/**
+ * Views over a heap; what a worker thread holds.
+ *
+ * The views have a fixed length, remapped when the heap has grown: on Node 20 a
+ * length-tracking view over a growable SharedArrayBuffer is about 7x slower to index
+ * (docs/PERFORMANCE.md). A reader that follows an offset it loaded from shared memory calls
+ * {@link HeapView.cover} with the end of what it will read: the writer grew the buffer
+ * before it published the offset, so one remap always suffices. Never keep `i32` or `u8`
+ * across a call that may remap; re-read them from the view.
+ */
 export class HeapView {
-  /** Word view of the whole heap; all offsets in this project index it. */
-  readonly i32: Int32Array;
-  /** Byte view of the whole heap (packet bytes, keys). */
-  readonly u8: Uint8Array;
+  /** Word view of the heap; all offsets in this project index it. */
+  i32: Int32Array;
+  /** Byte view of the heap (packet bytes, keys). */
+  u8: Uint8Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    // Length-tracking views: they follow grow() without being rebuilt.
-    this.i32 = new Int32Array(buffer);
-    this.u8 = new Uint8Array(buffer);
+    this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+    this.u8 = new Uint8Array(buffer, 0, buffer.byteLength);
   }
 
   /** Rebuild the views of a heap from its description (in a worker). */
@@ -52,6 +61,19 @@ export class HeapView {
   /** The description to post to a worker. */
   describe(): SharedHeapDescription {
     return { buffer: this.buffer };
+  }
+
+  /** The word view, remapped first if it ends before word `end`. */
+  cover(end: number): Int32Array {
+    if (end > this.i32.length) this.remap();
+    return this.i32;
+  }
+
+  /** Rebuild the views at the buffer's current length. */
+  protected remap(): void {
+    const bytes = this.buffer.byteLength;
+    this.i32 = new Int32Array(this.buffer, 0, bytes >>> 2);
+    this.u8 = new Uint8Array(this.buffer, 0, bytes);
   }
 }
 
@@ -121,6 +143,7 @@ export class SharedHeap extends HeapView {
     // Grow geometrically so that growth is rare; page-rounded.
     const want = Math.ceil(Math.max(bytes, buf.byteLength * 2) / 4096) * 4096;
     buf.grow(Math.min(buf.maxByteLength, want));
+    this.remap();
   }
 }
 

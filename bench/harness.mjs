@@ -21,7 +21,7 @@ export async function measure(tasks, { time = 300, warmupTime = 100 } = {}) {
 /** Print rows as a Markdown table. */
 export function printRows(title, rows) {
   console.log(`\n### ${title}\n`);
-  console.log('| task | ns/op (median) | ops/s | ±% | samples |');
+  console.log('| task | ns/op (median) | ops/s | ±% (worst run) | samples (per run) |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     console.log(

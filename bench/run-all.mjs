@@ -1,12 +1,30 @@
 // Runs every micro-benchmark and prints Markdown tables (docs/PERFORMANCE.md takes them).
-// Usage: pnpm bench [--quick]
+// Usage: pnpm bench [--quick] [--runs N]   (N runs, each task's median ns/op, then the median of those)
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import { hashBench } from './hash.bench.mjs';
 import { tablesBench } from './tables.bench.mjs';
 import { printRows } from './harness.mjs';
 
-const quick = process.argv.includes('--quick');
-const opts = quick ? { time: 100, warmupTime: 30 } : { time: 500, warmupTime: 200 };
-console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}`);
-printRows('Seeded hash, per key', await hashBench(opts));
-printRows('Shared hash table, IPv4 5-tuple keys', await tablesBench(opts, quick ? [1_000, 100_000] : undefined));
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string', default: '1' } } });
+const runs = Number(values.runs);
+if (!(Number.isInteger(runs) && runs >= 1 && runs <= 50)) throw new Error(`--runs must be 1..50, got ${values.runs}`);
+const opts = values.quick ? { time: 100, warmupTime: 30 } : { time: 500, warmupTime: 200 };
+
+function medianRows(all) {
+  return all[0].map((row, i) => {
+    const ns = all.map((rows) => rows[i].nsPerOp).sort((a, b) => a - b);
+    const nsPerOp = ns[Math.floor(ns.length / 2)];
+    return { ...row, nsPerOp, opsPerSec: 1e9 / nsPerOp, rme: Math.max(...all.map((rows) => rows[i].rme)) };
+  });
+}
+
+async function repeated(fn) {
+  const all = [];
+  for (let r = 0; r < runs; r++) all.push(await fn());
+  return medianRows(all);
+}
+
+console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}, ${runs} run(s)`);
+printRows('Seeded hash, per key', await repeated(() => hashBench(opts)));
+printRows('Shared hash table, IPv4 5-tuple keys', await repeated(() => tablesBench(opts, values.quick ? [1_000, 100_000] : undefined)));

@@ -27,12 +27,10 @@
  */
 import { type Reclaimer } from './epoch.js';
 import { randomSeed, xxh32Words } from './hash.js';
-import { type HeapView, type SharedHeap } from './shared-heap.js';
+import { HeapObject, type HeapObjectDescription, type HeapView, type SharedHeap } from './shared-heap.js';
 
 /** What a worker needs to attach to a table. */
-export interface HashTableDescription {
-  readonly offset: number;
-}
+export type HashTableDescription = HeapObjectDescription;
 
 /** Options for {@link HashTable.create}. */
 export interface HashTableOptions {
@@ -56,7 +54,7 @@ const MAX_LOAD = 0.75;
 const TARGET_LOAD = 0.5;
 
 /** A reader's view of a table: lookups only. */
-export class HashTableView {
+export class HashTableView extends HeapObject {
   /** Key width in int32 words. */
   readonly keyWords: number;
   protected readonly stride: number;
@@ -64,29 +62,17 @@ export class HashTableView {
   /** Bucket offset of the last successful {@link find}. */
   protected found = -1;
 
-  constructor(
-    protected readonly heap: HeapView,
-    protected readonly base: number,
-  ) {
+  constructor(heap: HeapView, base: number) {
+    super(heap, base);
     const i32 = heap.i32;
     this.keyWords = i32[base + H_KEYWORDS];
     this.stride = this.keyWords + 2;
     this.seed = i32[base + H_SEED];
   }
 
-  /** The heap's current word view (re-read after anything that may remap it). */
-  protected get i32(): Int32Array {
-    return this.heap.i32;
-  }
-
   /** Rebuild a table view from its description (in a worker). */
   static attach(heap: HeapView, desc: HashTableDescription): HashTableView {
     return new HashTableView(heap, desc.offset);
-  }
-
-  /** The description to post to a worker. */
-  describe(): HashTableDescription {
-    return { offset: this.base };
   }
 
   /** The table's hash of a key (`keyWords` words of `key` from `off`). */

@@ -2,7 +2,15 @@
  * @xfrm/core: shared-memory primitives and (later) the xfrm model and ESP.
  * Everything here runs on any thread and spawns none.
  */
-export { POISON, HeapView, SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from './shared-heap.js';
+export {
+  POISON,
+  HeapView,
+  HeapObject,
+  SharedHeap,
+  type HeapObjectDescription,
+  type SharedHeapDescription,
+  type SharedHeapOptions,
+} from './shared-heap.js';
 export { xxh32Words, randomSeed } from './hash.js';
 export { EpochDomain, EpochReader, type EpochDescription, type Reclaimer } from './epoch.js';
 export { ArenaView, RecordArena, type ArenaDescription, type ArenaOptions } from './record-arena.js';

@@ -21,12 +21,10 @@
  *   slots only if reclamation is broken, which the race tests detect.
  */
 import { type Reclaimer } from './epoch.js';
-import { POISON, type HeapView, type SharedHeap } from './shared-heap.js';
+import { HeapObject, POISON, type HeapObjectDescription, type HeapView, type SharedHeap } from './shared-heap.js';
 
 /** What a worker needs to attach to an arena. */
-export interface ArenaDescription {
-  readonly offset: number;
-}
+export type ArenaDescription = HeapObjectDescription;
 
 /** Options for {@link RecordArena.create}. */
 export interface ArenaOptions {
@@ -45,7 +43,7 @@ const H_CAPACITY = 3;
 const H_DIR = 4;
 
 /** A reader's view of an arena. */
-export class ArenaView {
+export class ArenaView extends HeapObject {
   /** Words per slot, version word included. */
   readonly stride: number;
   protected readonly shift: number;
@@ -53,10 +51,8 @@ export class ArenaView {
   /** Most records the arena may hold. */
   readonly capacity: number;
 
-  constructor(
-    protected readonly heap: HeapView,
-    protected readonly base: number,
-  ) {
+  constructor(heap: HeapView, base: number) {
+    super(heap, base);
     const i32 = heap.i32;
     this.stride = i32[base + H_STRIDE];
     this.shift = i32[base + H_SHIFT];
@@ -64,19 +60,9 @@ export class ArenaView {
     this.capacity = i32[base + H_CAPACITY];
   }
 
-  /** The heap's current word view (re-read after anything that may remap it). */
-  protected get i32(): Int32Array {
-    return this.heap.i32;
-  }
-
   /** Rebuild an arena view from its description (in a worker). */
   static attach(heap: HeapView, desc: ArenaDescription): ArenaView {
     return new ArenaView(heap, desc.offset);
-  }
-
-  /** The description to post to a worker. */
-  describe(): ArenaDescription {
-    return { offset: this.base };
   }
 
   /**

@@ -77,6 +77,29 @@ export class HeapView {
   }
 }
 
+/** What a worker needs to attach to a structure in the heap: its header's word offset. */
+export interface HeapObjectDescription {
+  readonly offset: number;
+}
+
+/** A structure in the heap, named by the word offset of its header. */
+export abstract class HeapObject<H extends HeapView = HeapView> {
+  constructor(
+    protected readonly heap: H,
+    protected readonly base: number,
+  ) {}
+
+  /** The heap's current word view (re-read after anything that may remap it). */
+  protected get i32(): Int32Array {
+    return this.heap.i32;
+  }
+
+  /** The description to post to a worker. */
+  describe(): HeapObjectDescription {
+    return { offset: this.base };
+  }
+}
+
 /**
  * The writer's side of the heap: a bump allocator with exact-size free lists.
  * Sizes are in 32-bit words; blocks are 8-byte aligned. Blocks of a size that was freed

@@ -16,6 +16,7 @@ type Op =
   | { op: 'insert'; k: number; slot: number }
   | { op: 'delete'; k: number }
   | { op: 'lookup'; k: number }
+  | { op: 'replace'; k: number; slot: number }
   | { op: 'rebuild' }
   | { op: 'clear' };
 
@@ -24,6 +25,7 @@ const opArb = (keys: number): fc.Arbitrary<Op> =>
     { weight: 6, arbitrary: fc.record({ op: fc.constant('insert' as const), k: fc.nat(keys - 1), slot: fc.nat(1 << 20) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('delete' as const), k: fc.nat(keys - 1) }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('lookup' as const), k: fc.nat(keys - 1) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('replace' as const), k: fc.nat(keys - 1), slot: fc.nat(1 << 20) }) },
     { weight: 1, arbitrary: fc.constant({ op: 'rebuild' as const }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('clear' as const) }).filter(() => Math.random() < 0.1) },
   );
@@ -46,6 +48,10 @@ describe('HashTable against a Map reference', () => {
               model.delete(o.k);
             } else if (o.op === 'lookup') {
               expect(reader.lookup(keyOf(o.k, keyWords), 0)).toBe(model.get(o.k) ?? -1);
+              expect(HashTableView.lookupIn(heap, table.describe().offset, keyOf(o.k, keyWords), 0)).toBe(model.get(o.k) ?? -1);
+            } else if (o.op === 'replace') {
+              expect(table.replace(keyOf(o.k, keyWords), 0, o.slot)).toBe(model.get(o.k) ?? -1);
+              if (model.has(o.k)) model.set(o.k, o.slot);
             } else if (o.op === 'rebuild') {
               table.rebuild();
             } else {
@@ -124,6 +130,18 @@ describe('HashTable against a Map reference', () => {
     expect(pending.length).toBe(1);
     expect(heap.bytesInUse).toBeGreaterThan(before);
     pending[0]();
+    expect(heap.bytesInUse).toBe(before);
+  });
+
+  it('destroy() retires the array and header through the reclaimer', () => {
+    const heap = SharedHeap.create();
+    const before = heap.bytesInUse;
+    const pending: (() => void)[] = [];
+    const table = HashTable.create(heap, { retire: (f) => pending.push(f) }, { keyWords: 3 });
+    table.insert(keyOf(1, 3), 0, 1);
+    table.destroy();
+    expect(heap.bytesInUse).toBeGreaterThan(before);
+    for (const f of pending) f();
     expect(heap.bytesInUse).toBe(before);
   });
 

@@ -59,8 +59,6 @@ export class HashTableView extends HeapObject {
   readonly keyWords: number;
   protected readonly stride: number;
   protected readonly seed: number;
-  /** Bucket offset of the last successful {@link find}. */
-  protected found = -1;
 
   constructor(heap: HeapView, base: number) {
     super(heap, base);
@@ -82,35 +80,49 @@ export class HashTableView extends HeapObject {
 
   /** The slot stored for the key in `key[off .. off + keyWords)`, or -1. */
   lookup(key: Int32Array, off: number): number {
-    return this.find(key, off, this.hash(key, off), Atomics.load(this.i32, this.base + H_ARRAY)) - 1;
+    const arr = Atomics.load(this.heap.i32, this.base + H_ARRAY);
+    return probe(this.heap, arr, key, off, this.hash(key, off), this.keyWords) - 1;
   }
 
   /**
-   * The ref (slot + 1) of the key's live bucket in `arr`, or 0; the bucket's word offset is
-   * left in `found`. The ref is the value loaded once: re-reading the bucket could see a
-   * tombstone stored since.
+   * Look a key up in the table whose header is at `base`, without a view object (for
+   * structures that hold many tables, such as the policy groups).
    */
-  protected find(key: Int32Array, off: number, h: number, arr: number): number {
-    const kw = this.keyWords;
-    const stride = this.stride;
-    const cap = this.heap.cover(arr + 2)[arr];
-    const i32 = this.heap.cover(arr + 2 + cap * stride);
-    const mask = cap - 1;
-    let i = h & mask;
-    for (let n = 0; n < cap; n++, i = (i + 1) & mask) {
-      const b = arr + 2 + i * stride;
-      const ref = Atomics.load(i32, b);
-      if (ref === EMPTY) return 0;
-      if (ref < 0 || i32[b + 1] !== h) continue; // tombstone (or, in broken tests, poison)
-      let k = 0;
-      while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
-      if (k === kw) {
-        this.found = b;
-        return ref;
-      }
-    }
-    return 0;
+  static lookupIn(heap: HeapView, base: number, key: Int32Array, off: number): number {
+    const i32 = heap.i32;
+    const keyWords = i32[base + H_KEYWORDS];
+    const h = xxh32Words(key, off, keyWords, i32[base + H_SEED]) | 0;
+    return probe(heap, Atomics.load(i32, base + H_ARRAY), key, off, h, keyWords) - 1;
   }
+}
+
+/** Bucket offset of the last successful {@link probe} (this thread's; used by the writer). */
+let probed = -1;
+
+/**
+ * The ref (slot + 1) of the key's live bucket in bucket array `arr`, or 0; the bucket's word
+ * offset is left in `probed`. The ref is the value loaded once: re-reading the bucket could
+ * see a tombstone stored since.
+ */
+function probe(heap: HeapView, arr: number, key: Int32Array, off: number, h: number, kw: number): number {
+  const stride = kw + 2;
+  const cap = heap.cover(arr + 2)[arr];
+  const i32 = heap.cover(arr + 2 + cap * stride);
+  const mask = cap - 1;
+  let i = h & mask;
+  for (let n = 0; n < cap; n++, i = (i + 1) & mask) {
+    const b = arr + 2 + i * stride;
+    const ref = Atomics.load(i32, b);
+    if (ref === EMPTY) return 0;
+    if (ref < 0 || i32[b + 1] !== h) continue; // tombstone (or, in broken tests, poison)
+    let k = 0;
+    while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
+    if (k === kw) {
+      probed = b;
+      return ref;
+    }
+  }
+  return 0;
 }
 
 /** The control thread's side of a table. */
@@ -165,7 +177,7 @@ export class HashTable extends HashTableView {
   insert(key: Int32Array, off: number, slot: number): boolean {
     if (!(Number.isInteger(slot) && slot >= 0 && slot < 0x7fffffff)) throw new RangeError(`bad slot ${slot}`);
     const h = this.hash(key, off);
-    if (this.find(key, off, h, this.array()) !== 0) return false;
+    if (probe(this.heap, this.array(), key, off, h, this.keyWords) !== 0) return false;
     if (this.live + this.tombs + 1 > this.capacity * MAX_LOAD) this.rebuild(this.live + 1);
     this.place(this.array(), h, key, off, slot + 1);
     this.live++;
@@ -174,9 +186,9 @@ export class HashTable extends HashTableView {
 
   /** Remove the key; returns the slot it mapped to, or -1. The caller retires the slot. */
   delete(key: Int32Array, off: number): number {
-    const ref = this.find(key, off, this.hash(key, off), this.array());
+    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords);
     if (ref === 0) return -1;
-    const b = this.found;
+    const b = probed;
     Atomics.store(this.i32, b, TOMB);
     this.live--;
     this.tombs++;
@@ -185,6 +197,30 @@ export class HashTable extends HashTableView {
       if (generation === this.rebuilds) Atomics.store(this.i32, b, REUSABLE);
     });
     return ref - 1;
+  }
+
+  /**
+   * Point a present key at another slot with one atomic store (readers see the old or the
+   * new slot, never neither). Returns the old slot, or -1 if the key is absent. The caller
+   * retires the old slot if it is gone.
+   */
+  replace(key: Int32Array, off: number, slot: number): number {
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < 0x7fffffff)) throw new RangeError(`bad slot ${slot}`);
+    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords);
+    if (ref === 0) return -1;
+    Atomics.store(this.i32, probed, slot + 1);
+    return ref - 1;
+  }
+
+  /** Retire the whole table (bucket array and header); it must be unreachable already. */
+  destroy(): void {
+    const arr = this.array();
+    const words = 2 + this.i32[arr] * this.stride;
+    const base = this.base;
+    this.reclaimer.retire(() => {
+      this.heap.release(arr, words);
+      this.heap.release(base, 3);
+    });
   }
 
   /** Call `fn(slot, keyOffset)` for each live entry; keys are read from the heap's i32. */

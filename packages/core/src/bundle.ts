@@ -1,0 +1,138 @@
+/**
+ * Bundles: the resolved output route of a flow (talk: "pre-computed cached routes"), the
+ * policy plus the chain of states its templates picked. A bundle records what it was built
+ * from, the direction's policy generation and each state's genid, and is valid exactly while
+ * all of that is unchanged: checking is a few atomic loads, and nothing ever walks or flushes
+ * bundles (talk: "Cheap State Coherency").
+ *
+ * Runs on any thread with views of the SPD and SAD, inside a read-side section; a bundle may
+ * be kept across quiescent points (in a flow cache) because validity only reads genids, and
+ * arena memory is never handed back to the heap.
+ */
+import { type Address, type Family } from './address.js';
+import { P_ACTION, P_NTMPL, P_TMPL, type PolicyDbView } from './policy-db.js';
+import { type StateDbView } from './state-db.js';
+import { TMPL_WORDS, type Mode } from './template.js';
+
+/** A resolved output route. */
+export interface Bundle {
+  readonly dir: number;
+  /** Policy slot. */
+  readonly policy: number;
+  /** The direction's policy generation when the bundle was built. */
+  readonly generation: number;
+  /** State slots, outermost last (in template order). */
+  readonly states: Int32Array;
+  /** Each state's genid when the bundle was built. */
+  readonly genids: Int32Array;
+}
+
+/** An SA the key manager must negotiate (a template with no state). */
+export interface AcquireRequest {
+  readonly policy: number;
+  readonly template: number;
+  readonly family: Family;
+  readonly dst: Address;
+  readonly src: Address;
+  readonly proto: number;
+  readonly reqid: number;
+  readonly mode: Mode;
+}
+
+/** What the output path does with a flow. */
+export type Resolution =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'block'; readonly policy: number }
+  | { readonly kind: 'bundle'; readonly bundle: Bundle }
+  | { readonly kind: 'acquire'; readonly acquire: AcquireRequest };
+
+const NONE: Resolution = Object.freeze({ kind: 'none' });
+
+function address(family: number, words: Int32Array, off: number): Address {
+  return { family: family as Family, words: [words[off], words[off + 1], words[off + 2], words[off + 3]] };
+}
+
+/**
+ * Resolve the packed flow at `flow[f]` in direction `dir`: no policy (pass), a blocking
+ * policy, a bundle, or the ACQUIRE of the first required template that has no state.
+ * Each tunnel template's endpoints become the addresses the next template continues from;
+ * an optional (`level use`) template with no state is skipped.
+ */
+export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, f: number): Resolution {
+  const generation = spd.generation(dir); // before the lookup: a change during it makes the bundle stale
+  const policy = spd.lookup(dir, flow, f);
+  if (policy < 0) return NONE;
+  const pp = spd.field(policy, 0);
+  let i32 = spd.heap.i32;
+  if (i32[pp + P_ACTION] !== 0) return { kind: 'block', policy };
+  const n = i32[pp + P_NTMPL];
+  const states = new Int32Array(n);
+  const genids = new Int32Array(n);
+  let count = 0;
+  // Current endpoints: the flow's, then each tunnel's.
+  const cur = new Int32Array(8);
+  cur.set(flow.subarray(f + 5, f + 9), 0); // dst
+  cur.set(flow.subarray(f + 1, f + 5), 4); // src
+  let family = flow[f];
+  const ends = new Int32Array(8);
+  for (let t = 0; t < n; t++) {
+    i32 = spd.heap.i32; // lookups below may have remapped the views
+    const tp = pp + P_TMPL + t * TMPL_WORDS;
+    const bits = i32[tp + 9];
+    const proto = bits & 0xff;
+    const tunnel = ((bits >>> 8) & 1) === 1;
+    const optional = ((bits >>> 9) & 1) === 1;
+    const spi = i32[tp + 10];
+    const reqid = i32[tp + 11];
+    let fam = family;
+    const anyDst = anyWords(i32, tp + 5);
+    const anySrc = anyWords(i32, tp + 1);
+    for (let w = 0; w < 4; w++) {
+      // A tunnel template names both ends; a transport one uses the current ends unless it names them.
+      const dst = i32[tp + 5 + w];
+      const src = i32[tp + 1 + w];
+      ends[w] = tunnel || !anyDst ? dst : cur[w];
+      ends[4 + w] = tunnel || !anySrc ? src : cur[4 + w];
+    }
+    if (tunnel) fam = i32[tp];
+    const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, tunnel ? 1 : 0, spi, flow, f);
+    if (slot >= 0) {
+      states[count] = slot;
+      genids[count++] = sad.genid(slot);
+      if (tunnel) {
+        cur.set(ends);
+        family = fam;
+      }
+    } else if (!optional) {
+      return {
+        kind: 'acquire',
+        acquire: {
+          policy,
+          template: t,
+          family: fam as Family,
+          dst: address(fam, ends, 0),
+          src: address(fam, ends, 4),
+          proto,
+          reqid,
+          mode: tunnel ? 'tunnel' : 'transport',
+        },
+      };
+    }
+  }
+  return {
+    kind: 'bundle',
+    bundle: { dir, policy, generation, states: states.subarray(0, count), genids: genids.subarray(0, count) },
+  };
+}
+
+/** True while nothing the bundle was built from has changed. */
+export function bundleValid(spd: PolicyDbView, sad: StateDbView, b: Bundle): boolean {
+  if (spd.generation(b.dir) !== b.generation) return false;
+  for (let i = 0; i < b.states.length; i++) if (sad.genid(b.states[i]) !== b.genids[i]) return false;
+  return true;
+}
+
+function anyWords(i32: Int32Array, p: number): boolean {
+  return (i32[p] | i32[p + 1] | i32[p + 2] | i32[p + 3]) === 0;
+}
+

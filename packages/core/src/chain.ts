@@ -1,0 +1,89 @@
+/**
+ * Chained tables: a hash table maps a key to the first record of a singly linked chain of
+ * arena records (through a `next` field in each record). Policies that share an address
+ * pair, and states that share a `bydst` or `bysrc` key, live in such chains.
+ *
+ * Concurrency contract (RCU list, one writer)
+ * - Writes: the control thread. A record is filled, its `next` set, and only then linked,
+ *   by an `Atomics.store` of its predecessor's `next` or by pointing the table at it
+ *   (insert or replace, one atomic store each). Unlinking stores the predecessor's `next`
+ *   (or re-points or deletes the table entry) and leaves the record's own `next` alone, so a
+ *   reader standing on it walks on; the caller retires the record through the epoch domain.
+ * - Reads: any thread; `next` is read with `Atomics.load`.
+ */
+import { type HashTable } from './hash-table.js';
+import { type ArenaView } from './record-arena.js';
+import { type HeapView } from './shared-heap.js';
+
+/** Reader's walk: the slot after `slot` in a chain whose `next` is payload field `field`, or -1. */
+export function chainNext(heap: HeapView, arena: ArenaView, slot: number, field: number): number {
+  const p = arena.payload(slot);
+  return Atomics.load(heap.i32, p + field) - 1;
+}
+
+/** The writer's operations on one kind of chain (one table, one `next` field). */
+export class Chains {
+  constructor(
+    private readonly heap: HeapView,
+    private readonly arena: ArenaView,
+    readonly table: HashTable,
+    private readonly field: number,
+  ) {}
+
+  /** First slot of the key's chain, or -1. */
+  head(key: Int32Array): number {
+    return this.table.lookup(key, 0);
+  }
+
+  /** The slot after `slot`, or -1. */
+  next(slot: number): number {
+    return chainNext(this.heap, this.arena, slot, this.field);
+  }
+
+  /** All slots of the key's chain, in order. */
+  slots(key: Int32Array): number[] {
+    const out: number[] = [];
+    for (let s = this.head(key); s >= 0; s = this.next(s)) out.push(s);
+    return out;
+  }
+
+  /** Link the filled record `slot` after `pred` (-1: at the head). */
+  linkAfter(key: Int32Array, pred: number, slot: number): void {
+    const head = this.head(key);
+    const next = pred >= 0 ? this.next(pred) : head;
+    this.setNext(slot, next);
+    if (pred >= 0) this.setNext(pred, slot);
+    else if (head >= 0) this.table.replace(key, 0, slot);
+    else this.table.insert(key, 0, slot);
+  }
+
+  /** Unlink `slot` from the key's chain (it must be there). The caller retires it. */
+  unlink(key: Int32Array, slot: number): void {
+    const pred = this.predecessor(key, slot);
+    const next = this.next(slot);
+    if (pred >= 0) this.setNext(pred, next);
+    else if (next >= 0) this.table.replace(key, 0, next);
+    else this.table.delete(key, 0);
+  }
+
+  /** Put the filled record `fresh` where `old` is in the key's chain. The caller retires `old`. */
+  substitute(key: Int32Array, old: number, fresh: number): void {
+    const pred = this.predecessor(key, old);
+    this.setNext(fresh, this.next(old));
+    if (pred >= 0) this.setNext(pred, fresh);
+    else this.table.replace(key, 0, fresh);
+  }
+
+  private predecessor(key: Int32Array, slot: number): number {
+    let pred = -1;
+    for (let cur = this.head(key); cur !== slot; cur = this.next(cur)) {
+      if (cur < 0) throw new Error(`record ${slot} is not in its chain`);
+      pred = cur;
+    }
+    return pred;
+  }
+
+  private setNext(slot: number, next: number): void {
+    Atomics.store(this.heap.i32, this.arena.payload(slot) + this.field, next + 1);
+  }
+}

@@ -27,3 +27,7 @@ export * from './bundle.js';
 export * from './acquire.js';
 export { DeadlineQueue } from './deadline-queue.js';
 export * from './xfrm.js';
+export { tokenize, XfrmSyntaxError, type Token } from './ip-xfrm-tokens.js';
+export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from './ip-xfrm-parse.js';
+export { formatPolicy, formatSelector, formatState, type FormatOptions } from './ip-xfrm-format.js';
+export { applyXfrm, applyXfrmLine } from './ip-xfrm-apply.js';

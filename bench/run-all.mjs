@@ -4,6 +4,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { hashBench } from './hash.bench.mjs';
 import { tablesBench } from './tables.bench.mjs';
+import { policyBench, stateBench } from './xfrm.bench.mjs';
 import { printRows } from './harness.mjs';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string', default: '1' } } });
@@ -28,3 +29,5 @@ async function repeated(fn) {
 console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}, ${runs} run(s)`);
 printRows('Seeded hash, per key', await repeated(() => hashBench(opts)));
 printRows('Shared hash table, IPv4 5-tuple keys', await repeated(() => tablesBench(opts, values.quick ? [1_000, 100_000] : undefined)));
+printRows('SPD lookup, IPv4 policies, one direction', await repeated(() => policyBench(opts, values.quick)));
+printRows('SAD add and delete', await repeated(() => stateBench(opts, values.quick)));

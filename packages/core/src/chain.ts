@@ -10,6 +10,9 @@
  *   (or re-points or deletes the table entry) and leaves the record's own `next` alone, so a
  *   reader standing on it walks on; the caller retires the record through the epoch domain.
  * - Reads: any thread; `next` is read with `Atomics.load`.
+ * - An optional `prev` field is the writer's alone (readers never look at it): it makes
+ *   unlinking O(1) in chains that grow long, such as every SA of a gateway's one local
+ *   address on its `bysrc` chain.
  */
 import { type HashTable } from './hash-table.js';
 import { type ArenaView } from './record-arena.js';
@@ -28,6 +31,7 @@ export class Chains {
     private readonly arena: ArenaView,
     readonly table: HashTable,
     private readonly field: number,
+    private readonly prevField = -1,
   ) {}
 
   /** First slot of the key's chain, or -1. */
@@ -52,6 +56,8 @@ export class Chains {
     const head = this.head(key);
     const next = pred >= 0 ? this.next(pred) : head;
     this.setNext(slot, next);
+    this.setPrev(slot, pred);
+    if (next >= 0) this.setPrev(next, slot);
     if (pred >= 0) this.setNext(pred, slot);
     else if (head >= 0) this.table.replace(key, 0, slot);
     else this.table.insert(key, 0, slot);
@@ -61,6 +67,7 @@ export class Chains {
   unlink(key: Int32Array, slot: number): void {
     const pred = this.predecessor(key, slot);
     const next = this.next(slot);
+    if (next >= 0) this.setPrev(next, pred);
     if (pred >= 0) this.setNext(pred, next);
     else if (next >= 0) this.table.replace(key, 0, next);
     else this.table.delete(key, 0);
@@ -69,12 +76,16 @@ export class Chains {
   /** Put the filled record `fresh` where `old` is in the key's chain. The caller retires `old`. */
   substitute(key: Int32Array, old: number, fresh: number): void {
     const pred = this.predecessor(key, old);
-    this.setNext(fresh, this.next(old));
+    const next = this.next(old);
+    this.setNext(fresh, next);
+    this.setPrev(fresh, pred);
+    if (next >= 0) this.setPrev(next, fresh);
     if (pred >= 0) this.setNext(pred, fresh);
     else this.table.replace(key, 0, fresh);
   }
 
   private predecessor(key: Int32Array, slot: number): number {
+    if (this.prevField >= 0) return this.heap.i32[this.arena.payload(slot) + this.prevField] - 1;
     let pred = -1;
     for (let cur = this.head(key); cur !== slot; cur = this.next(cur)) {
       if (cur < 0) throw new Error(`record ${slot} is not in its chain`);
@@ -85,5 +96,9 @@ export class Chains {
 
   private setNext(slot: number, next: number): void {
     Atomics.store(this.heap.i32, this.arena.payload(slot) + this.field, next + 1);
+  }
+
+  private setPrev(slot: number, prev: number): void {
+    if (this.prevField >= 0) this.heap.i32[this.arena.payload(slot) + this.prevField] = prev + 1;
   }
 }

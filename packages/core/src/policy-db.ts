@@ -267,13 +267,21 @@ export class PolicyDb extends PolicyDbView {
 
   /** All policies, by direction, priority and insertion order. */
   list(dir?: PolicyDir): Policy[] {
+    return this.ordered(dir).map((e) => e.policy);
+  }
+
+  /** The record slots of `list(dir)`, in the same order (the order a linear scan would use). */
+  slots(dir?: PolicyDir): Int32Array {
+    return Int32Array.from(this.ordered(dir), (e) => e.slot);
+  }
+
+  private ordered(dir?: PolicyDir): Entry[] {
     return [...this.byIndex.values()]
       .filter((e) => dir === undefined || e.policy.dir === dir)
       .sort(
         (a, b) =>
           DIR_NUMBER[a.policy.dir] - DIR_NUMBER[b.policy.dir] || a.policy.priority - b.policy.priority || a.seq - b.seq,
-      )
-      .map((e) => e.policy);
+      );
   }
 
   /** Delete every policy (of one direction, if given); returns how many. */

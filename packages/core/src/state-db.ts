@@ -143,7 +143,10 @@ export const S_ENCAP_OA = 31;
 export const S_RUNTIME = 35;
 export const S_DEAD = 36;
 export const S_SEL = 37;
-const S_WORDS = S_SEL + SEL_WORDS;
+/** Writer-only back links of the bydst and bysrc chains (O(1) unlink). */
+const S_PREV_DST = S_SEL + SEL_WORDS;
+const S_PREV_SRC = S_PREV_DST + 1;
+const S_WORDS = S_PREV_SRC + 1;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -162,6 +165,8 @@ export const RT_BITMAP = 8;
 export const RT_EXHAUSTED = 1;
 
 const MAX_KEY_BYTES = 36;
+const ZERO_COUNTERS: ReplayCounters = Object.freeze({ seq: 0, seqHi: 0, oseq: 0, oseqHi: 0 });
+const COUNTER_NAMES = ['seq', 'seqHi', 'oseq', 'oseqHi'] as const;
 const MAX_REPLAY_WINDOW = 4096;
 
 /** A reader's view of the SAD. */
@@ -309,8 +314,8 @@ export class StateDb extends StateDbView {
     const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
     super(heap, arena, { byspi: spis.describe().offset, bydst: bydst.describe().offset, bysrc: bysrc.describe().offset });
     this.spis = spis;
-    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST);
-    this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC);
+    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST);
+    this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
   }
 
   /** Create an empty SAD in `heap`; retired memory is freed through `reclaimer`. */
@@ -534,16 +539,19 @@ export class StateDb extends StateDbView {
     }
     const esn = spec.esn ?? false;
     if (esn && replayWindow === 0) throw new XfrmError('EINVAL', 'flag esn needs a replay-window');
-    const replay = { seq: 0, seqHi: 0, oseq: 0, oseqHi: 0, ...spec.replay };
-    for (const [k, v] of Object.entries(replay)) {
+    const r = spec.replay;
+    const replay: ReplayCounters =
+      r === undefined ? ZERO_COUNTERS : Object.freeze({ seq: r.seq ?? 0, seqHi: r.seqHi ?? 0, oseq: r.oseq ?? 0, oseqHi: r.oseqHi ?? 0 });
+    for (const k of COUNTER_NAMES) {
+      const v = replay[k];
       if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) throw new XfrmError('EINVAL', `bad replay counter ${k} ${v}`);
     }
     if (!esn && (replay.seqHi !== 0 || replay.oseqHi !== 0)) {
       throw new XfrmError('EINVAL', 'replay-seq-hi and replay-oseq-hi need flag esn');
     }
     const selector = spec.selector ?? anySelector(family);
-    const limits = { ...NO_LIMITS, ...spec.limits };
-    for (const [k, v] of Object.entries(limits)) {
+    const limits = spec.limits === undefined ? NO_LIMITS : Object.freeze({ ...NO_LIMITS, ...spec.limits });
+    for (const [k, v] of spec.limits === undefined ? [] : Object.entries(limits)) {
       if (!(v >= 0 && (Number.isInteger(v) || v === Infinity))) throw new XfrmError('EINVAL', `bad limit ${k} ${v}`);
     }
     const encap = spec.encap;
@@ -567,9 +575,9 @@ export class StateDb extends StateDbView {
       algorithm,
       replayWindow,
       esn,
-      replay: Object.freeze(replay),
+      replay,
       selector,
-      limits: Object.freeze(limits),
+      limits,
       encap,
     });
   }
@@ -607,7 +615,8 @@ function hex8(n: number): string {
 
 /** The string identity of a state: (dst, spi, proto). */
 export function stateId(dst: Address, spi: number, proto: number): string {
-  return `${formatAddress(dst)}|${spi >>> 0}|${proto}`;
+  const w = dst.words;
+  return `${dst.family}|${w[0]}|${w[1]}|${w[2]}|${w[3]}|${spi >>> 0}|${proto}`;
 }
 
 function spiKey(s: State): Int32Array {

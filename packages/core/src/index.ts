@@ -31,3 +31,4 @@ export { tokenize, XfrmSyntaxError, type Token } from './ip-xfrm-tokens.js';
 export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from './ip-xfrm-parse.js';
 export { formatPolicy, formatSelector, formatState, type FormatOptions } from './ip-xfrm-format.js';
 export { applyXfrm, applyXfrmLine } from './ip-xfrm-apply.js';
+export { aeadBackend, equalBytes, type AeadBackend, type AeadCipher, type AeadContext } from './aead.js';

@@ -32,3 +32,13 @@ export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from
 export { formatPolicy, formatSelector, formatState, type FormatOptions } from './ip-xfrm-format.js';
 export { applyXfrm, applyXfrmLine } from './ip-xfrm-apply.js';
 export { aeadBackend, equalBytes, type AeadBackend, type AeadCipher, type AeadContext } from './aead.js';
+export * from './sa-runtime.js';
+export { replayAdvance, replayCheck } from './replay.js';
+export * from './packet.js';
+export * from './drop-reasons.js';
+export { SaContextCache, type SaContext, type SaContextOptions } from './sa-context.js';
+export { ESP_HEADER_LENGTH, espLength, espOpen, espSeal, padLength } from './esp.js';
+export { espEncapsulate } from './esp-output.js';
+export { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
+export { inboundPolicyCheck } from './inbound-policy.js';
+export { DROPPED, DUMMY, EspEngine, PASS, type EspEngineOptions } from './esp-engine.js';

@@ -34,6 +34,7 @@ import { SEL_WORDS, anySelector, selectorMatches, writeSelector, type Selector }
 import { type HeapView, type SharedHeap } from './shared-heap.js';
 import { IPPROTO_ESP, MODE_NUMBER, type Mode } from './template.js';
 import { XfrmError } from './xfrm-error.js';
+import { RT_BITMAP, RT_EXHAUSTED, RT_FLAGS, RT_LOCK, RT_OSEQ, RT_OSEQ_HI, RT_SEQ, RT_SEQ_HI, bitmapWords } from './sa-runtime.js';
 
 /** The AEADs ESP supports here, by their Linux names, and the benchmark-only null cipher. */
 export type AlgorithmName = 'rfc4106(gcm(aes))' | 'rfc7539esp(chacha20,poly1305)' | 'cipher_null';
@@ -153,16 +154,6 @@ export const FLAG_ENCAP = 2;
 /** A selector that is "any" is not checked against the flow. */
 export const FLAG_SEL_ANY = 4;
 
-// Runtime block fields.
-export const RT_OSEQ = 0;
-export const RT_OSEQ_HI = 1;
-export const RT_SEQ = 2;
-export const RT_SEQ_HI = 3;
-export const RT_FLAGS = 4;
-export const RT_LOCK = 5;
-export const RT_BITMAP = 8;
-/** RT_FLAGS bit: output sequence numbers are used up (non-ESN). */
-export const RT_EXHAUSTED = 1;
 
 const MAX_KEY_BYTES = 36;
 const ZERO_COUNTERS: ReplayCounters = Object.freeze({ seq: 0, seqHi: 0, oseq: 0, oseqHi: 0 });
@@ -337,7 +328,7 @@ export class StateDb extends StateDbView {
     if (other !== undefined) {
       throw new XfrmError('EEXIST', `state exists: dst ${formatAddress(state.dst)} spi 0x${hex8(state.spi)} proto esp`);
     }
-    const runtimeWords = RT_BITMAP + Math.ceil(state.replayWindow / 32);
+    const runtimeWords = RT_BITMAP + bitmapWords(state.replayWindow);
     const runtime = this.heap.alloc(runtimeWords);
     let slot: number;
     try {

@@ -1,0 +1,76 @@
+/**
+ * ESP output for one SA: tunnel mode (4-in-4, 6-in-6, 4-in-6, 6-in-4) and transport mode,
+ * optionally in UDP (RFC 3948, checksum zero). The outer header follows packet.ts
+ * writeOuterHeader (TTL 64, DSCP/ECN per RFC 6040, DF copied from an IPv4 inner header and
+ * set for IPv6, IPv4 id from the sequence number). Thread-local; no allocation.
+ */
+import { ESP_HEADER_LENGTH, espLength, espSeal } from './esp.js';
+import { IPPROTO, encapsulatedTos, parseIp, setIpv4Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
+import { type SaContext } from './sa-context.js';
+
+const UDP_HEADER = 8;
+
+function put16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >> 8;
+  b[o + 1] = v & 0xff;
+}
+
+function writeUdp(b: Uint8Array, o: number, sa: SaContext, espLen: number): void {
+  put16(b, o, sa.encapSport);
+  put16(b, o + 2, sa.encapDport);
+  put16(b, o + 4, UDP_HEADER + espLen);
+  put16(b, o + 6, 0); // RFC 3948: checksum zero
+}
+
+/**
+ * Encapsulate the IP packet `inp[io .. io+ilen)` with `sa` into `out[oo ..]`, using sequence
+ * number seqHi:seqLo. Returns the length written, or -1 when the packet cannot be sent in
+ * this mode (malformed, or the result would not fit `out` or 64 KiB).
+ */
+export function espEncapsulate(
+  sa: SaContext,
+  seqHi: number,
+  seqLo: number,
+  inp: Uint8Array,
+  io: number,
+  ilen: number,
+  out: Uint8Array,
+  oo: number,
+  info: IpInfo,
+): number {
+  if (!parseIp(inp, io, ilen, info)) return -1;
+  ilen = info.totalLength; // ignore link-layer padding after the packet
+  const udp = sa.encapDport !== 0 ? UDP_HEADER : 0;
+  const proto = udp !== 0 ? IPPROTO.UDP : IPPROTO.ESP;
+  if (sa.tunnel) {
+    const outer = sa.family === 4 ? 20 : 40;
+    const total = outer + udp + espLength(sa, ilen);
+    if (total > 65535 || oo + total > out.length) return -1;
+    const e = oo + outer + udp;
+    out.set(inp.subarray(io, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);
+    const espLen = espSeal(sa, seqHi, seqLo, info.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, out, e, ilen);
+    if (udp !== 0) writeUdp(out, oo + outer, sa, espLen);
+    const df = info.family === 4 ? (inp[io + 6] & 0x40) !== 0 : true;
+    const a = sa.addresses;
+    writeOuterHeader(out, oo, sa.family, a, 0, a, 4, udp + espLen, proto, encapsulatedTos(tosOf(inp, io)), df, seqLo);
+    return total;
+  }
+  // Transport: the IP header (with any IPv6 extension headers) stays; ESP goes before the payload.
+  const h = info.headerLength;
+  const payload = ilen - h;
+  const total = h + udp + espLength(sa, payload);
+  if (total > 65535 || oo + total > out.length) return -1;
+  out.set(inp.subarray(io, io + h), oo);
+  const e = oo + h + udp;
+  out.set(inp.subarray(io + h, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);
+  const espLen = espSeal(sa, seqHi, seqLo, info.proto, out, e, payload);
+  if (udp !== 0) writeUdp(out, oo + h, sa, espLen);
+  out[oo + info.protoField] = proto;
+  if (info.family === 4) {
+    put16(out, oo + 2, total);
+    setIpv4Checksum(out, oo);
+  } else {
+    put16(out, oo + 4, total - 40);
+  }
+  return total;
+}

@@ -21,6 +21,8 @@ import { packFlow, type Flow } from './selector.js';
 import { SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from './shared-heap.js';
 import { StateDb, stateId, type State, type StateDbDescription, type StateSpec } from './state-db.js';
 import { IPPROTO_ESP } from './template.js';
+import { applyXfrmLine } from './ip-xfrm-apply.js';
+import { type FormatOptions } from './ip-xfrm-format.js';
 
 /** Options for {@link Xfrm.create}. */
 export interface XfrmOptions {
@@ -107,6 +109,11 @@ export class Xfrm extends EventEmitter {
   /** The description to post to queue workers. */
   describe(): XfrmDescription {
     return { heap: this.heap.describe(), epochs: this.epochs.describe(), spd: this.spd.describe(), sad: this.sad.describe() };
+  }
+
+  /** Run one `ip xfrm ...` line; returns what it prints ('' for most). Throws on a bad line, changing nothing. */
+  apply(line: string, opts?: FormatOptions): string {
+    return applyXfrmLine(this, line, opts);
   }
 
   /** Resolve after one grace period: no reader still sees what was deleted before the call. */

@@ -1,0 +1,46 @@
+/**
+ * Writes classic pcap with the raw IP link type (LINKTYPE_RAW, 101): what `xfrmctl encrypt`
+ * and `decrypt` produce. Writes as it goes, honouring the stream's backpressure.
+ */
+import { type Writable } from 'node:stream';
+
+/** LINKTYPE_RAW: each record is an IPv4 or IPv6 packet. */
+export const LINKTYPE_RAW = 101;
+
+/** A pcap file being written. */
+export class PcapWriter {
+  private constructor(private readonly out: Writable) {}
+
+  /** Start a capture on `out` (writes the file header). */
+  static async open(out: Writable): Promise<PcapWriter> {
+    const h = Buffer.alloc(24);
+    h.writeUInt32LE(0xa1b2c3d4, 0);
+    h.writeUInt16LE(2, 4);
+    h.writeUInt16LE(4, 6);
+    h.writeUInt32LE(262144, 16);
+    h.writeUInt32LE(LINKTYPE_RAW, 20);
+    const w = new PcapWriter(out);
+    await w.write(h);
+    return w;
+  }
+
+  /** Append one packet. */
+  async packet(seconds: number, micros: number, data: Uint8Array): Promise<void> {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(seconds >>> 0, 0);
+    r.writeUInt32LE(micros >>> 0, 4);
+    r.writeUInt32LE(data.length, 8);
+    r.writeUInt32LE(data.length, 12);
+    await this.write(r);
+    await this.write(Buffer.from(data));
+  }
+
+  /** Finish the file. */
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  private write(b: Buffer): Promise<void> {
+    return this.out.write(b) ? Promise.resolve() : new Promise((resolve) => this.out.once('drain', () => resolve()));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Configuration files of `ip xfrm ...` lines (one per line, `#` comments, blank lines),
+ * loaded into a fresh Xfrm. Every bad line is reported as `file:line: ...` with the token and
+ * column the parser names; a bad line changes nothing, and the rest still load.
+ */
+import { readFile } from 'node:fs/promises';
+import { Xfrm, XfrmError, XfrmSyntaxError } from '@xfrm/core';
+
+/** A loaded configuration and what was wrong with it. */
+export interface LoadedConfig {
+  readonly xfrm: Xfrm;
+  readonly errors: string[];
+  readonly lines: number;
+}
+
+/** Strip a `#` comment: at the start of the line, or after white space. */
+function stripComment(line: string): string {
+  const m = /(^|\s)#/.exec(line);
+  return m === null ? line : line.slice(0, m.index);
+}
+
+/** Apply the text of a configuration to a new Xfrm. `name` is used in error messages. */
+export function loadConfigText(text: string, name: string, opts: { allowNullCipher?: boolean } = {}): LoadedConfig {
+  const xfrm = Xfrm.create({ heap: { maxBytes: 2 ** 31 }, allowNullCipher: opts.allowNullCipher });
+  const errors: string[] = [];
+  let lines = 0;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = stripComment(raw);
+    if (line.trim() === '') return;
+    lines++;
+    try {
+      xfrm.apply(line);
+    } catch (e) {
+      if (!(e instanceof XfrmSyntaxError || e instanceof XfrmError)) throw e;
+      errors.push(`${name}:${i + 1}: ${e.message}`);
+    }
+  });
+  return { xfrm, errors, lines };
+}
+
+/** Read and apply a configuration file (`-` for standard input). */
+export async function loadConfig(path: string, opts: { allowNullCipher?: boolean } = {}): Promise<LoadedConfig> {
+  const text = path === '-' ? await readStdin() : await readFile(path, 'utf8');
+  return loadConfigText(text, path === '-' ? '<stdin>' : path, opts);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,131 @@
+/**
+ * Command-line arguments of xfrmctl, parsed and checked: a bad argument is a UsageError
+ * (exit code 2) with a message that says what was wrong.
+ */
+import { parseArgs } from 'node:util';
+import { PROTOCOLS, parseAddress, type Address } from '@xfrm/core';
+import { UsageError } from './bench-args.js';
+
+export { UsageError };
+
+export const XFRMCTL_HELP = `xfrmctl: check and query ip xfrm configurations, encrypt and decrypt captures
+
+Usage:
+  xfrmctl check -c FILE                       check a configuration (FILE '-' = stdin)
+  xfrmctl list -c FILE [state|policy]         print the tables as ip xfrm list does
+  xfrmctl lookup -c FILE --dir in|out|fwd --src ADDR --dst ADDR
+          [--proto udp|tcp|icmp|ipv6-icmp|N] [--sport N] [--dport N] [--type N --code N] [--json]
+                                              which policy and states a flow gets
+  xfrmctl encrypt -c FILE -i IN.pcap -o OUT.pcap   every packet through the output path
+  xfrmctl decrypt -c FILE -i IN.pcap -o OUT.pcap   every ESP packet through the input path
+  xfrmctl wireshark -c FILE                   states as Wireshark esp_sa table lines
+
+Options:
+  --allow-null-cipher   accept 'enc cipher_null' states (benchmarks only)
+  --crypto-backend noble|node   AEAD implementation (default noble)
+
+Captures: pcap or pcapng in; Ethernet, raw IP, Linux cooked v1/v2 link types; pcap with
+raw IP link type out. Exit codes: 0 success, 1 errors in the input or configuration, 2 bad usage.
+`;
+
+/** A flow given on the command line. */
+export interface FlowArgs {
+  dir: 'in' | 'out' | 'fwd';
+  src: Address;
+  dst: Address;
+  proto: number;
+  sport: number;
+  dport: number;
+}
+
+export type XfrmctlArgs =
+  | { cmd: 'help' }
+  | { cmd: 'check' | 'wireshark'; config: string; allowNull: boolean }
+  | { cmd: 'list'; config: string; allowNull: boolean; what: 'state' | 'policy' | 'all' }
+  | { cmd: 'lookup'; config: string; allowNull: boolean; flow: FlowArgs; json: boolean }
+  | { cmd: 'encrypt' | 'decrypt'; config: string; allowNull: boolean; input: string; output: string; backend: 'noble' | 'node' };
+
+function num(name: string, v: string | undefined, max: number): number {
+  if (v === undefined) return 0;
+  if (!/^\d+$/.test(v) || Number(v) > max) throw new UsageError(`--${name} must be a number from 0 to ${max}, got '${v}'`);
+  return Number(v);
+}
+
+function addr(name: string, v: string | undefined): Address {
+  if (v === undefined) throw new UsageError(`lookup needs --${name} ADDR`);
+  const a = parseAddress(v);
+  if (a === null) throw new UsageError(`--${name}: '${v}' is not an IPv4 or IPv6 address`);
+  return a;
+}
+
+/** Parse xfrmctl's argv (without node and script). Throws UsageError. */
+export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        input: { type: 'string', short: 'i' },
+        output: { type: 'string', short: 'o' },
+        dir: { type: 'string' },
+        src: { type: 'string' },
+        dst: { type: 'string' },
+        proto: { type: 'string' },
+        sport: { type: 'string' },
+        dport: { type: 'string' },
+        type: { type: 'string' },
+        code: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'allow-null-cipher': { type: 'boolean', default: false },
+        'crypto-backend': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals: pos } = parsed;
+  if (v.help || pos.length === 0 || pos[0] === 'help') return { cmd: 'help' };
+  const cmd = pos[0];
+  const commands = ['check', 'list', 'lookup', 'encrypt', 'decrypt', 'wireshark'];
+  if (!commands.includes(cmd)) throw new UsageError(`unknown command '${cmd}'; commands: ${commands.join(', ')}`);
+  if (v.config === undefined) throw new UsageError(`${cmd} needs -c FILE`);
+  const extra = pos.slice(cmd === 'list' ? 2 : 1);
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  const base = { config: v.config, allowNull: v['allow-null-cipher'] ?? false };
+  switch (cmd) {
+    case 'check':
+    case 'wireshark':
+      return { cmd, ...base };
+    case 'list': {
+      const what = pos[1] ?? 'all';
+      if (what !== 'state' && what !== 'policy' && what !== 'all') throw new UsageError(`list takes 'state' or 'policy', got '${what}'`);
+      return { cmd, ...base, what };
+    }
+    case 'lookup': {
+      if (v.dir !== 'in' && v.dir !== 'out' && v.dir !== 'fwd') throw new UsageError(`lookup needs --dir in|out|fwd${v.dir ? `, got '${v.dir}'` : ''}`);
+      const src = addr('src', v.src);
+      const dst = addr('dst', v.dst);
+      if (src.family !== dst.family) throw new UsageError('--src and --dst are of different families');
+      let proto = 0;
+      if (v.proto !== undefined) {
+        proto = PROTOCOLS[v.proto] ?? (/^\d+$/.test(v.proto) ? Number(v.proto) : NaN);
+        if (!(proto >= 0 && proto <= 255)) throw new UsageError(`--proto: unknown protocol '${v.proto}'`);
+      }
+      const icmp = proto === 1 || proto === 58;
+      if (icmp && (v.sport !== undefined || v.dport !== undefined)) throw new UsageError('ICMP takes --type and --code, not ports');
+      if (!icmp && (v.type !== undefined || v.code !== undefined)) throw new UsageError('--type and --code are for --proto icmp or ipv6-icmp');
+      const sport = icmp ? num('type', v.type, 255) : num('sport', v.sport, 65535);
+      const dport = icmp ? num('code', v.code, 255) : num('dport', v.dport, 65535);
+      return { cmd, ...base, flow: { dir: v.dir, src, dst, proto, sport, dport }, json: v.json ?? false };
+    }
+    default: {
+      if (v.input === undefined || v.output === undefined) throw new UsageError(`${cmd} needs -i IN.pcap and -o OUT.pcap`);
+      const backend = v['crypto-backend'] ?? 'noble';
+      if (backend !== 'noble' && backend !== 'node') throw new UsageError(`--crypto-backend must be noble or node, got '${backend}'`);
+      return { cmd: cmd as 'encrypt' | 'decrypt', ...base, input: v.input, output: v.output, backend };
+    }
+  }
+}

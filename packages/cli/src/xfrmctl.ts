@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * xfrmctl: check a configuration of `ip xfrm` lines, print its tables, ask which policy and
+ * states a flow gets (as `ip route get` does for routes), push captures through the output
+ * and input paths, and export the SAs for Wireshark.
+ */
+import { formatAddress, formatPolicy, formatSelector, formatState, type Xfrm } from '@xfrm/core';
+import { CaptureError } from './capture-reader.js';
+import { formatCounts, transformCapture } from './capture-transform.js';
+import { loadConfig } from './xfrm-config.js';
+import { UsageError, XFRMCTL_HELP, parseXfrmctlArgs, type FlowArgs } from './xfrmctl-args.js';
+import { wiresharkSaLine } from './wireshark-sa.js';
+
+function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
+  const r = x.resolve(f.dir, { family: f.src.family, src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport });
+  if (json) {
+    return JSON.stringify({
+      policy: r.policy === undefined ? null : { index: r.policy.index, priority: r.policy.priority, action: r.policy.action, selector: formatSelector(r.policy.selector) },
+      states: r.states.map((s) => ({ spi: s.spi >>> 0, dst: formatAddress(s.dst), proto: 'esp' })),
+      acquire: r.acquire !== undefined,
+    }) + '\n';
+  }
+  if (r.policy === undefined) return `no ${f.dir} policy matches: the packet passes without IPsec\n`;
+  let out = `policy index ${r.policy.index} priority ${r.policy.priority} action ${r.policy.action}\n\t${formatSelector(r.policy.selector)}\n`;
+  for (const s of r.states) out += `state dst ${formatAddress(s.dst)} proto esp spi 0x${(s.spi >>> 0).toString(16).padStart(8, '0')} reqid ${s.reqid} mode ${s.mode}\n`;
+  if (r.acquire !== undefined) {
+    const a = r.acquire;
+    out += `acquire: no state for tmpl src ${formatAddress(a.src)} dst ${formatAddress(a.dst)} proto esp reqid ${a.reqid} mode ${a.mode}\n`;
+  } else if (r.policy.action === 'allow' && r.states.length === 0) {
+    out += 'no templates: the packet passes without IPsec\n';
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseXfrmctlArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`xfrmctl: ${e.message}\nTry 'xfrmctl --help'.\n`);
+    return 2;
+  }
+  if (args.cmd === 'help') {
+    process.stdout.write(XFRMCTL_HELP);
+    return 0;
+  }
+  let config;
+  try {
+    config = await loadConfig(args.config, { allowNullCipher: args.allowNull });
+  } catch (e) {
+    process.stderr.write(`xfrmctl: cannot read ${args.config}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  for (const err of config.errors) process.stderr.write(`${err}\n`);
+  if (args.cmd === 'check') {
+    const name = args.config === '-' ? '<stdin>' : args.config;
+    if (config.errors.length === 0) process.stdout.write(`${name}: ${config.lines} lines, ${config.xfrm.sad.size} states, ${config.xfrm.spd.size} policies: ok\n`);
+    return config.errors.length === 0 ? 0 : 1;
+  }
+  if (config.errors.length > 0) return 1;
+  const x = config.xfrm;
+  switch (args.cmd) {
+    case 'list':
+      if (args.what !== 'policy') for (const s of x.sad.list()) process.stdout.write(formatState(s, x.sad.countersOf(s)) + '\n');
+      if (args.what !== 'state') for (const p of x.spd.list()) process.stdout.write(formatPolicy(p) + '\n');
+      return 0;
+    case 'wireshark':
+      for (const s of x.sad.list()) process.stdout.write(wiresharkSaLine(s) + '\n');
+      return 0;
+    case 'lookup':
+      process.stdout.write(lookup(x, args.flow, args.json));
+      return 0;
+    case 'encrypt':
+    case 'decrypt':
+      try {
+        process.stderr.write(formatCounts(await transformCapture(x, args.cmd, args.input, args.output, args.backend)));
+        return 0;
+      } catch (e) {
+        if (e instanceof CaptureError || (e as NodeJS.ErrnoException).code !== undefined) {
+          process.stderr.write(`xfrmctl: ${args.input}: ${(e as Error).message}\n`);
+          return 1;
+        }
+        throw e;
+      }
+    default:
+      return 0;
+  }
+}
+
+process.exitCode = await main();

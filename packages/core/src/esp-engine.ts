@@ -92,18 +92,28 @@ export class EspEngine {
   }
 
   /**
-   * Encapsulate with the states of a bundle, innermost first. Returns the length written to
-   * `out[oo ..]`, PASS for a bundle without states, or DROPPED.
+   * Encapsulate with the states of a bundle, innermost first: `count` slots of `states` from
+   * `start` (a flow cache passes its own array, so nothing is allocated). Returns the length
+   * written to `out[oo ..]`, PASS for a bundle without states, or DROPPED.
    */
-  encapsulate(states: Int32Array, inp: Uint8Array, io: number, ilen: number, out: Uint8Array, oo: number): number {
-    const n = states.length;
+  encapsulate(
+    states: Int32Array,
+    inp: Uint8Array,
+    io: number,
+    ilen: number,
+    out: Uint8Array,
+    oo: number,
+    start = 0,
+    count = states.length,
+  ): number {
+    const n = count;
     this.usedCount = 0;
     if (n === 0) return PASS;
     let src = inp;
     let so = io;
     let len = ilen;
     for (let i = 0; i < n; i++) {
-      const slot = states[i];
+      const slot = states[start + i];
       if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmOutStateExpired);
       const sa = this.contexts.get(slot);
       const seq = this.sad.nextOutputSeq(slot);

@@ -1,0 +1,447 @@
+/**
+ * The Dataplane: an Xfrm control plane plus one worker thread per queue (run through piscina),
+ * each queue a receive ring and a transmit ring in shared memory. This thread owns every
+ * write to the tables, steers packets into the rings, drains results, accounts SA lifetimes,
+ * raises ACQUIREs, runs the timers, and replaces a queue worker that dies.
+ *
+ * Shared memory owned here: the tables (Xfrm's heap), the rings (this thread produces on rx
+ * and consumes on tx), the control words and counters (queue-layout.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { Piscina } from 'piscina';
+import {
+  DROP_REASONS,
+  Xfrm,
+  type Address,
+  type DropReason,
+  type Family,
+  type FormatOptions,
+  type Mode,
+  type Policy,
+  type PolicyDir,
+  type PolicySpec,
+  type State,
+  type StateSpec,
+} from '@xfrm/core';
+import { PacketRing, SLOT_HEADER } from './packet-ring.js';
+import * as L from './queue-layout.js';
+import { type QueueTask } from './queue-worker.js';
+import { Steering } from './steering.js';
+
+/** Options for {@link Dataplane.create}. */
+export interface DataplaneOptions {
+  /** Queue worker threads. Default 2. */
+  queues?: number;
+  capacities?: {
+    /** Most states at once. Default 2^20. */
+    states?: number;
+    /** Most policies at once. Default 2^20. */
+    policies?: number;
+    /** Largest the shared heap may grow to. Default 4 GiB. */
+    heapBytes?: number;
+  };
+  /** AEAD implementation. Default noble. */
+  crypto?: 'noble' | 'node';
+  /** Slots per ring (a power of two). Default 1024. */
+  ringSlots?: number;
+  /** Bytes per ring slot: the largest packet plus 16. Default 2048. */
+  slotBytes?: number;
+  /** Flow cache entries per queue (a power of two). Default 4096. */
+  flowCacheSize?: number;
+  /** Packets a worker takes per batch (between quiescent reports). Default 32. */
+  batch?: number;
+  /** Accept cipher_null states (benchmarks only). */
+  allowNullCipher?: boolean;
+  acquireTimeoutMs?: number;
+  /** Turn optimisations back off, for measuring what they buy (dataplane-bench --ablate). */
+  ablate?: { flowCache?: boolean; cryptoContexts?: boolean };
+}
+
+/** What became of a submitted packet. */
+export interface PacketResult {
+  readonly queue: number;
+  /** Per-queue submission number. */
+  readonly id: number;
+  readonly verdict: 'transmitted' | 'passed' | 'dropped' | 'dummy';
+  readonly reason?: DropReason;
+  /** The packet to send on (ESP on output, the inner packet on input, the original if passed). */
+  readonly data?: Uint8Array;
+  /** Slot of the (first) state used, -1 if none. */
+  readonly state: number;
+}
+
+/** Per-queue statistics. */
+export interface QueueStats {
+  readonly queue: number;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly batches: number;
+  readonly flowCache: { hits: number; misses: number; used: number; capacity: number };
+  readonly parks: number;
+  readonly starts: number;
+  readonly drops: Partial<Record<DropReason, number>>;
+}
+
+/** Statistics of the whole dataplane. */
+export interface DataplaneStats {
+  readonly submitted: number;
+  readonly results: { transmitted: number; passed: number; dropped: number; dummy: number };
+  readonly drops: Partial<Record<DropReason, number>>;
+  readonly queues: QueueStats[];
+  readonly restarts: number;
+  readonly states: number;
+  readonly policies: number;
+}
+
+/** A multi-queue IPsec dataplane. Emits `acquire`, `expire` and `monitor` (see Xfrm). */
+export class Dataplane extends EventEmitter {
+  private readonly rx: PacketRing[];
+  private readonly tx: PacketRing[];
+  private readonly control: Int32Array;
+  private readonly counters: Float64Array;
+  private readonly nextId: number[];
+  private readonly expectId: number[];
+  private readonly steering: Steering;
+  private readonly running: Promise<void>[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly pending = new Map<string, (r: PacketResult) => void>();
+  private closing = false;
+  private submitted = 0;
+  private readonly totals = { transmitted: 0, passed: 0, dropped: 0, dummy: 0 };
+  private restarts = 0;
+
+  private constructor(
+    /** The control plane: tables, events, lifetimes. */
+    readonly xfrm: Xfrm,
+    private readonly pool: Piscina,
+    private readonly opts: Required<Pick<DataplaneOptions, 'queues' | 'crypto' | 'flowCacheSize' | 'batch'>> & DataplaneOptions,
+    ringSlots: number,
+    slotBytes: number,
+  ) {
+    super();
+    const q = opts.queues;
+    this.rx = Array.from({ length: q }, () => PacketRing.create(ringSlots, slotBytes));
+    this.tx = Array.from({ length: q }, () => PacketRing.create(ringSlots, slotBytes));
+    this.control = new Int32Array(new SharedArrayBuffer(4 * L.CTRL_LINE * (q + 1)));
+    this.counters = new Float64Array(new SharedArrayBuffer(8 * L.COUNTER_LINE * q));
+    this.nextId = new Array<number>(q).fill(0);
+    this.expectId = new Array<number>(q).fill(0);
+    this.steering = new Steering(q);
+    for (const e of ['acquire', 'expire', 'monitor']) xfrm.on(e, (v) => this.emit(e, v));
+    this.timer = setInterval(() => this.xfrm.tick(), 1000);
+    this.timer.unref();
+  }
+
+  /** Start a dataplane: tables, rings, and one worker per queue (resolves once all serve). */
+  static async create(options: DataplaneOptions = {}): Promise<Dataplane> {
+    const queues = options.queues ?? 2;
+    if (!(Number.isInteger(queues) && queues >= 1 && queues <= 64)) throw new RangeError(`queues must be 1..64, got ${queues}`);
+    const opts = { ...options, queues, crypto: options.crypto ?? 'noble', flowCacheSize: options.flowCacheSize ?? 4096, batch: options.batch ?? 32 };
+    const xfrm = Xfrm.create({
+      heap: { maxBytes: options.capacities?.heapBytes ?? 2 ** 32 },
+      maxReaders: 64,
+      stateCapacity: options.capacities?.states ?? 1 << 20,
+      policyCapacity: options.capacities?.policies ?? 1 << 20,
+      allowNullCipher: options.allowNullCipher,
+      acquireTimeoutMs: options.acquireTimeoutMs,
+    });
+    const pool = new Piscina({
+      filename: new URL('./queue-worker.js', import.meta.url).href,
+      minThreads: queues,
+      maxThreads: queues,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 2 ** 31 - 1,
+    });
+    const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? 2048);
+    for (let q = 0; q < queues; q++) dp.serve(q);
+    await dp.ready();
+    return dp;
+  }
+
+  /** Number of queues. */
+  get queues(): number {
+    return this.opts.queues;
+  }
+
+  // ---- control API (the tables change here only) ----
+
+  addState(spec: StateSpec): State {
+    return this.xfrm.addState(spec);
+  }
+
+  updateState(spec: StateSpec): State {
+    return this.xfrm.updateState(spec);
+  }
+
+  /** Delete a state; resolves once no queue can still use it. */
+  async deleteState(dst: Address, spi: number, proto?: number): Promise<State> {
+    const s = this.xfrm.deleteState(dst, spi, proto);
+    await this.synchronize();
+    return s;
+  }
+
+  getState(dst: Address, spi: number, proto?: number): State | undefined {
+    return this.xfrm.sad.get(dst, spi, proto);
+  }
+
+  listStates(): State[] {
+    return this.xfrm.sad.list();
+  }
+
+  async flushStates(proto?: number): Promise<number> {
+    const n = this.xfrm.flushStates(proto);
+    await this.synchronize();
+    return n;
+  }
+
+  addPolicy(spec: PolicySpec): Policy {
+    return this.xfrm.addPolicy(spec);
+  }
+
+  updatePolicy(spec: PolicySpec): Policy {
+    return this.xfrm.updatePolicy(spec);
+  }
+
+  /** Delete a policy; resolves once no queue can still use it. */
+  async deletePolicy(index: number): Promise<Policy> {
+    const p = this.xfrm.deletePolicy(index);
+    await this.synchronize();
+    return p;
+  }
+
+  getPolicy(index: number): Policy | undefined {
+    return this.xfrm.spd.get(index);
+  }
+
+  listPolicies(dir?: PolicyDir): Policy[] {
+    return this.xfrm.spd.list(dir);
+  }
+
+  async flushPolicies(dir?: PolicyDir): Promise<number> {
+    const n = this.xfrm.flushPolicies(dir);
+    await this.synchronize();
+    return n;
+  }
+
+  /** Run an `ip xfrm ...` line; resolves (with what it prints) once the queues see the change. */
+  async apply(line: string, opts?: FormatOptions): Promise<string> {
+    const out = this.xfrm.apply(line, opts);
+    await this.synchronize();
+    return out;
+  }
+
+  /** Resolve after a grace period: every queue has passed a quiescent point (or is parked). */
+  synchronize(): Promise<void> {
+    return this.xfrm.synchronize();
+  }
+
+  // ---- packets ----
+
+  /**
+   * Steer packets into the queues' receive rings. Returns how many of them, from the first,
+   * were taken (a full ring takes no more; submit the rest later). `dir` is 'out' for the
+   * output path (plain in, ESP out) and 'in' for the input path.
+   */
+  submit(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out'): number {
+    const d = dir === 'in' ? L.DIR_INPUT : L.DIR_OUTPUT;
+    const counts = new Array<number>(this.queues).fill(0);
+    const free = this.rx.map((r) => r.free());
+    let taken = 0;
+    for (const p of packets) {
+      const q = this.steering.queueOf(p, 0, p.length);
+      if (counts[q] >= free[q]) break;
+      const ring = this.rx[q];
+      const k = counts[q]++;
+      ring.put(k, p, 0, Math.min(p.length, ring.maxPacket), d, this.nextId[q]++, 0);
+      if (p.length > ring.maxPacket) ring.i32[ring.pending(k) >> 2] = p.length; // its queue drops it, counted
+      taken++;
+    }
+    counts.forEach((n, q) => n > 0 && this.rx[q].publish(n));
+    this.submitted += taken;
+    return taken;
+  }
+
+  /** Take the results waiting on the transmit rings (at most `max`). */
+  poll(max = Infinity): PacketResult[] {
+    const out: PacketResult[] = [];
+    const usage = new Map<number, { bytes: number; packets: number }>();
+    for (let q = 0; q < this.queues && out.length < max; q++) {
+      const ring = this.tx[q];
+      const n = Math.min(ring.available(), max - out.length);
+      for (let k = 0; k < n; k++) {
+        const o = ring.ready(k);
+        const w = o >> 2;
+        const len = ring.i32[w];
+        const meta = ring.i32[w + 1];
+        const id = ring.i32[w + 2];
+        const state = ring.i32[w + 3];
+        if (id < this.expectId[q]) continue; // processed twice by a worker that died between publish and release
+        this.expectId[q] = id + 1;
+        const v = meta & 0xff;
+        const data = ring.u8.slice(o + SLOT_HEADER, o + SLOT_HEADER + len);
+        let r: PacketResult;
+        if (v === L.V_DROPPED) {
+          const reason = DROP_REASONS[meta >> 8];
+          r = { queue: q, id, verdict: 'dropped', reason, state };
+          this.totals.dropped++;
+          if (len === L.ACQUIRE_WORDS * 4) this.raiseAcquire(new Int32Array(data.buffer, data.byteOffset, L.ACQUIRE_WORDS));
+        } else if (v === L.V_DUMMY) {
+          r = { queue: q, id, verdict: 'dummy', state };
+          this.totals.dummy++;
+        } else {
+          r = { queue: q, id, verdict: v === L.V_TRANSMITTED ? 'transmitted' : 'passed', data, state };
+          if (v === L.V_TRANSMITTED) this.totals.transmitted++;
+          else this.totals.passed++;
+        }
+        if (state >= 0 && v !== L.V_DROPPED) {
+          const u = usage.get(state) ?? { bytes: 0, packets: 0 };
+          u.bytes += len;
+          u.packets++;
+          usage.set(state, u);
+        }
+        out.push(r);
+        this.pending.get(`${q}:${id}`)?.(r);
+      }
+      ring.release(n);
+    }
+    for (const [slot, u] of usage) {
+      const s = this.xfrm.sad.stateAt(slot);
+      if (s !== undefined) this.xfrm.account(s, u.bytes, u.packets);
+    }
+    return out;
+  }
+
+  /** Submit packets and resolve with their results, in submission order. */
+  async process(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out'): Promise<PacketResult[]> {
+    const results: PacketResult[] = [];
+    const waits: Promise<void>[] = [];
+    let next = 0;
+    while (next < packets.length) {
+      const ids = this.nextId.slice();
+      const taken = this.submit(packets.slice(next, next + 256), dir);
+      // Map each taken packet to its (queue, id) to wait on it.
+      for (let i = 0; i < taken; i++) {
+        const p = packets[next + i];
+        const q = this.steering.queueOf(p, 0, p.length);
+        const key = `${q}:${ids[q]++}`;
+        const slot = next + i;
+        waits.push(new Promise((resolve) => this.pending.set(key, (r) => ((results[slot] = r), this.pending.delete(key), resolve()))));
+      }
+      next += taken;
+      this.poll();
+      if (taken === 0) await new Promise((r) => setImmediate(r));
+    }
+    while (this.pending.size > 0) {
+      this.poll();
+      if (this.pending.size > 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(waits);
+    return results;
+  }
+
+  /** Statistics: totals, per queue, drops by reason. */
+  stats(): DataplaneStats {
+    const queues: QueueStats[] = [];
+    const drops: Partial<Record<DropReason, number>> = {};
+    for (let q = 0; q < this.queues; q++) {
+      const c = this.counters;
+      const b = L.COUNTER_LINE * q;
+      const qd: Partial<Record<DropReason, number>> = {};
+      DROP_REASONS.forEach((r, i) => {
+        const v = c[b + L.C_DROPS + i];
+        if (v > 0) {
+          qd[r] = v;
+          drops[r] = (drops[r] ?? 0) + v;
+        }
+      });
+      queues.push({
+        queue: q,
+        packets: c[b + L.C_PACKETS],
+        bytes: c[b + L.C_BYTES],
+        batches: c[b + L.C_BATCHES],
+        flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
+        parks: c[b + L.C_PARKS],
+        starts: Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_STARTS),
+        drops: qd,
+      });
+    }
+    return {
+      submitted: this.submitted,
+      results: { ...this.totals },
+      drops,
+      queues,
+      restarts: this.restarts,
+      states: this.xfrm.sad.size,
+      policies: this.xfrm.spd.size,
+    };
+  }
+
+  /** Test hook: make queue `q`'s worker exit abruptly at its next batch. */
+  killQueue(q: number): void {
+    Atomics.store(this.control, L.CTRL_LINE * (1 + q) + L.Q_KILL, 1);
+    this.rx[q].wake();
+  }
+
+  /** Resolve once every queue worker is attached and serving. */
+  async ready(): Promise<void> {
+    for (let q = 0; q < this.queues; q++) {
+      while (Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_READY) === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /** Stop the queues (after they drain what was submitted), then the threads. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    while (this.rx.some((r) => r.available() > 0)) {
+      this.poll();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    this.poll();
+    this.closing = true;
+    clearInterval(this.timer);
+    Atomics.store(this.control, L.CTRL_STOP, 1);
+    for (const r of this.rx) r.wake();
+    await Promise.all(this.running);
+    this.poll();
+    await this.pool.destroy();
+    this.xfrm.removeAllListeners();
+  }
+
+  /** Run queue q's worker; if it dies, take its epoch line back and start another. */
+  private serve(q: number): void {
+    const task: QueueTask = {
+      queue: q,
+      xfrm: this.xfrm.describe(),
+      rx: this.rx[q].buffer,
+      tx: this.tx[q].buffer,
+      control: this.control.buffer as SharedArrayBuffer,
+      counters: this.counters.buffer as SharedArrayBuffer,
+      flowCacheSize: this.opts.flowCacheSize,
+      backend: this.opts.crypto,
+      batch: this.opts.batch,
+      noFlowCache: this.opts.ablate?.flowCache,
+      perPacketSetup: this.opts.ablate?.cryptoContexts,
+    };
+    const line = L.CTRL_LINE * (1 + q);
+    this.running[q] = this.pool.run(task).then(
+      () => undefined,
+      () => {
+        const reader = Atomics.load(this.control, line + L.Q_READER);
+        if (reader > 0) this.xfrm.epochs.unregister(reader - 1);
+        Atomics.store(this.control, line + L.Q_READER, 0);
+        Atomics.store(this.control, line + L.Q_READY, 0);
+        if (this.closing) return;
+        this.restarts++;
+        this.serve(q);
+        return this.running[q];
+      },
+    );
+  }
+
+  private raiseAcquire(w: Int32Array): void {
+    const family = w[0] as Family;
+    const addr = (o: number): Address => ({ family, words: [w[o], w[o + 1], w[o + 2], w[o + 3]] });
+    const mode: Mode = w[11] === 1 ? 'tunnel' : 'transport';
+    this.xfrm.raiseAcquire({ family, dst: addr(1), src: addr(5), proto: w[9], reqid: w[10], mode, policy: w[12], template: w[13] });
+  }
+}

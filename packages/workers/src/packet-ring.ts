@@ -1,0 +1,123 @@
+/**
+ * A single-producer single-consumer ring of fixed-size packet slots in a SharedArrayBuffer:
+ * a queue's receive ring (the steering thread produces, the queue worker consumes) or its
+ * transmit ring (the worker produces, the control thread consumes). Batch operations: fill
+ * several slots, publish them with one store; take several, release them with one store.
+ *
+ * Layout: int32 header [head, tail, capacity, slotBytes, parked, ...] (64 bytes), then
+ * `capacity` slots of `slotBytes`: [length, meta0, meta1, meta2, data...].
+ *
+ * Concurrency contract
+ * - `head` is written only by the producer, `tail` only by the consumer, each with
+ *   `Atomics.store` after the slots it covers were written (producer) or read (consumer);
+ *   each side reads the other's index with `Atomics.load`. So a slot is never read before it
+ *   is complete nor overwritten before it was consumed.
+ * - `parked` is set by a consumer about to sleep in `Atomics.wait` on `head`; a producer that
+ *   publishes while it is set calls `Atomics.notify`. The consumer re-checks `head` after
+ *   setting `parked`, so a wake-up cannot be lost.
+ * - Counters are 32-bit and compared by wrap-safe differences.
+ */
+
+const H_HEAD = 0;
+const H_TAIL = 1;
+const H_CAPACITY = 2;
+const H_SLOT_BYTES = 3;
+const H_PARKED = 4;
+const HEADER_BYTES = 64;
+/** Bytes of a slot's header: length and three metadata words. */
+export const SLOT_HEADER = 16;
+
+/** A packet ring, seen from either side. */
+export class PacketRing {
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  readonly capacity: number;
+  readonly slotBytes: number;
+  private readonly mask: number;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.i32 = new Int32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+    this.capacity = this.i32[H_CAPACITY];
+    this.slotBytes = this.i32[H_SLOT_BYTES];
+    this.mask = this.capacity - 1;
+  }
+
+  /** A ring of `capacity` slots (a power of two) of `slotBytes` each (a multiple of 16). */
+  static create(capacity: number, slotBytes: number): PacketRing {
+    if (!(capacity >= 2 && capacity <= 1 << 20 && (capacity & (capacity - 1)) === 0)) {
+      throw new RangeError(`ring capacity must be a power of two from 2 to 2^20, got ${capacity}`);
+    }
+    if (!(slotBytes >= 64 && slotBytes % 16 === 0 && slotBytes <= 1 << 17)) {
+      throw new RangeError(`ring slot size must be a multiple of 16 from 64 to 128 KiB, got ${slotBytes}`);
+    }
+    const buffer = new SharedArrayBuffer(HEADER_BYTES + capacity * slotBytes);
+    const i32 = new Int32Array(buffer);
+    i32[H_CAPACITY] = capacity;
+    i32[H_SLOT_BYTES] = slotBytes;
+    return new PacketRing(buffer);
+  }
+
+  /** Largest packet a slot holds. */
+  get maxPacket(): number {
+    return this.slotBytes - SLOT_HEADER;
+  }
+
+  /** Producer: slots free to fill. */
+  free(): number {
+    return this.capacity - ((Atomics.load(this.i32, H_HEAD) - Atomics.load(this.i32, H_TAIL)) | 0);
+  }
+
+  /** Consumer: slots ready to take. */
+  available(): number {
+    return (Atomics.load(this.i32, H_HEAD) - Atomics.load(this.i32, H_TAIL)) | 0;
+  }
+
+  /** Byte offset of the k-th slot after the producer's head (to fill). */
+  pending(k: number): number {
+    return HEADER_BYTES + ((this.i32[H_HEAD] + k) & this.mask) * this.slotBytes;
+  }
+
+  /** Byte offset of the k-th slot after the consumer's tail (to read). */
+  ready(k: number): number {
+    return HEADER_BYTES + ((this.i32[H_TAIL] + k) & this.mask) * this.slotBytes;
+  }
+
+  /** Producer: fill the k-th pending slot with a packet and metadata. */
+  put(k: number, data: Uint8Array, off: number, len: number, meta0: number, meta1: number, meta2: number): void {
+    const o = this.pending(k);
+    const w = o >> 2;
+    this.i32[w] = len;
+    this.i32[w + 1] = meta0;
+    this.i32[w + 2] = meta1;
+    this.i32[w + 3] = meta2;
+    this.u8.set(data.subarray(off, off + len), o + SLOT_HEADER);
+  }
+
+  /** Producer: make `n` filled slots visible, waking a parked consumer. */
+  publish(n: number): void {
+    Atomics.store(this.i32, H_HEAD, (this.i32[H_HEAD] + n) | 0);
+    if (Atomics.load(this.i32, H_PARKED) !== 0) Atomics.notify(this.i32, H_HEAD);
+  }
+
+  /** Consumer: give `n` read slots back to the producer. */
+  release(n: number): void {
+    Atomics.store(this.i32, H_TAIL, (this.i32[H_TAIL] + n) | 0);
+  }
+
+  /**
+   * Consumer: sleep until something is published or `timeoutMs` passes. Returns at once if
+   * slots are ready. The caller goes offline in its epoch domain first.
+   */
+  park(timeoutMs: number): void {
+    const head = Atomics.load(this.i32, H_HEAD);
+    Atomics.store(this.i32, H_PARKED, 1);
+    if (((head - Atomics.load(this.i32, H_TAIL)) | 0) === 0) Atomics.wait(this.i32, H_HEAD, head, timeoutMs);
+    Atomics.store(this.i32, H_PARKED, 0);
+  }
+
+  /** Wake a parked consumer (to make it see a stop request). */
+  wake(): void {
+    Atomics.notify(this.i32, H_HEAD);
+  }
+}

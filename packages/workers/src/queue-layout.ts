@@ -1,0 +1,48 @@
+/**
+ * What a queue worker and the control thread share besides the tables: the control words,
+ * the per-queue counters, and the codes of a transmit slot's metadata.
+ *
+ * Control words (Int32Array, one 64-byte line per queue after line 0):
+ *   line 0: [stop]                                  written by the control thread
+ *   line 1+q: [reader id + 1, kill, ready, starts]  reader id/ready/starts by the worker (Atomics),
+ *                                                   kill by the control thread (tests)
+ * Counters (Float64Array, one line of COUNTER_LINE per queue): written only by that queue's
+ * worker with plain stores after each batch; the control thread reads them for statistics
+ * (a figure may be one batch old, never torn in practice on 64-bit hosts; exact after close).
+ */
+import { DROP_REASONS } from '@xfrm/core';
+
+export const CTRL_LINE = 16;
+export const CTRL_STOP = 0;
+export const Q_READER = 0;
+export const Q_KILL = 1;
+export const Q_READY = 2;
+export const Q_STARTS = 3;
+
+/** Counter fields of a queue's line. */
+export const C_PACKETS = 0;
+export const C_TRANSMITTED = 1;
+export const C_PASSED = 2;
+export const C_DROPPED = 3;
+export const C_BYTES = 4;
+export const C_BATCHES = 5;
+export const C_CACHE_HITS = 6;
+export const C_CACHE_MISSES = 7;
+export const C_CACHE_USED = 8;
+export const C_CACHE_CAPACITY = 9;
+export const C_PARKS = 10;
+export const C_DROPS = 16; // DROP_REASONS.length counters from here
+export const COUNTER_LINE = C_DROPS + DROP_REASONS.length;
+
+/** Transmit slot meta0: the verdict in the low byte, the drop reason above it. */
+export const V_TRANSMITTED = 0;
+export const V_PASSED = 1;
+export const V_DROPPED = 2;
+export const V_DUMMY = 3;
+
+/** Receive slot meta0: the direction of the packet. */
+export const DIR_OUTPUT = 0;
+export const DIR_INPUT = 1;
+
+/** The ACQUIRE of a dropped packet, encoded in its transmit slot's data (int32 words). */
+export const ACQUIRE_WORDS = 15; // family, dst[4], src[4], proto, reqid, mode, policy, template, present

@@ -1,0 +1,184 @@
+/**
+ * A queue worker (run by piscina, one long task per queue): attaches the shared tables,
+ * registers in the epoch domain, and serves its receive ring until told to stop, the way a
+ * CPU serves a NIC queue. Per batch: take packets, run them through the flow cache and ESP,
+ * put the results on the transmit ring, release the receive slots, report a quiescent state.
+ * An idle queue goes offline in the epoch domain and parks in Atomics.wait (no CPU).
+ *
+ * Shared memory: reads the SPD and SAD lock-free; writes SA runtime blocks (EspEngine), its
+ * rings' producer/consumer indexes, its own control words and counter line (queue-layout.ts).
+ * Packet bytes are read in place from the receive slot and written once into the transmit
+ * slot; per-slot views are made once, so nothing is allocated per packet on a cache hit.
+ */
+import {
+  EpochReader,
+  EspEngine,
+  FLOW_WORDS,
+  HeapView,
+  PolicyDbView,
+  StateDbView,
+  aeadBackend,
+  newIpInfo,
+  parseIp,
+  resolveBundle,
+  writePacketFlow,
+  DROP,
+  DROPPED,
+  DUMMY,
+  PASS,
+  MAX_TEMPLATES,
+  type AcquireRequest,
+  type XfrmDescription,
+} from '@xfrm/core';
+import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, FlowCache } from './flow-cache.js';
+import { PacketRing, SLOT_HEADER } from './packet-ring.js';
+import * as L from './queue-layout.js';
+
+/** What the control thread hands a queue worker. */
+export interface QueueTask {
+  queue: number;
+  xfrm: XfrmDescription;
+  rx: SharedArrayBuffer;
+  tx: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  flowCacheSize: number;
+  backend: 'noble' | 'node';
+  batch: number;
+  /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet. */
+  noFlowCache?: boolean;
+  perPacketSetup?: boolean;
+}
+
+const OUT = 1;
+
+export default function serveQueue(t: QueueTask): { packets: number } {
+  const heap = HeapView.attach(t.xfrm.heap);
+  const spd = PolicyDbView.attach(heap, t.xfrm.spd);
+  const sad = StateDbView.attach(heap, t.xfrm.sad);
+  const engine = new EspEngine(spd, sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup });
+  const cache = new FlowCache(t.flowCacheSize);
+  const rx = new PacketRing(t.rx);
+  const tx = new PacketRing(t.tx);
+  const control = new Int32Array(t.control);
+  const line = L.CTRL_LINE * (1 + t.queue);
+  const counters = new Float64Array(t.counters);
+  const c = L.COUNTER_LINE * t.queue;
+  const reader = EpochReader.register(heap, t.xfrm.epochs);
+  Atomics.store(control, line + L.Q_READER, reader.id + 1);
+  Atomics.add(control, line + L.Q_STARTS, 1);
+  // One view per slot, made once: no per-packet allocation.
+  const rxViews = Array.from({ length: rx.capacity }, (_, i) => rx.u8.subarray(64 + i * rx.slotBytes + SLOT_HEADER, 64 + (i + 1) * rx.slotBytes));
+  const txViews = Array.from({ length: tx.capacity }, (_, i) => tx.u8.subarray(64 + i * tx.slotBytes + SLOT_HEADER, 64 + (i + 1) * tx.slotBytes));
+  const flow = new Int32Array(FLOW_WORDS);
+  const info = newIpInfo();
+  const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
+  let packets = 0;
+  counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
+
+  /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
+  const output = (data: Uint8Array, len: number, out: Uint8Array): number => {
+    if (!parseIp(data, 0, len, info)) return engine.output(data, 0, len, out, 0); // counts XfrmOutError
+    writePacketFlow(data, 0, info, flow, 0);
+    let i = t.noFlowCache ? -1 : cache.lookup(spd, sad, OUT, flow);
+    if (i < 0) {
+      const generation = spd.generation(OUT);
+      const r = resolveBundle(spd, sad, OUT, flow, 0);
+      if (r.kind === 'acquire' || t.noFlowCache) return engine.output(data, 0, len, out, 0);
+      i = cache.install(OUT, flow, r, generation);
+    }
+    const kind = cache.kind(i);
+    if (kind === CACHED_NONE) return PASS;
+    if (kind === CACHED_BLOCK) {
+      engine.drops[DROP.XfrmOutPolBlock]++;
+      engine.lastDrop = DROP.XfrmOutPolBlock;
+      return DROPPED;
+    }
+    return engine.encapsulate(cache.states, data, 0, len, out, 0, i * MAX_TEMPLATES, cache.count(i));
+  };
+
+  reader.online();
+  Atomics.store(control, line + L.Q_READY, 1);
+  while (Atomics.load(control, L.CTRL_STOP) === 0) {
+    if (Atomics.load(control, line + L.Q_KILL) !== 0) {
+      Atomics.store(control, line + L.Q_KILL, 0);
+      process.exit(1); // test hook: a worker dying mid-run
+    }
+    const n = Math.min(rx.available(), tx.free(), t.batch);
+    if (n === 0) {
+      reader.offline();
+      counters[c + L.C_PARKS]++;
+      rx.park(20);
+      reader.online();
+      continue;
+    }
+    for (let k = 0; k < n; k++) {
+      const ro = rx.ready(k);
+      const rxi = (ro - 64) / rx.slotBytes;
+      const len = rx.i32[ro >> 2];
+      const dir = rx.i32[(ro >> 2) + 1];
+      const id = rx.i32[(ro >> 2) + 2];
+      const data = rxViews[rxi];
+      const to = tx.pending(k);
+      const out = txViews[(to - 64) / tx.slotBytes];
+      engine.acquire = undefined;
+      let r: number;
+      if (len > rx.maxPacket) {
+        r = DROPPED; // larger than a ring slot: truncated on submit, so refused here
+        engine.lastDrop = dir === L.DIR_INPUT ? DROP.XfrmInHdrError : DROP.XfrmOutError;
+        engine.drops[engine.lastDrop]++;
+      } else {
+        r = dir === L.DIR_INPUT ? engine.input(data, 0, len, out, 0) : output(data, len, out);
+      }
+      let verdict: number;
+      let outLen = 0;
+      if (r >= 0) {
+        verdict = L.V_TRANSMITTED;
+        outLen = r;
+      } else if (r === PASS) {
+        verdict = L.V_PASSED;
+        out.set(data.subarray(0, len));
+        outLen = len;
+      } else if (r === DUMMY) {
+        verdict = L.V_DUMMY;
+      } else {
+        verdict = L.V_DROPPED | (engine.lastDrop << 8);
+        const a = engine.acquire as AcquireRequest | undefined; // set by the call above
+        if (a !== undefined) {
+          acquireWords[0] = a.family;
+          acquireWords.set(a.dst.words, 1);
+          acquireWords.set(a.src.words, 5);
+          acquireWords[9] = a.proto;
+          acquireWords[10] = a.reqid;
+          acquireWords[11] = a.mode === 'tunnel' ? 1 : 0;
+          acquireWords[12] = a.policy;
+          acquireWords[13] = a.template;
+          acquireWords[14] = 1;
+          out.set(new Uint8Array(acquireWords.buffer), 0);
+          outLen = L.ACQUIRE_WORDS * 4;
+        }
+      }
+      r = engine.usedCount > 0 ? engine.used[0] : -1;
+      const tw = to >> 2;
+      tx.i32[tw] = outLen;
+      tx.i32[tw + 1] = verdict;
+      tx.i32[tw + 2] = id;
+      tx.i32[tw + 3] = r;
+      counters[c + L.C_BYTES] += len;
+    }
+    tx.publish(n);
+    rx.release(n);
+    reader.quiescent();
+    packets += n;
+    counters[c + L.C_PACKETS] = packets;
+    counters[c + L.C_BATCHES]++;
+    counters[c + L.C_CACHE_HITS] = cache.hits;
+    counters[c + L.C_CACHE_MISSES] = cache.misses;
+    counters[c + L.C_CACHE_USED] = cache.used;
+    for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
+  }
+  reader.unregister();
+  Atomics.store(control, line + L.Q_READER, 0);
+  engine.contexts.clear();
+  return { packets };
+}

@@ -240,9 +240,10 @@ export class Dataplane extends EventEmitter {
   /**
    * Steer packets into the queues' receive rings. Returns how many of them, from the first,
    * were taken (a full ring takes no more; submit the rest later). `dir` is 'out' for the
-   * output path (plain in, ESP out) and 'in' for the input path.
+   * output path (plain in, ESP out) and 'in' for the input path. If `tickets` is given, the
+   * (queue, id) of each taken packet is pushed on it: its result will carry the same pair.
    */
-  submit(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out'): number {
+  submit(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out', tickets?: { queue: number; id: number }[]): number {
     const d = dir === 'in' ? L.DIR_INPUT : L.DIR_OUTPUT;
     const counts = new Array<number>(this.queues).fill(0);
     const free = this.rx.map((r) => r.free());
@@ -252,6 +253,7 @@ export class Dataplane extends EventEmitter {
       if (counts[q] >= free[q]) break;
       const ring = this.rx[q];
       const k = counts[q]++;
+      tickets?.push({ queue: q, id: this.nextId[q] });
       ring.put(k, p, 0, Math.min(p.length, ring.maxPacket), d, this.nextId[q]++, 0);
       if (p.length > ring.maxPacket) ring.i32[ring.pending(k) >> 2] = p.length; // its queue drops it, counted
       taken++;
@@ -317,13 +319,10 @@ export class Dataplane extends EventEmitter {
     const waits: Promise<void>[] = [];
     let next = 0;
     while (next < packets.length) {
-      const ids = this.nextId.slice();
-      const taken = this.submit(packets.slice(next, next + 256), dir);
-      // Map each taken packet to its (queue, id) to wait on it.
+      const tickets: { queue: number; id: number }[] = [];
+      const taken = this.submit(packets.slice(next, next + 256), dir, tickets);
       for (let i = 0; i < taken; i++) {
-        const p = packets[next + i];
-        const q = this.steering.queueOf(p, 0, p.length);
-        const key = `${q}:${ids[q]++}`;
+        const key = `${tickets[i].queue}:${tickets[i].id}`;
         const slot = next + i;
         waits.push(new Promise((resolve) => this.pending.set(key, (r) => ((results[slot] = r), this.pending.delete(key), resolve()))));
       }

@@ -1,0 +1,92 @@
+// The per-queue flow cache: hits are used only while their generations hold, and a flood of
+// never-repeating flows keeps it within its bound (1M distinct flows through one queue).
+import { describe, expect, it } from 'vitest';
+import { DIR_NUMBER, FLOW_WORDS, Xfrm, packFlow, resolveBundle } from '@xfrm/core';
+import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
+import { addr } from '../xfrm/model-helpers.js';
+
+const OUT = DIR_NUMBER.out;
+const KEY = '0x' + '44'.repeat(16) + '01010101';
+
+describe('FlowCache', () => {
+  const flow = packFlow({ family: 4, src: addr('10.1.0.1'), dst: addr('10.2.0.1'), proto: 17, sport: 1, dport: 2 });
+
+  function setup() {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    const cache = new FlowCache(16);
+    const install = () => {
+      const g = x.spd.generation(OUT);
+      return cache.install(OUT, flow, resolveBundle(x.spd, x.sad, OUT, flow, 0), g);
+    };
+    return { x, cache, install };
+  }
+
+  it('caches "no policy" until a policy is added', () => {
+    const { x, cache, install } = setup();
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    const i = install();
+    expect(cache.kind(i)).toBe(CACHED_NONE);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
+    x.apply('ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out action block');
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.kind(install())).toBe(CACHED_BLOCK);
+  });
+
+  it('a bundle is dropped when a state it uses is shadowed or deleted', () => {
+    const { x, cache, install } = setup();
+    x.apply('ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel');
+    x.apply(`ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    const i = install();
+    expect(cache.kind(i)).toBe(CACHED_BUNDLE);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
+    x.apply(`ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // shadowed: rebuild
+    const j = install();
+    expect(x.sad.stateAt(cache.states[j * 6])?.spi).toBe(0x11);
+    x.apply('ip xfrm state delete dst 198.51.100.1 proto esp spi 0x11');
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.hits).toBe(1);
+  });
+
+  it('has a fixed size', () => {
+    const c = new FlowCache(1024);
+    expect(c.bytes).toBe(1024 * (FLOW_WORDS + 4 + 6 + 6) * 4);
+    expect(() => new FlowCache(1000)).toThrow(RangeError);
+  });
+});
+
+describe('flow cache under a flood of new flows', () => {
+  it('1M distinct flows through one queue stay within the configured bound', async () => {
+    const dp = await Dataplane.create({ queues: 1, flowCacheSize: 1024, ringSlots: 1024, crypto: 'node' });
+    await dp.apply('ip xfrm policy add src 172.16.0.0/12 dst 172.16.0.0/12 dir out action block');
+    const batch = Array.from({ length: 512 }, () => {
+      const p = new Uint8Array(28);
+      p.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0]);
+      return p;
+    });
+    let n = 0;
+    let done = 0;
+    const total = 1_000_000;
+    while (done < total) {
+      for (let k = 0; k < batch.length; k++) {
+        const i = n + k; // every packet a new flow: source address and ports change
+        const p = batch[k];
+        p[13] = (i >> 16) & 0xff;
+        p[14] = (i >> 8) & 0xff;
+        p[15] = i & 0xff;
+        p[20] = (i >> 24) & 0xff;
+        p[22] = (i * 7) & 0xff;
+      }
+      n += dp.submit(batch.slice(0, Math.min(batch.length, total - n)));
+      done += dp.poll().length;
+      if (done < n) await new Promise((r) => setImmediate(r));
+    }
+    const q = dp.stats().queues[0];
+    await dp.close();
+    expect(q.packets).toBe(total);
+    expect(q.flowCache.capacity).toBe(1024);
+    expect(q.flowCache.used).toBeLessThanOrEqual(1024);
+    expect(q.flowCache.misses).toBeGreaterThan(total * 0.99); // never-repeating flows: all misses
+    expect(dp.stats().results.passed).toBe(total);
+  });
+});

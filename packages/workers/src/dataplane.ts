@@ -12,6 +12,7 @@ import { Piscina } from 'piscina';
 import {
   DROP_REASONS,
   Xfrm,
+  formatAddress,
   type Address,
   type DropReason,
   type Family,
@@ -91,6 +92,8 @@ export interface DataplaneStats {
   readonly restarts: number;
   readonly states: number;
   readonly policies: number;
+  /** Per SA: what the dataplane accounted to it (lifetime usage). */
+  readonly perState: { spi: number; dst: string; reqid: number; bytes: number; packets: number }[];
 }
 
 /** A multi-queue IPsec dataplane. Emits `acquire`, `expire` and `monitor` (see Xfrm). */
@@ -372,6 +375,10 @@ export class Dataplane extends EventEmitter {
       restarts: this.restarts,
       states: this.xfrm.sad.size,
       policies: this.xfrm.spd.size,
+      perState: this.xfrm.sad.list().map((s) => {
+        const u = this.xfrm.usage(s);
+        return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, bytes: u?.bytes ?? 0, packets: u?.packets ?? 0 };
+      }),
     };
   }
 

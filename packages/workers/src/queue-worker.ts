@@ -108,7 +108,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     if (n === 0) {
       reader.offline();
       counters[c + L.C_PARKS]++;
-      rx.park(20);
+      rx.park(1000); // stop and kill wake it; the timeout is only a safety net
       reader.online();
       continue;
     }

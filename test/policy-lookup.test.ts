@@ -23,10 +23,10 @@ function reference(ref: Map<number, RefPolicy>, dir: PolicyDir, flow: ReturnType
   return best?.policy.index;
 }
 
-function run(seed: number, policies: number, preciseShare: number, lookups: number, spread: number): number {
+function run(seed: number, policies: number, preciseShare: number, lookups: number, spread: number, linear = false): number {
   const rnd = prng(seed);
   const heap = SharedHeap.create({ maxBytes: 2 ** 31 });
-  const spd = PolicyDb.create(heap, EpochDomain.create(heap, 4));
+  const spd = PolicyDb.create(heap, EpochDomain.create(heap, 4), { linear });
   const ref = new Map<number, RefPolicy>();
   let order = 0;
   const add = () => {
@@ -79,6 +79,12 @@ describe('SPD lookup agrees with a brute-force scan', () => {
 
   it('on a 12k-policy set, mostly precise, 16k lookups', () => {
     expect(run(4242, 12_000, 0.8, 16_000, 16)).toBe(16_000);
+  });
+
+  it('the list-spd ablation (one ordered list) gives the same answers, 20k lookups', () => {
+    let n = 0;
+    for (let seed = 100; seed < 110; seed++) n += run(seed, 80, 0.3, 2000, 3, true);
+    expect(n).toBe(20_000);
   });
 
   it('on a 2k-policy prefixed set, 20k lookups', () => {

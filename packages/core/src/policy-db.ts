@@ -11,7 +11,8 @@
  * value; between equal priorities the one inserted first, as in Linux.
  *
  * Shared layout (int32 words):
- *   root:        [groupArray[in, out, fwd], generation[in, out, fwd]]
+ *   root:        [groupArray[in, out, fwd], generation[in, out, fwd], list[in, out, fwd], linear]
+ *   list:        [count, slot[count]...] by (priority, insertion), only with `linear` (ablation)
  *   group array: [count, group[count]...]  group: [family, srcLen, dstLen, bestPriority, table]
  *                sorted by bestPriority (unsigned), immutable once published
  *   policy:      arena record, see P_* below; `next` chains policies of one address pair
@@ -78,6 +79,11 @@ export interface PolicyDbDescription {
 export interface PolicyDbOptions {
   /** Most policies at once (records retired but not yet freed count too). Default 2^22. */
   capacity?: number;
+  /**
+   * Ablation (dataplane-bench --ablate list-spd): look policies up in one list per direction
+   * sorted by priority, the design Linux had before the talk, instead of tuple space search.
+   */
+  linear?: boolean;
 }
 
 // Policy record fields (payload words).
@@ -93,6 +99,8 @@ export const P_TMPL = P_SEL + SEL_WORDS;
 const P_WORDS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
 const G_WORDS = 5;
 const ROOT_GEN = 3;
+const ROOT_LIST = 6;
+const ROOT_LINEAR = 9;
 
 /** A reader's view of the SPD: lookups and record fields. */
 export class PolicyDbView {
@@ -130,6 +138,7 @@ export class PolicyDbView {
    */
   lookup(dir: number, flow: Int32Array, f: number): number {
     const heap = this.heap;
+    if (heap.i32[this.root + ROOT_LINEAR] !== 0) return this.scanList(dir, flow, f);
     const arr = Atomics.load(heap.i32, this.root + dir);
     const n = heap.cover(arr + 1)[arr];
     const groups = heap.cover(arr + 1 + n * G_WORDS);
@@ -173,6 +182,19 @@ export class PolicyDbView {
   field(slot: number, field: number): number {
     return this.arena.payload(slot) + field;
   }
+
+  /** The ablated lookup: the first match in the direction's priority-ordered list. */
+  private scanList(dir: number, flow: Int32Array, f: number): number {
+    const arr = Atomics.load(this.heap.i32, this.root + ROOT_LIST + dir);
+    const n = this.heap.cover(arr + 1)[arr];
+    const list = this.heap.cover(arr + 1 + n);
+    for (let i = 0; i < n; i++) {
+      const slot = list[arr + 1 + i];
+      const p = this.arena.payload(slot);
+      if (selectorMatches(this.heap.i32, p + P_SEL, flow, f)) return slot;
+    }
+    return -1;
+  }
 }
 
 interface Group {
@@ -215,8 +237,12 @@ export class PolicyDb extends PolicyDbView {
   /** Create an empty SPD in `heap`; retired memory is freed through `reclaimer`. */
   static create(heap: SharedHeap, reclaimer: Reclaimer, opts: PolicyDbOptions = {}): PolicyDb {
     const arena = RecordArena.create(heap, { recordWords: P_WORDS, capacity: opts.capacity ?? 1 << 22 });
-    const root = heap.alloc(6);
-    for (let d = 0; d < 3; d++) Atomics.store(heap.i32, root + d, heap.alloc(1));
+    const root = heap.alloc(10);
+    for (let d = 0; d < 3; d++) {
+      Atomics.store(heap.i32, root + d, heap.alloc(1));
+      Atomics.store(heap.i32, root + ROOT_LIST + d, heap.alloc(1));
+    }
+    heap.i32[root + ROOT_LINEAR] = opts.linear ? 1 : 0;
     return new PolicyDb(heap, root, arena, reclaimer);
   }
 
@@ -299,6 +325,7 @@ export class PolicyDb extends PolicyDbView {
         this.byIndex.delete(e.policy.index);
         this.arena.retire(e.slot, this.reclaimer);
       }
+      this.publishList(d);
       Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
       n += entries.length;
     }
@@ -330,6 +357,7 @@ export class PolicyDb extends PolicyDbView {
     if (old !== undefined) this.remove(old); // after the new one is visible: no gap
     this.byIndex.set(index, entry);
     this.bySelector[d].set(sk, entry);
+    this.publishList(d);
     Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
     return policy;
   }
@@ -425,7 +453,26 @@ export class PolicyDb extends PolicyDbView {
       g.best = Math.min(...g.priorities.keys());
       this.publishGroups(d);
     }
+    this.publishList(d);
     Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+  }
+
+  /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */
+  invalidateAll(): void {
+    for (let d = 0; d < 3; d++) Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+  }
+
+  /** With `linear` (ablation): publish the direction's policies as one ordered list, O(n) per change. */
+  private publishList(d: number): void {
+    if (this.heap.i32[this.root + ROOT_LINEAR] === 0) return;
+    const slots = this.slots(DIRS[d]);
+    const arr = this.heap.alloc(1 + slots.length);
+    this.heap.i32[arr] = slots.length;
+    this.heap.i32.set(slots, arr + 1);
+    const old = Atomics.load(this.heap.i32, this.root + ROOT_LIST + d);
+    const oldWords = 1 + this.heap.i32[old];
+    Atomics.store(this.heap.i32, this.root + ROOT_LIST + d, arr);
+    this.reclaimer.retire(() => this.heap.release(old, oldWords));
   }
 
   /** Write a direction's group array anew, sorted by best priority, and switch readers to it. */

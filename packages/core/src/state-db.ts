@@ -147,7 +147,9 @@ export const S_SEL = 37;
 /** Writer-only back links of the bydst and bysrc chains (O(1) unlink). */
 const S_PREV_DST = S_SEL + SEL_WORDS;
 const S_PREV_SRC = S_PREV_DST + 1;
-const S_WORDS = S_PREV_SRC + 1;
+/** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
+export const S_REFCNT = S_PREV_SRC + 1;
+const S_WORDS = S_REFCNT + 1;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;

@@ -9,6 +9,7 @@
  * - `expire` (ExpireEvent): a soft limit was reached (once), or a hard one (the state is gone).
  * - `monitor` (MonitorEvent): every change to the tables.
  */
+import { getRandomValues } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AcquireTable, acquireKey, type Acquire } from './acquire.js';
 import { type Address } from './address.js';
@@ -37,6 +38,15 @@ export interface XfrmOptions {
   acquireTimeoutMs?: number;
   /** The clock (ms); tests pass their own. */
   now?: () => number;
+  /** Turn the talk's optimisations back off, to measure them (dataplane-bench --ablate). */
+  ablate?: {
+    /** Policies in one priority-ordered list per direction instead of tuple space search. */
+    linearSpd?: boolean;
+    /** Every policy or state change makes every bundle stale ("flush everything"). */
+    flush?: boolean;
+    /** Draw random bytes for each SA when it is added, as Linux once did for its IV. */
+    eagerIv?: boolean;
+  };
 }
 
 /** What a worker needs to attach to every table. */
@@ -84,6 +94,7 @@ export class Xfrm extends EventEmitter {
   private readonly lifetimes = new Map<string, Lifetime>();
   private readonly deadlines = new DeadlineQueue<string>();
   private readonly now: () => number;
+  private readonly ablate: NonNullable<XfrmOptions['ablate']>;
 
   private constructor(
     readonly heap: SharedHeap,
@@ -95,13 +106,14 @@ export class Xfrm extends EventEmitter {
     super();
     this.acquires = new AcquireTable(opts.acquireTimeoutMs);
     this.now = opts.now ?? Date.now;
+    this.ablate = opts.ablate ?? {};
   }
 
   /** Create empty tables in a new shared heap. */
   static create(opts: XfrmOptions = {}): Xfrm {
     const heap = SharedHeap.create({ maxBytes: 2 ** 32, ...opts.heap });
     const epochs = EpochDomain.create(heap, opts.maxReaders ?? 64);
-    const spd = PolicyDb.create(heap, epochs, { capacity: opts.policyCapacity });
+    const spd = PolicyDb.create(heap, epochs, { capacity: opts.policyCapacity, linear: opts.ablate?.linearSpd });
     const sad = StateDb.create(heap, epochs, { capacity: opts.stateCapacity, allowNullCipher: opts.allowNullCipher });
     return new Xfrm(heap, epochs, spd, sad, opts);
   }
@@ -140,6 +152,7 @@ export class Xfrm extends EventEmitter {
   }
 
   addState(spec: StateSpec): State {
+    if (this.ablate.eagerIv) getRandomValues(new Uint8Array(16)); // the talk's "ESP Bogosity"
     const state = this.sad.add(spec);
     const now = this.now();
     const l = { state, usage: { addTime: now, useTime: 0, bytes: 0, packets: 0 }, softFired: false };
@@ -271,6 +284,7 @@ export class Xfrm extends EventEmitter {
   }
 
   private changed<E extends MonitorEvent>(event: E): E {
+    if (this.ablate.flush) this.spd.invalidateAll();
     this.emit('monitor', event);
     return event;
   }

@@ -55,7 +55,26 @@ export interface DataplaneOptions {
   allowNullCipher?: boolean;
   acquireTimeoutMs?: number;
   /** Turn optimisations back off, for measuring what they buy (dataplane-bench --ablate). */
-  ablate?: { flowCache?: boolean; cryptoContexts?: boolean };
+  ablate?: {
+    /** Full SPD and SAD lookup for every packet. */
+    flowCache?: boolean;
+    /** Cipher context built for every packet. */
+    cryptoContexts?: boolean;
+    /** An atomic add and sub per packet per state held. */
+    refcount?: boolean;
+    /** Policies in one ordered list (list-spd). */
+    linearSpd?: boolean;
+    /** Every change stales every bundle (flush). */
+    flush?: boolean;
+    /** Randomness drawn when each SA is added (eager-iv). */
+    eagerIv?: boolean;
+  };
+  /**
+   * Benchmarks: each queue makes its own traffic from `templates[q]` (`counts[q]` packets of
+   * `size` bytes, output direction) once {@link Dataplane.go} is called, instead of serving
+   * its receive ring.
+   */
+  generate?: { templates: SharedArrayBuffer[]; counts: number[]; size: number };
 }
 
 /** What became of a submitted packet. */
@@ -75,6 +94,14 @@ export interface PacketResult {
 export interface QueueStats {
   readonly queue: number;
   readonly packets: number;
+  readonly transmitted: number;
+  readonly passed: number;
+  readonly dropped: number;
+  /** Flow-cache probes, SPD and SAD lookups. */
+  readonly lookups: number;
+  /** Batch latency histogram (queue-layout.ts histBucket), and its percentiles. */
+  readonly latencyHistogram: number[];
+  readonly batchLatencyNs: { p50: number; p99: number };
   readonly bytes: number;
   readonly batches: number;
   readonly flowCache: { hits: number; misses: number; used: number; capacity: number };
@@ -141,6 +168,7 @@ export class Dataplane extends EventEmitter {
     if (!(Number.isInteger(queues) && queues >= 1 && queues <= 64)) throw new RangeError(`queues must be 1..64, got ${queues}`);
     const opts = { ...options, queues, crypto: options.crypto ?? 'noble', flowCacheSize: options.flowCacheSize ?? 4096, batch: options.batch ?? 32 };
     const xfrm = Xfrm.create({
+      ablate: { linearSpd: options.ablate?.linearSpd, flush: options.ablate?.flush, eagerIv: options.ablate?.eagerIv },
       heap: { maxBytes: options.capacities?.heapBytes ?? 2 ** 32 },
       maxReaders: 64,
       stateCapacity: options.capacities?.states ?? 1 << 20,
@@ -356,9 +384,16 @@ export class Dataplane extends EventEmitter {
           drops[r] = (drops[r] ?? 0) + v;
         }
       });
+      const hist = Array.from(c.subarray(b + L.C_HIST, b + L.C_HIST + L.HIST_BUCKETS));
       queues.push({
         queue: q,
         packets: c[b + L.C_PACKETS],
+        transmitted: c[b + L.C_TRANSMITTED],
+        passed: c[b + L.C_PASSED],
+        dropped: c[b + L.C_DROPPED],
+        lookups: c[b + L.C_LOOKUPS],
+        latencyHistogram: hist,
+        batchLatencyNs: { p50: percentile(hist, 0.5), p99: percentile(hist, 0.99) },
         bytes: c[b + L.C_BYTES],
         batches: c[b + L.C_BATCHES],
         flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
@@ -380,6 +415,12 @@ export class Dataplane extends EventEmitter {
         return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, bytes: u?.bytes ?? 0, packets: u?.packets ?? 0 };
       }),
     };
+  }
+
+  /** Start the queues' own traffic (with the `generate` option). */
+  go(): void {
+    Atomics.store(this.control, L.CTRL_GO, 1);
+    Atomics.notify(this.control, L.CTRL_GO);
   }
 
   /** Test hook: make queue `q`'s worker exit abruptly at its next batch. */
@@ -406,6 +447,7 @@ export class Dataplane extends EventEmitter {
     this.closing = true;
     clearInterval(this.timer);
     Atomics.store(this.control, L.CTRL_STOP, 1);
+    Atomics.notify(this.control, L.CTRL_GO);
     for (const r of this.rx) r.wake();
     await Promise.all(this.running);
     this.poll();
@@ -427,6 +469,11 @@ export class Dataplane extends EventEmitter {
       batch: this.opts.batch,
       noFlowCache: this.opts.ablate?.flowCache,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
+      refcount: this.opts.ablate?.refcount,
+      generate:
+        this.opts.generate === undefined
+          ? undefined
+          : { templates: this.opts.generate.templates[q], count: this.opts.generate.counts[q], size: this.opts.generate.size },
     };
     const line = L.CTRL_LINE * (1 + q);
     this.running[q] = this.pool.run(task).then(
@@ -450,4 +497,16 @@ export class Dataplane extends EventEmitter {
     const mode: Mode = w[11] === 1 ? 'tunnel' : 'transport';
     this.xfrm.raiseAcquire({ family, dst: addr(1), src: addr(5), proto: w[9], reqid: w[10], mode, policy: w[12], template: w[13] });
   }
+}
+
+/** The latency (ns) under which a share `p` of the histogram's batches fall (a bucket's upper bound). */
+function percentile(hist: number[], p: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen >= p * total) return L.histUpper(i);
+  }
+  return L.histUpper(hist.length - 1);
 }

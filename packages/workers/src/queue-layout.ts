@@ -3,7 +3,7 @@
  * the per-queue counters, and the codes of a transmit slot's metadata.
  *
  * Control words (Int32Array, one 64-byte line per queue after line 0):
- *   line 0: [stop]                                  written by the control thread
+ *   line 0: [stop, go]                              written by the control thread (go: start generating)
  *   line 1+q: [reader id + 1, kill, ready, starts]  reader id/ready/starts by the worker (Atomics),
  *                                                   kill by the control thread (tests)
  * Counters (Float64Array, one line of COUNTER_LINE per queue): written only by that queue's
@@ -14,6 +14,7 @@ import { DROP_REASONS } from '@xfrm/core';
 
 export const CTRL_LINE = 16;
 export const CTRL_STOP = 0;
+export const CTRL_GO = 1;
 export const Q_READER = 0;
 export const Q_KILL = 1;
 export const Q_READY = 2;
@@ -31,8 +32,23 @@ export const C_CACHE_MISSES = 7;
 export const C_CACHE_USED = 8;
 export const C_CACHE_CAPACITY = 9;
 export const C_PARKS = 10;
+/** Table lookups: flow-cache probes, SPD lookups, SAD lookups (one each, whatever they probe). */
+export const C_LOOKUPS = 11;
 export const C_DROPS = 16; // DROP_REASONS.length counters from here
-export const COUNTER_LINE = C_DROPS + DROP_REASONS.length;
+/** Histogram of batch latency: bucket floor(3 * log2(ns)), HIST_BUCKETS of them. */
+export const C_HIST = C_DROPS + DROP_REASONS.length;
+export const HIST_BUCKETS = 96;
+export const COUNTER_LINE = C_HIST + HIST_BUCKETS;
+
+/** The histogram bucket of a latency in nanoseconds. */
+export function histBucket(ns: number): number {
+  return ns <= 1 ? 0 : Math.min(HIST_BUCKETS - 1, Math.floor(3 * Math.log2(ns)));
+}
+
+/** Upper bound (ns) of a histogram bucket. */
+export function histUpper(bucket: number): number {
+  return 2 ** ((bucket + 1) / 3);
+}
 
 /** Transmit slot meta0: the verdict in the low byte, the drop reason above it. */
 export const V_TRANSMITTED = 0;

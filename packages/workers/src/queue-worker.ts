@@ -27,6 +27,7 @@ import {
   DUMMY,
   PASS,
   MAX_TEMPLATES,
+  S_REFCNT,
   type AcquireRequest,
   type XfrmDescription,
 } from '@xfrm/core';
@@ -45,9 +46,16 @@ export interface QueueTask {
   flowCacheSize: number;
   backend: 'noble' | 'node';
   batch: number;
-  /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet. */
+  /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet, refcounts. */
   noFlowCache?: boolean;
   perPacketSetup?: boolean;
+  refcount?: boolean;
+  /**
+   * Benchmarks: the queue makes its own traffic, as a NIC queue receives it, cycling through
+   * `count` packets of `size` bytes in `templates` (output direction); results are counted,
+   * not kept.
+   */
+  generate?: { templates: SharedArrayBuffer; count: number; size: number };
 }
 
 const OUT = 1;
@@ -76,15 +84,24 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   let packets = 0;
   counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
 
+  let lookups = 0;
+
   /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
   const output = (data: Uint8Array, len: number, out: Uint8Array): number => {
     if (!parseIp(data, 0, len, info)) return engine.output(data, 0, len, out, 0); // counts XfrmOutError
     writePacketFlow(data, 0, info, flow, 0);
-    let i = t.noFlowCache ? -1 : cache.lookup(spd, sad, OUT, flow);
+    if (t.noFlowCache) {
+      const r = engine.output(data, 0, len, out, 0);
+      lookups += 1 + engine.usedCount;
+      return r;
+    }
+    lookups++;
+    let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
       const generation = spd.generation(OUT);
       const r = resolveBundle(spd, sad, OUT, flow, 0);
-      if (r.kind === 'acquire' || t.noFlowCache) return engine.output(data, 0, len, out, 0);
+      lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
+      if (r.kind === 'acquire') return engine.output(data, 0, len, out, 0);
       i = cache.install(OUT, flow, r, generation);
     }
     const kind = cache.kind(i);
@@ -94,17 +111,36 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       engine.lastDrop = DROP.XfrmOutPolBlock;
       return DROPPED;
     }
-    return engine.encapsulate(cache.states, data, 0, len, out, 0, i * MAX_TEMPLATES, cache.count(i));
+    const s = i * MAX_TEMPLATES;
+    const n = cache.count(i);
+    if (t.refcount) for (let j = 0; j < n; j++) Atomics.add(heap.i32, sad.field(cache.states[s + j], S_REFCNT), 1);
+    const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n);
+    if (t.refcount) for (let j = 0; j < n; j++) Atomics.sub(heap.i32, sad.field(cache.states[s + j], S_REFCNT), 1);
+    return r;
+  };
+
+  const publishCounters = (n: number, elapsedNs: number) => {
+    packets += n;
+    counters[c + L.C_PACKETS] = packets;
+    counters[c + L.C_BATCHES]++;
+    counters[c + L.C_CACHE_HITS] = cache.hits;
+    counters[c + L.C_CACHE_MISSES] = cache.misses;
+    counters[c + L.C_CACHE_USED] = cache.used;
+    counters[c + L.C_LOOKUPS] = lookups;
+    counters[c + L.C_HIST + L.histBucket(elapsedNs)]++;
+    for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
   };
 
   reader.online();
   Atomics.store(control, line + L.Q_READY, 1);
+  if (t.generate !== undefined) return generate(t.generate);
   while (Atomics.load(control, L.CTRL_STOP) === 0) {
     if (Atomics.load(control, line + L.Q_KILL) !== 0) {
       Atomics.store(control, line + L.Q_KILL, 0);
       process.exit(1); // test hook: a worker dying mid-run
     }
     const n = Math.min(rx.available(), tx.free(), t.batch);
+    const started = performance.now();
     if (n === 0) {
       reader.offline();
       counters[c + L.C_PARKS]++;
@@ -158,6 +194,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
           outLen = L.ACQUIRE_WORDS * 4;
         }
       }
+      counters[c + (verdict === L.V_TRANSMITTED ? L.C_TRANSMITTED : verdict === L.V_PASSED ? L.C_PASSED : L.C_DROPPED)]++;
       r = engine.usedCount > 0 ? engine.used[0] : -1;
       const tw = to >> 2;
       tx.i32[tw] = outLen;
@@ -169,16 +206,37 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     tx.publish(n);
     rx.release(n);
     reader.quiescent();
-    packets += n;
-    counters[c + L.C_PACKETS] = packets;
-    counters[c + L.C_BATCHES]++;
-    counters[c + L.C_CACHE_HITS] = cache.hits;
-    counters[c + L.C_CACHE_MISSES] = cache.misses;
-    counters[c + L.C_CACHE_USED] = cache.used;
-    for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
+    publishCounters(n, (performance.now() - started) * 1e6);
   }
-  reader.unregister();
-  Atomics.store(control, line + L.Q_READER, 0);
-  engine.contexts.clear();
-  return { packets };
+  return finish();
+
+  /** Benchmark mode: the queue's own traffic, through the same output path, once told to go. */
+  function generate(g: NonNullable<QueueTask['generate']>): { packets: number } {
+    reader.offline();
+    while (Atomics.load(control, L.CTRL_GO) === 0 && Atomics.load(control, L.CTRL_STOP) === 0) Atomics.wait(control, L.CTRL_GO, 0, 1000);
+    reader.online();
+    const templates = new Uint8Array(g.templates);
+    const views = Array.from({ length: g.count }, (_, i) => templates.subarray(i * g.size, (i + 1) * g.size));
+    const out = new Uint8Array(g.size + 512);
+    let next = 0;
+    while (Atomics.load(control, L.CTRL_STOP) === 0) {
+      const started = performance.now();
+      for (let k = 0; k < t.batch; k++) {
+        const r = output(views[next], g.size, out);
+        next = next + 1 === g.count ? 0 : next + 1;
+        counters[c + (r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED)]++;
+        counters[c + L.C_BYTES] += g.size;
+      }
+      reader.quiescent();
+      publishCounters(t.batch, (performance.now() - started) * 1e6);
+    }
+    return finish();
+  }
+
+  function finish(): { packets: number } {
+    reader.unregister();
+    Atomics.store(control, line + L.Q_READER, 0);
+    engine.contexts.clear();
+    return { packets };
+  }
 }

@@ -1,49 +1,78 @@
 /**
- * Command-line arguments of dataplane-bench: parsed and checked here, so that a bad
- * argument is a clear message and exit code 2, never a stack trace.
+ * Command-line arguments of dataplane-bench, parsed and checked here, so that a bad argument
+ * is a clear message and exit code 2, never a stack trace.
  */
 import { parseArgs } from 'node:util';
 
-/** Scenarios the bench knows. */
-export const SCENARIOS = ['tables'] as const;
+/** Scenarios: Jamal's three modes, classification alone, and crypto alone. */
+export const SCENARIOS = ['one-policy-many-states', 'many-policies', 'many-policies-many-states', 'lookup', 'crypto'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+export const CIPHERS = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305', 'null'] as const;
+export type Cipher = (typeof CIPHERS)[number];
+/** Ablations: each turns one of the talk's optimisations back into its "before" design. */
+export const ABLATIONS = ['list-spd', 'flush', 'refcount', 'crypto-setup', 'eager-iv', 'no-flowcache'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
 
 /** Parsed arguments. */
 export interface BenchArgs {
   scenario: Scenario;
   queues: number;
-  entries: number;
+  states: number;
+  policies: number;
+  prefixed: number;
   churn: number;
   duration: number;
+  packetSize: number;
+  cipher: Cipher;
+  cryptoBackend: 'noble' | 'node';
+  flows: number;
   seed: number;
+  ablate: Ablation[];
+  compare: boolean;
   json: boolean;
+  out: string | undefined;
   help: boolean;
 }
 
 /** A usage error: the message is for the user; exit code 2. */
 export class UsageError extends Error {}
 
-export const HELP = `dataplane-bench: Jamal's test case for the shared IPsec tables
+export const HELP = `dataplane-bench: Jamal's test case on the multi-queue IPsec dataplane
 
 Usage: dataplane-bench [scenario] [options]
 
 Scenarios:
-  tables        (default) reader threads, one per queue, look flows up in the shared
-                hash table while the control thread adds and deletes entries
+  one-policy-many-states     one policy; --states SAs behind it, each new one shadowing the last
+  many-policies              (default) --policies precise policies, an SA each
+  many-policies-many-states  --policies policies with --states SAs spread over them
+  lookup                     like many-policies with the null cipher: classification cost alone
+  crypto                     one policy, one SA, no churn: AEAD throughput of --cipher on --crypto-backend
 
 Options:
-  --queues N      reader threads (queues), 1..64            default 2
-  --entries N     entries in the table, 1..10000000         default 100000
-  --churn N       control-plane adds+deletes per second     default 10000
-  --duration S    seconds of traffic, 0.1..3600             default 3
-  --seed N        seed of the flow generator               default 1
-  --json          print the result as one JSON object
-  -h, --help      this text
+  --queues N          queue worker threads, 1..64                       default 2
+  --states N          SAs (many-policies: one per policy)               default 1000
+  --policies N        policies                                          default 1000
+  --prefixed N        extra prefixed policies (9 prefix-length pairs)   default 0
+  --churn N           control-plane adds+deletes per second             default 1000 (crypto: 0)
+  --duration S        seconds of traffic, 0.5..3600                     default 5
+  --packet-size N     bytes per plain packet, 40..1400                  default 64
+  --cipher C          aes-gcm-128 | aes-gcm-256 | chacha20-poly1305 | null   default aes-gcm-128
+  --crypto-backend B  noble | node                                      default noble
+  --flows N           distinct flows, 1..1000000                        default 1024
+  --seed N            seed of flows and churn                           default 1
+  --ablate A[,A...]   turn an optimisation off: ${ABLATIONS.join(', ')}
+  --compare           run with and without each ablation (all, or those of --ablate),
+                      interleaved, and print the ratio table
+  --json              print the result as one JSON object
+  --out FILE.html     write a self-contained HTML report
+  -h, --help          this text
 
 Examples:
   dataplane-bench
-  dataplane-bench tables --queues 2 --entries 1000000 --churn 100000 --duration 10
-  dataplane-bench --json > result.json
+  dataplane-bench one-policy-many-states --states 10000 --churn 5000 --duration 10
+  dataplane-bench crypto --cipher chacha20-poly1305 --crypto-backend node --packet-size 1400
+  dataplane-bench many-policies --policies 100000 --prefixed 1000 --ablate list-spd
+  dataplane-bench --compare --duration 2 --out report.html
 `;
 
 function intIn(name: string, raw: string | undefined, def: number, min: number, max: number): number {
@@ -53,6 +82,12 @@ function intIn(name: string, raw: string | undefined, def: number, min: number, 
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
   }
   return v;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, def: T, allowed: readonly T[]): T {
+  if (raw === undefined) return def;
+  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${raw}'`);
+  return raw as T;
 }
 
 /** Parse argv (without node and script). Throws UsageError on anything wrong. */
@@ -65,11 +100,20 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       strict: true,
       options: {
         queues: { type: 'string' },
-        entries: { type: 'string' },
+        states: { type: 'string' },
+        policies: { type: 'string' },
+        prefixed: { type: 'string' },
         churn: { type: 'string' },
         duration: { type: 'string' },
+        'packet-size': { type: 'string' },
+        cipher: { type: 'string' },
+        'crypto-backend': { type: 'string' },
+        flows: { type: 'string' },
         seed: { type: 'string' },
+        ablate: { type: 'string', multiple: true },
+        compare: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -78,22 +122,38 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   }
   const { values: v, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError(`one scenario at most, got: ${positionals.join(' ')}`);
-  const scenario = positionals[0] ?? 'tables';
+  const scenario = positionals[0] ?? 'many-policies';
   if (!(SCENARIOS as readonly string[]).includes(scenario)) {
     throw new UsageError(`unknown scenario '${scenario}'; scenarios: ${SCENARIOS.join(', ')}`);
   }
-  const duration = v.duration === undefined ? 3 : Number(v.duration);
-  if (!(Number.isFinite(duration) && duration >= 0.1 && duration <= 3600)) {
-    throw new UsageError(`--duration must be seconds from 0.1 to 3600, got '${v.duration}'`);
+  const duration = v.duration === undefined ? 5 : Number(v.duration);
+  if (!(Number.isFinite(duration) && duration >= 0.5 && duration <= 3600)) {
+    throw new UsageError(`--duration must be seconds from 0.5 to 3600, got '${v.duration}'`);
   }
+  const ablate = (v.ablate ?? []).flatMap((a) => a.split(',')).filter((a) => a !== '');
+  for (const a of ablate) {
+    if (!(ABLATIONS as readonly string[]).includes(a)) throw new UsageError(`unknown ablation '${a}'; ablations: ${ABLATIONS.join(', ')}`);
+  }
+  if (v.out !== undefined && !v.out.endsWith('.html')) throw new UsageError(`--out must name an .html file, got '${v.out}'`);
+  const cipher = oneOf('cipher', v.cipher, scenario === 'lookup' ? 'null' : 'aes-gcm-128', CIPHERS);
+  if (scenario === 'lookup' && cipher !== 'null') throw new UsageError('the lookup scenario runs with --cipher null only');
   return {
     scenario: scenario as Scenario,
     queues: intIn('queues', v.queues, 2, 1, 64),
-    entries: intIn('entries', v.entries, 100_000, 1, 10_000_000),
-    churn: intIn('churn', v.churn, 10_000, 0, 10_000_000),
+    states: intIn('states', v.states, 1000, 1, 4_000_000),
+    policies: intIn('policies', v.policies, 1000, 1, 4_000_000),
+    prefixed: intIn('prefixed', v.prefixed, 0, 0, 1_000_000),
+    churn: intIn('churn', v.churn, scenario === 'crypto' ? 0 : 1000, 0, 10_000_000),
     duration,
+    packetSize: intIn('packet-size', v['packet-size'], 64, 40, 1400),
+    cipher,
+    cryptoBackend: oneOf('crypto-backend', v['crypto-backend'], 'noble', ['noble', 'node'] as const),
+    flows: intIn('flows', v.flows, 1024, 1, 1_000_000),
     seed: intIn('seed', v.seed, 1, 0, 0xffffffff),
+    ablate: [...new Set(ablate)] as Ablation[],
+    compare: v.compare ?? false,
     json: v.json ?? false,
+    out: v.out,
     help: v.help ?? false,
   };
 }

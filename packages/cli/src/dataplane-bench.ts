@@ -1,35 +1,16 @@
 #!/usr/bin/env node
 /**
- * dataplane-bench: runs a scenario and prints what it measured, as a table on a terminal
- * (with a live status line) or as JSON with --json.
+ * dataplane-bench: runs a scenario on the multi-queue dataplane (or each ablation against it
+ * with --compare) and prints what it measured: a table on a terminal, with a live status line
+ * that stays quiet when output is not a terminal; JSON with --json; an HTML report with --out.
  */
-import os from 'node:os';
-import { HELP, UsageError, parseBenchArgs } from './bench-args.js';
-import { runTableScenario, type TableScenarioResult } from './table-scenario.js';
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function printTable(r: TableScenarioResult): void {
-  const p = r.params;
-  console.log(`scenario ${r.scenario}: ${p.queues} queues, ${fmt(p.entries)} entries, churn ${fmt(p.churn)} ops/s, ${p.duration} s`);
-  console.log(`machine: node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`);
-  const rows: [string, string][] = [
-    ['lookups/s (total)', fmt(r.lookupsPerSecond)],
-    ...r.perQueue.map((q): [string, string] => [`lookups/s (queue ${q.queue})`, fmt(q.lookupsPerSecond)]),
-    ['ns per lookup (per queue)', r.nsPerLookup.toFixed(1)],
-    ['hit rate', `${(r.hitRate * 100).toFixed(1)} %`],
-    ['control ops/s (asked / achieved)', `${fmt(r.control.requestedOpsPerSecond)} / ${fmt(r.control.achievedOpsPerSecond)}`],
-    ['table bytes per entry', r.memory.bytesPerEntry.toFixed(1)],
-    ['heap bytes in use', fmt(r.memory.heapBytes)],
-  ];
-  const w = Math.max(...rows.map(([k]) => k.length));
-  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
-}
+import { writeFile } from 'node:fs/promises';
+import { ABLATIONS, HELP, UsageError, parseBenchArgs, type BenchArgs } from './bench-args.js';
+import { formatCompare, formatTable, htmlReport, type CompareRow } from './bench-report.js';
+import { runBench, type BenchResult } from './bench-run.js';
 
 async function main(): Promise<number> {
-  let args;
+  let args: BenchArgs;
   try {
     args = parseBenchArgs(process.argv.slice(2));
   } catch (e) {
@@ -41,14 +22,34 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const live = process.stderr.isTTY && !args.json;
-  const { queues, entries, churn, duration, seed } = args;
-  const result = await runTableScenario({ queues, entries, churn, duration, seed }, (f) => {
-    if (live) process.stderr.write(`\r  running ${args.scenario}: ${Math.min(100, Math.round(f * 100))} %`);
-  });
-  if (live) process.stderr.write('\r\x1b[K');
-  if (args.json) console.log(JSON.stringify(result));
-  else printTable(result);
+  const live = process.stderr.isTTY === true && !args.json;
+  const status = (label: string) => (f: number) => {
+    if (live) process.stderr.write(`\r  ${label}: ${Math.min(100, Math.round(f * 100))} %  `);
+  };
+  const clear = () => live && process.stderr.write('\r\x1b[K');
+
+  if (!args.compare) {
+    const result = await runBench(args, status(args.scenario));
+    clear();
+    if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stdout.write(formatTable(result));
+    if (args.out) await writeFile(args.out, htmlReport(result));
+    return 0;
+  }
+  // --compare: base and ablated runs interleaved, so drift hits both alike.
+  const which = args.ablate.length > 0 ? args.ablate : [...ABLATIONS];
+  const rows: CompareRow[] = [];
+  let last: BenchResult | undefined;
+  for (const ablation of which) {
+    const base = await runBench({ ...args, ablate: [] }, status(`${ablation}: with`));
+    const ablated = await runBench({ ...args, ablate: [ablation] }, status(`${ablation}: without`));
+    rows.push({ ablation, base, ablated });
+    last = base;
+  }
+  clear();
+  if (args.json) process.stdout.write(JSON.stringify({ compare: rows.map((r) => ({ ablation: r.ablation, base: r.base, ablated: r.ablated })) }) + '\n');
+  else process.stdout.write(formatCompare(rows));
+  if (args.out && last) await writeFile(args.out, htmlReport(last, rows));
   return 0;
 }
 

@@ -393,7 +393,7 @@ export class Dataplane extends EventEmitter {
         dropped: c[b + L.C_DROPPED],
         lookups: c[b + L.C_LOOKUPS],
         latencyHistogram: hist,
-        batchLatencyNs: { p50: percentile(hist, 0.5), p99: percentile(hist, 0.99) },
+        batchLatencyNs: { p50: L.histPercentile(hist, 0.5), p99: L.histPercentile(hist, 0.99) },
         bytes: c[b + L.C_BYTES],
         batches: c[b + L.C_BATCHES],
         flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
@@ -499,14 +499,3 @@ export class Dataplane extends EventEmitter {
   }
 }
 
-/** The latency (ns) under which a share `p` of the histogram's batches fall (a bucket's upper bound). */
-function percentile(hist: number[], p: number): number {
-  const total = hist.reduce((a, b) => a + b, 0);
-  if (total === 0) return 0;
-  let seen = 0;
-  for (let i = 0; i < hist.length; i++) {
-    seen += hist[i];
-    if (seen >= p * total) return L.histUpper(i);
-  }
-  return L.histUpper(hist.length - 1);
-}

@@ -3,10 +3,12 @@
  * flow to what the output path decided for it (no policy, block, or a bundle), so that a hit
  * costs one hash probe and a few generation checks instead of the SPD and SAD lookups.
  *
- * Worker-local memory only (plain typed arrays, no sharing, no atomics). Direct-mapped with a
- * fixed number of entries: a miss overwrites its entry, so memory is bounded by construction
- * and a flood of never-repeating flows (the attack that made Linux drop its flow cache in 4.14)
- * costs one failed probe and one install per packet on top of the full lookup, never more.
+ * Worker-local memory only (plain typed arrays, no sharing, no atomics). Two-way set
+ * associative with a fixed number of entries: a miss replaces the less recently used entry of
+ * its pair, so memory is bounded by construction and a flood of never-repeating flows (the
+ * attack that made Linux drop its flow cache in 4.14) costs one failed probe of two entries
+ * and one install per packet on top of the full lookup, never more. (Direct-mapped, 512 flows
+ * in 4096 entries missed 12 % of the time on collisions alone.)
  * A hit is used only while the generations it was built under still hold.
  */
 import {
@@ -44,25 +46,28 @@ export class FlowCache {
   misses = 0;
   /** Entries in use. */
   used = 0;
+  /** Per pair: which way (0, 1) was used last. */
+  private readonly recent: Uint8Array;
 
   constructor(readonly capacity: number) {
-    if (!(capacity >= 1 && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
-      throw new RangeError(`flow cache size must be a power of two up to 2^24, got ${capacity}`);
+    if (!(capacity >= 2 && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
+      throw new RangeError(`flow cache size must be a power of two from 2 to 2^24, got ${capacity}`);
     }
     this.keys = new Int32Array(capacity * FLOW_WORDS);
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
     this.genids = new Int32Array(capacity * MAX_TEMPLATES);
-    this.mask = capacity - 1;
+    this.mask = capacity - 2;
+    this.recent = new Uint8Array(capacity >> 1);
   }
 
   /** Bytes the cache holds (fixed at construction). */
   get bytes(): number {
-    return this.keys.byteLength + this.meta.byteLength + this.states.byteLength + this.genids.byteLength;
+    return this.keys.byteLength + this.meta.byteLength + this.states.byteLength + this.genids.byteLength + this.recent.byteLength;
   }
 
-  /** The entry index for a flow: its kind is at `kind(i)`, valid only if `lookup` returned i. */
-  slotOf(flow: Int32Array): number {
+  /** The first entry of the flow's pair (the other is the next one). */
+  private pairOf(flow: Int32Array): number {
     return xxh32Words(flow, 0, FLOW_WORDS, this.seed) & this.mask;
   }
 
@@ -71,7 +76,19 @@ export class FlowCache {
    * Counts hits and misses.
    */
   lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array): number {
-    const i = this.slotOf(flow);
+    const pair = this.pairOf(flow);
+    for (let way = 0; way < 2; way++) {
+      if (this.valid(spd, sad, dir, flow, pair + way)) {
+        this.recent[pair >> 1] = way;
+        this.hits++;
+        return pair + way;
+      }
+    }
+    this.misses++;
+    return -1;
+  }
+
+  private valid(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, i: number): boolean {
     const m = i * META;
     const meta = this.meta;
     if (meta[m + M_KIND] !== 0 && meta[m + M_DIR] === dir && meta[m + M_GENERATION] === spd.generation(dir)) {
@@ -82,14 +99,10 @@ export class FlowCache {
         const s = i * MAX_TEMPLATES;
         let ok = true;
         for (let j = 0, n = meta[m + M_COUNT]; j < n && ok; j++) ok = sad.genid(this.states[s + j]) === this.genids[s + j];
-        if (ok) {
-          this.hits++;
-          return i;
-        }
+        return ok;
       }
     }
-    this.misses++;
-    return -1;
+    return false;
   }
 
   /** Kind of entry i (CACHED_*). */
@@ -108,7 +121,11 @@ export class FlowCache {
    */
   install(dir: number, flow: Int32Array, r: Resolution, generation: number): number {
     if (r.kind === 'acquire') return -1;
-    const i = this.slotOf(flow);
+    const pair = this.pairOf(flow);
+    // An empty way, else the one not used last.
+    const way = this.meta[pair * META + M_KIND] === 0 ? 0 : this.meta[(pair + 1) * META + M_KIND] === 0 ? 1 : 1 - this.recent[pair >> 1];
+    const i = pair + way;
+    this.recent[pair >> 1] = way;
     const m = i * META;
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);

@@ -62,3 +62,16 @@ export const DIR_INPUT = 1;
 
 /** The ACQUIRE of a dropped packet, encoded in its transmit slot's data (int32 words). */
 export const ACQUIRE_WORDS = 15; // family, dst[4], src[4], proto, reqid, mode, policy, template, present
+
+/** The latency (ns) under which a share `p` of the histogram's batches fall (a bucket's upper bound). */
+export function histPercentile(hist: ArrayLike<number>, p: number): number {
+  let total = 0;
+  for (let i = 0; i < hist.length; i++) total += hist[i];
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen >= p * total) return histUpper(i);
+  }
+  return histUpper(hist.length - 1);
+}

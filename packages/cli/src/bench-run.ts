@@ -1,0 +1,128 @@
+/**
+ * One dataplane-bench run: build the scenario's tables in a Dataplane whose queues generate
+ * their own traffic, churn the control plane at the asked rate while they run, sample the
+ * counters, and report what was measured (the shape of `--json`).
+ */
+import { Dataplane, histPercentile, type DataplaneOptions, type DataplaneStats } from '@xfrm/workers';
+import { type Ablation, type BenchArgs } from './bench-args.js';
+import { flowPacket, planScenario } from './bench-scenarios.js';
+
+/** What a run measured. */
+export interface BenchResult {
+  scenario: string;
+  params: Omit<BenchArgs, 'json' | 'out' | 'help' | 'compare'>;
+  packetsPerSecond: number;
+  perQueue: { queue: number; packetsPerSecond: number }[];
+  nsPerPacket: number;
+  lookupsPerPacket: number;
+  batchLatencyUs: { p50: number; p99: number };
+  control: { requestedOpsPerSecond: number; achievedOpsPerSecond: number };
+  packets: { submitted: number; transmitted: number; passed: number; dropped: Record<string, number> };
+  flowCache: { hits: number; misses: number; hitRate: number };
+  memory: { bytesPerState: number; bytesPerPolicy: number };
+  timeline: { t: number; packetsPerSecond: number; controlOpsPerSecond: number }[];
+  seconds: number;
+}
+
+const TICK_MS = 250;
+
+function ablations(list: Ablation[]): DataplaneOptions['ablate'] {
+  const on = (a: Ablation) => list.includes(a);
+  return {
+    linearSpd: on('list-spd'),
+    flush: on('flush'),
+    refcount: on('refcount'),
+    cryptoContexts: on('crypto-setup'),
+    eagerIv: on('eager-iv'),
+    flowCache: on('no-flowcache'),
+  };
+}
+
+function packetsOf(s: DataplaneStats): number {
+  return s.queues.reduce((a, q) => a + q.packets, 0);
+}
+
+/** Run the scenario of `a`; `onTick(fraction)` reports progress. */
+export async function runBench(a: BenchArgs, onTick: (fraction: number) => void = () => {}): Promise<BenchResult> {
+  const plan = planScenario(a);
+  // Traffic templates: flows spread over the queues as RSS would spread them.
+  const templates: SharedArrayBuffer[] = [];
+  const counts: number[] = [];
+  for (let q = 0; q < a.queues; q++) {
+    const mine = Math.max(1, Math.ceil((a.flows - q) / a.queues));
+    const buf = new SharedArrayBuffer(mine * a.packetSize);
+    const u8 = new Uint8Array(buf);
+    for (let k = 0; k < mine; k++) flowPacket(plan.flow(Math.min(a.flows - 1, q + k * a.queues)), a.packetSize, u8, k * a.packetSize);
+    templates.push(buf);
+    counts.push(mine);
+  }
+  const dp = await Dataplane.create({
+    queues: a.queues,
+    crypto: a.cryptoBackend,
+    allowNullCipher: a.cipher === 'null',
+    capacities: { states: Math.max(a.states, a.policies) * 2 + 4096, policies: a.policies + a.prefixed + 4096 },
+    flowCacheSize: 4096,
+    ablate: ablations(a.ablate),
+    generate: { templates, counts, size: a.packetSize },
+  });
+  try {
+    const memory = plan.setup(dp.xfrm);
+    await dp.synchronize();
+    const timeline: BenchResult['timeline'] = [];
+    let ops = 0;
+    const start = performance.now();
+    dp.go();
+    const end = start + a.duration * 1000;
+    let lastTick = start;
+    let lastPackets = 0;
+    let lastOps = 0;
+    for (let now = performance.now(); now < end; now = performance.now()) {
+      const due = a.churn > 0 ? Math.floor(((now - start) / 1000) * a.churn) : 0;
+      const budget = performance.now() + 5; // keep the loop responsive when churn cannot keep up
+      while (ops < due && performance.now() < budget) plan.op(dp.xfrm, ops++);
+      dp.xfrm.epochs.reclaim();
+      if (now - lastTick >= TICK_MS) {
+        const packets = packetsOf(dp.stats());
+        const dt = (now - lastTick) / 1000;
+        timeline.push({ t: (now - start) / 1000, packetsPerSecond: (packets - lastPackets) / dt, controlOpsPerSecond: (ops - lastOps) / dt });
+        lastTick = now;
+        lastPackets = packets;
+        lastOps = ops;
+        onTick((now - start) / (a.duration * 1000));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const s = dp.stats();
+    const total = packetsOf(s);
+    const hist = s.queues.reduce((acc, q) => acc.map((v, i) => v + q.latencyHistogram[i]), new Array<number>(s.queues[0].latencyHistogram.length).fill(0));
+    const p50 = histPercentile(hist, 0.5);
+    const p99 = histPercentile(hist, 0.99);
+    const hits = s.queues.reduce((x, q) => x + q.flowCache.hits, 0);
+    const misses = s.queues.reduce((x, q) => x + q.flowCache.misses, 0);
+    const { json: _j, out: _o, help: _h, compare: _c, ...params } = a;
+    return {
+      scenario: a.scenario,
+      params,
+      packetsPerSecond: total / seconds,
+      perQueue: s.queues.map((q) => ({ queue: q.queue, packetsPerSecond: q.packets / seconds })),
+      nsPerPacket: total > 0 ? (seconds * 1e9 * a.queues) / total : 0,
+      lookupsPerPacket: total > 0 ? s.queues.reduce((x, q) => x + q.lookups, 0) / total : 0,
+      batchLatencyUs: { p50: p50 / 1000, p99: p99 / 1000 },
+      control: { requestedOpsPerSecond: a.churn, achievedOpsPerSecond: ops / seconds },
+      packets: {
+        submitted: total,
+        transmitted: s.queues.reduce((x, q) => x + q.transmitted, 0),
+        passed: s.queues.reduce((x, q) => x + q.passed, 0),
+        dropped: s.drops as Record<string, number>,
+      },
+      flowCache: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 },
+      memory,
+      timeline,
+      seconds,
+    };
+  } finally {
+    await dp.close();
+  }
+}
+

@@ -1,0 +1,188 @@
+/**
+ * The scenarios of dataplane-bench: what tables they build, what traffic they send, and what
+ * one control-plane operation (an add or a delete) is while traffic runs. All IPv4, tunnel
+ * mode between two gateways; flows are UDP.
+ */
+import {
+  anySelector,
+  makeSelector,
+  putWord,
+  setIpv4Checksum,
+  type Address,
+  type Algorithm,
+  type PolicySpec,
+  type StateSpec,
+  type Template,
+  type Xfrm,
+} from '@xfrm/core';
+import { type BenchArgs, type Cipher } from './bench-args.js';
+
+const GW_A = 0xc0000201 | 0; // 192.0.2.1
+const GW_B = 0xc6336401 | 0; // 198.51.100.1
+const SRC_NET = 0x0a000000; // 10.0.0.0
+const DST_NET = 0xac100000; // 172.16.0.0
+
+const v4 = (w: number): Address => ({ family: 4, words: [w | 0, 0, 0, 0] });
+
+/** One flow: addresses (as uint32) and source port. */
+export interface FlowSpec {
+  src: number;
+  dst: number;
+  sport: number;
+}
+
+/** A scenario, instantiated for a set of arguments. */
+export interface ScenarioPlan {
+  /** Build the tables; returns heap bytes per state and per policy. */
+  setup(x: Xfrm): { bytesPerState: number; bytesPerPolicy: number };
+  /** Control-plane operation number n (an add or a delete). */
+  op(x: Xfrm, n: number): void;
+  /** Flow j of the traffic. */
+  flow(j: number): FlowSpec;
+}
+
+function algorithm(cipher: Cipher, spi: number): Algorithm {
+  const key = (n: number) => Uint8Array.from({ length: n }, (_, i) => (spi * 31 + i * 7) & 0xff);
+  switch (cipher) {
+    case 'null':
+      return { name: 'cipher_null', key: new Uint8Array(0), icvBits: 0 };
+    case 'aes-gcm-128':
+      return { name: 'rfc4106(gcm(aes))', key: key(20), icvBits: 128 };
+    case 'aes-gcm-256':
+      return { name: 'rfc4106(gcm(aes))', key: key(36), icvBits: 128 };
+    case 'chacha20-poly1305':
+      return { name: 'rfc7539esp(chacha20,poly1305)', key: key(36), icvBits: 128 };
+  }
+}
+
+function template(reqid: number): Template {
+  return { family: 4, src: v4(GW_A), dst: v4(GW_B), proto: 50, spi: 0, reqid, mode: 'tunnel', optional: false };
+}
+
+function policy(src: number, srcLen: number, dst: number, dstLen: number, reqid: number, priority = 0): PolicySpec {
+  return {
+    dir: 'out',
+    selector: makeSelector({ ...anySelector(4), src: v4(src), srcLen, dst: v4(dst), dstLen }),
+    priority,
+    templates: reqid > 0 ? [template(reqid)] : [],
+  };
+}
+
+/** Plan the scenario of `a`. */
+export function planScenario(a: BenchArgs): ScenarioPlan {
+  let nextSpi = 0x1000;
+  const live = new Map<number, number[]>(); // reqid -> SPIs, oldest first
+  const addState = (x: Xfrm, reqid: number) => {
+    const spi = nextSpi++;
+    const spec: StateSpec = { src: v4(GW_A), dst: v4(GW_B), spi, reqid, mode: 'tunnel', algorithm: algorithm(a.cipher, spi) };
+    x.addState(spec);
+    const l = live.get(reqid) ?? [];
+    l.push(spi);
+    live.set(reqid, l);
+  };
+  const deleteOldest = (x: Xfrm, reqid: number) => {
+    const spi = live.get(reqid)?.shift();
+    if (spi !== undefined) x.deleteState(v4(GW_B), spi);
+  };
+  const measure = (x: Xfrm, fn: () => number) => {
+    const before = x.heap.bytesInUse;
+    const n = fn();
+    return n === 0 ? 0 : (x.heap.bytesInUse - before) / n;
+  };
+  /** Prefixed policies for other networks (192.168/16): searched, never matching the traffic. */
+  const prefixed = (x: Xfrm) => {
+    const lens = [8, 16, 24];
+    for (let i = 0; i < a.prefixed; i++) {
+      const sl = lens[i % 3];
+      const dl = lens[Math.floor(i / 3) % 3] + 8;
+      x.addPolicy(policy(0x0b000000 + i * 256, sl, 0xc0a80000 + i * 256, dl, 0));
+    }
+    return a.prefixed;
+  };
+
+  const single = a.scenario === 'one-policy-many-states' || a.scenario === 'crypto';
+  if (single) {
+    const states = a.scenario === 'crypto' ? 1 : a.states;
+    return {
+      setup(x) {
+        const bytesPerPolicy = measure(x, () => (x.addPolicy(policy(SRC_NET, 8, DST_NET, 12, 1)), 1 + prefixed(x)));
+        const bytesPerState = measure(x, () => {
+          for (let i = 0; i < states; i++) addState(x, 1);
+          return states;
+        });
+        return { bytesPerState, bytesPerPolicy };
+      },
+      op(x, n) {
+        // Add a state (it shadows all the others), then delete the oldest.
+        if (n % 2 === 0) addState(x, 1);
+        else deleteOldest(x, 1);
+      },
+      flow: (j) => ({ src: SRC_NET + (j % 0xffffff), dst: DST_NET + (j % 0xfffff), sport: 1024 + (j % 50000) }),
+    };
+  }
+  const policies = a.policies;
+  const perPolicy = a.scenario === 'many-policies-many-states' ? Math.max(1, Math.round(a.states / policies)) : 1;
+  const host = (p: number) => ({ src: SRC_NET + p, dst: DST_NET + p });
+  return {
+    setup(x) {
+      const bytesPerPolicy = measure(x, () => {
+        for (let p = 0; p < policies; p++) x.addPolicy(policy(host(p).src, 32, host(p).dst, 32, p + 1));
+        return policies + prefixed(x);
+      });
+      const bytesPerState = measure(x, () => {
+        for (let p = 0; p < policies; p++) for (let s = 0; s < perPolicy; s++) addState(x, p + 1);
+        return policies * perPolicy;
+      });
+      return { bytesPerState, bytesPerPolicy };
+    },
+    op(x, n) {
+      if (a.scenario === 'many-policies-many-states') {
+        // Add a state to a policy (shadowing its others), then delete that policy's oldest.
+        const p = Math.floor(n / 2) % policies;
+        if (n % 2 === 0) addState(x, p + 1);
+        else deleteOldest(x, p + 1);
+        return;
+      }
+      // Replace a policy and its state: delete the state, the policy, add both back.
+      const p = Math.floor(n / 4) % policies;
+      const h = host(p);
+      switch (n % 4) {
+        case 0:
+          deleteOldest(x, p + 1);
+          break;
+        case 1: {
+          const pol = x.spd.find('out', policy(h.src, 32, h.dst, 32, p + 1).selector);
+          if (pol) x.deletePolicy(pol.index);
+          break;
+        }
+        case 2:
+          x.addPolicy(policy(h.src, 32, h.dst, 32, p + 1));
+          break;
+        default:
+          addState(x, p + 1);
+      }
+    },
+    flow: (j) => ({ ...host(j % policies), sport: 1024 + (Math.floor(j / policies) % 50000) }),
+  };
+}
+
+/** An IPv4 UDP packet of `size` bytes for a flow (what a queue's traffic generator sends). */
+export function flowPacket(f: FlowSpec, size: number, out: Uint8Array, off: number): void {
+  const p = out.subarray(off, off + size);
+  p.fill(0);
+  p[0] = 0x45;
+  p[2] = size >> 8;
+  p[3] = size & 0xff;
+  p[6] = 0x40;
+  p[8] = 64;
+  p[9] = 17;
+  putWord(p, 12, f.src);
+  putWord(p, 16, f.dst);
+  setIpv4Checksum(p, 0);
+  p[20] = f.sport >> 8;
+  p[21] = f.sport & 0xff;
+  p[22] = 0;
+  p[23] = 53;
+  p[24] = (size - 20) >> 8;
+  p[25] = (size - 20) & 0xff;
+}

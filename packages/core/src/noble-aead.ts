@@ -34,7 +34,9 @@ class NobleGcm implements AeadContext {
     this.xk = unsafe.expandKeyLE(key);
     const h = new Uint8Array(16);
     unsafe.ctr32(this.xk, false, new Uint8Array(16), ZERO16, h); // H = E_K(0^128)
-    this.ghash = new ReusableGhash(h, 1500);
+    // A 2-bit GHASH window (~20 KB per SA instead of ~45 KB at 4 bits): 10 % slower with one
+    // SA, 11 % faster with a thousand, whose tables no longer crowd each other out of cache.
+    this.ghash = new ReusableGhash(h, 512);
     h.fill(0);
   }
 

@@ -80,6 +80,9 @@ async function race(o: RaceOptions): Promise<RaceResult> {
       // Phases: fill to 90% then drain to 5%, so the table grows and shrinks again and again.
       const pDelete = growing ? 0.2 : 0.9;
       if (!present && rand() >= pDelete) {
+        // Back-pressure, as a control plane needs it: when retired records have not been freed
+        // yet (readers descheduled on a busy machine), wait a grace period before allocating.
+        if (arena.live >= arena.capacity - 1) await domain.synchronize();
         const slot = arena.alloc();
         fillRecord(heap.i32, arena.payload(slot), k);
         table.insert(key, 0, slot);

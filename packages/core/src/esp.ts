@@ -37,6 +37,16 @@ function setAad(sa: SaContext, seqHi: number, seqLo: number): Uint8Array {
   return aad;
 }
 
+/** nonce = salt || the IV at b[o + 8] (copied by hand: no view allocated per packet). */
+function setNonce(sa: SaContext, b: Uint8Array, o: number): void {
+  const salt = sa.salt;
+  nonce[0] = salt[0];
+  nonce[1] = salt[1];
+  nonce[2] = salt[2];
+  nonce[3] = salt[3];
+  for (let i = 0; i < 8; i++) nonce[4 + i] = b[o + 8 + i];
+}
+
 /** Padding length that brings payload plus the 2-byte trailer to a multiple of 4. */
 export function padLength(payloadLength: number): number {
   return (4 - ((payloadLength + 2) & 3)) & 3;
@@ -77,8 +87,7 @@ export function espSeal(
       put32(b, o + 8, seqHi);
       put32(b, o + 12, seqLo);
     }
-    nonce.set(sa.salt, 0);
-    nonce.set(b.subarray(o + 8, o + 16), 4);
+    setNonce(sa, b, o);
     sa.aead.seal(nonce, setAad(sa, seqHi, seqLo), b, start, clear, sa.icvLen);
   }
   return ESP_HEADER_LENGTH + sa.ivLen + clear + sa.icvLen;
@@ -100,8 +109,7 @@ export function espOpen(sa: SaContext, seqHi: number, b: Uint8Array, o: number, 
   const clear = len - ESP_HEADER_LENGTH - sa.ivLen - sa.icvLen;
   if (clear < 2 || (clear & 3) !== 0) return ESP_BAD_LENGTH;
   if (sa.aead !== null) {
-    nonce.set(sa.salt, 0);
-    nonce.set(b.subarray(o + 8, o + 16), 4);
+    setNonce(sa, b, o);
     const seqLo = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
     if (!sa.aead.open(nonce, setAad(sa, seqHi, seqLo), b, start, clear, sa.icvLen)) return ESP_BAD_ICV;
   }

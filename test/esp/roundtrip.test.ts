@@ -118,6 +118,17 @@ describe('ESP output details', () => {
     expect(p.out.drops[p.out.lastDrop]).toBe(1);
   });
 
+  it('the contexts of SAs that died are wiped by a sweep', () => {
+    const p = tunnelPair(t, AEADS[0], 128, VARIANTS[0], 'noble');
+    const pkt = udpPacket(t.inner[0], t.inner[1], 10);
+    p.out.output(pkt, 0, pkt.length, new Uint8Array(200), 0);
+    expect(p.out.contexts.size).toBe(1);
+    expect(p.out.contexts.sweep()).toBe(0);
+    p.a.apply('ip xfrm state flush'); // no reader online here: the record is freed at once
+    expect(p.out.contexts.sweep()).toBe(1);
+    expect(p.out.contexts.size).toBe(0);
+  });
+
   it('a template with no state drops under XfrmOutNoStates with the ACQUIRE to raise', () => {
     const p = tunnelPair(t, AEADS[0], 128, VARIANTS[0], 'noble');
     p.a.apply('ip xfrm state flush');

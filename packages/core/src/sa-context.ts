@@ -82,6 +82,19 @@ export class SaContextCache {
     return this.cache.size;
   }
 
+  /** Destroy (wiping keys) the contexts of SAs that died or whose slot was reused; returns how many. */
+  sweep(): number {
+    let n = 0;
+    for (const [slot, ctx] of this.cache) {
+      if (this.sad.arena.version(slot) !== ctx.version) {
+        ctx.aead?.destroy();
+        this.cache.delete(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Drop every context (wiping keys). */
   clear(): void {
     for (const c of this.cache.values()) c.aead?.destroy();

@@ -120,6 +120,8 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   };
 
   const publishCounters = (n: number, elapsedNs: number) => {
+    // Now and then, wipe the cipher contexts of SAs that died (keys do not outlive their SA here).
+    if ((counters[c + L.C_BATCHES] & 1023) === 1023) engine.contexts.sweep();
     packets += n;
     counters[c + L.C_PACKETS] = packets;
     counters[c + L.C_BATCHES]++;

@@ -12,7 +12,7 @@ import { runBench, type BenchResult } from './bench-run.js';
 async function main(): Promise<number> {
   let args: BenchArgs;
   try {
-    args = parseBenchArgs(process.argv.slice(2));
+    args = parseBenchArgs(withoutSeparator(process.argv.slice(2)));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`dataplane-bench: ${e.message}\nTry 'dataplane-bench --help'.\n`);
@@ -53,4 +53,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
+
+/** `npm run x -- args` and `pnpm run x -- args` may hand the `--` on: a leading one is dropped. */
+function withoutSeparator(argv: string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : argv;
+}
+
+// A reader that stops early (`| head`) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 process.exitCode = await main();

@@ -35,7 +35,7 @@ function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseXfrmctlArgs(process.argv.slice(2));
+    args = parseXfrmctlArgs(withoutSeparator(process.argv.slice(2)));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`xfrmctl: ${e.message}\nTry 'xfrmctl --help'.\n`);
@@ -88,4 +88,15 @@ async function main(): Promise<number> {
   }
 }
 
+
+/** `npm run x -- args` and `pnpm run x -- args` may hand the `--` on: a leading one is dropped. */
+function withoutSeparator(argv: string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : argv;
+}
+
+// A reader that stops early (`| head`) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 process.exitCode = await main();

@@ -76,7 +76,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function chart(r: BenchResult): string {
   const W = 720;
   const H = 260;
-  const pad = 50;
+  const pad = 70;
   const t = r.timeline;
   if (t.length === 0) return '<p>(run too short for a timeline)</p>';
   const tMax = Math.max(...t.map((p) => p.t), 0.001);
@@ -93,6 +93,13 @@ function chart(r: BenchResult): string {
   <text x="${pad}" y="${pad - 10}" font-size="12" fill="#1565c0">packets/s (max ${fmt(yMax)})</text>
   <text x="${W - pad}" y="${pad - 10}" font-size="12" fill="#c62828" text-anchor="end">churn ops/s (max ${fmt(cMax)})</text>
   <text x="${W / 2}" y="${H - 15}" font-size="12" text-anchor="middle">seconds (0 to ${tMax.toFixed(1)})</text>
+  ${[0, 0.5, 1]
+    .map(
+      (f) => `<line x1="${pad}" y1="${y(f * yMax, yMax)}" x2="${W - pad}" y2="${y(f * yMax, yMax)}" stroke="#eee"/>
+  <text x="${pad - 4}" y="${y(f * yMax, yMax) + 4}" font-size="10" fill="#1565c0" text-anchor="end">${fmt(f * yMax)}</text>
+  <text x="${W - pad + 4}" y="${y(f * cMax, cMax) + 4}" font-size="10" fill="#c62828">${fmt(f * cMax)}</text>`,
+    )
+    .join('\n  ')}
   <polyline fill="none" stroke="#1565c0" stroke-width="2" points="${line((p) => p.packetsPerSecond, yMax)}"/>
   <polyline fill="none" stroke="#c62828" stroke-width="1.5" stroke-dasharray="4 3" points="${line((p) => p.controlOpsPerSecond, cMax)}"/>
 </svg>`;

@@ -50,7 +50,7 @@ describe('FlowCache', () => {
 
   it('has a fixed size', () => {
     const c = new FlowCache(1024);
-    expect(c.bytes).toBe(1024 * (FLOW_WORDS + 4 + 6 + 6) * 4 + 512);
+    expect(c.bytes).toBe(1024 * (FLOW_WORDS + 4 + 6 + 6 + 6) * 4 + 512);
     expect(() => new FlowCache(1000)).toThrow(RangeError);
   });
 });

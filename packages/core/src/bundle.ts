@@ -1,9 +1,11 @@
 /**
  * Bundles: the resolved output route of a flow (talk: "pre-computed cached routes"), the
  * policy plus the chain of states its templates picked. A bundle records what it was built
- * from, the direction's policy generation and each state's genid, and is valid exactly while
- * all of that is unchanged: checking is a few atomic loads, and nothing ever walks or flushes
- * bundles (talk: "Cheap State Coherency").
+ * from, the direction's policy generation, each state's genid and the shadow generation of
+ * each state's `bydst` key, and is valid exactly while all of that is unchanged: checking is a
+ * few atomic loads, and nothing ever walks or flushes bundles (talk: "Cheap State Coherency").
+ * Every generation is read before the lookup it guards, and every writer moves it after the
+ * change it announces, so a change during a lookup always shows up as a stale bundle.
  *
  * Runs on any thread with views of the SPD and SAD, inside a read-side section; a bundle may
  * be kept across quiescent points (in a flow cache) because validity only reads genids, and
@@ -25,6 +27,8 @@ export interface Bundle {
   readonly states: Int32Array;
   /** Each state's genid when the bundle was built. */
   readonly genids: Int32Array;
+  /** Each state's bydst-key shadow generation, read before the state was looked up. */
+  readonly chains: Int32Array;
 }
 
 /** An SA the key manager must negotiate (a template with no state). */
@@ -68,6 +72,7 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
   const n = i32[pp + P_NTMPL];
   const states = new Int32Array(n);
   const genids = new Int32Array(n);
+  const chains = new Int32Array(n);
   let count = 0;
   // Current endpoints: the flow's, then each tunnel's.
   const cur = new Int32Array(8);
@@ -95,10 +100,13 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
       ends[4 + w] = tunnel || !anySrc ? src : cur[4 + w];
     }
     if (tunnel) fam = i32[tp];
-    const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, tunnel ? 1 : 0, spi, flow, f);
+    const mode = tunnel ? 1 : 0;
+    const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
+    const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f);
     if (slot >= 0) {
       states[count] = slot;
-      genids[count++] = sad.genid(slot);
+      chains[count] = chain;
+      genids[count++] = sad.lastGenid;
       if (tunnel) {
         cur.set(ends);
         family = fam;
@@ -121,14 +129,16 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
   }
   return {
     kind: 'bundle',
-    bundle: { dir, policy, generation, states: states.subarray(0, count), genids: genids.subarray(0, count) },
+    bundle: { dir, policy, generation, states: states.subarray(0, count), genids: genids.subarray(0, count), chains: chains.subarray(0, count) },
   };
 }
 
 /** True while nothing the bundle was built from has changed. */
 export function bundleValid(spd: PolicyDbView, sad: StateDbView, b: Bundle): boolean {
   if (spd.generation(b.dir) !== b.generation) return false;
-  for (let i = 0; i < b.states.length; i++) if (sad.genid(b.states[i]) !== b.genids[i]) return false;
+  for (let i = 0; i < b.states.length; i++) {
+    if (sad.genid(b.states[i]) !== b.genids[i] || sad.chainGenOf(b.states[i]) !== b.chains[i]) return false;
+  }
   return true;
 }
 

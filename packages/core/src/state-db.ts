@@ -14,11 +14,13 @@
  *
  * Concurrency contract
  * - Writes: the control thread adds, updates and deletes states. A record is filled before
- *   it is linked (chain.ts); `genid` moves (`Atomics.store` of a never-reused number) when a
- *   newer state may shadow it (same `bydst` key) and when it dies; `dead` is set before the
- *   record is retired through the epoch domain. Queue workers write only the runtime block,
- *   with `Atomics` (the output sequence by compare-exchange; the replay window only from the
- *   one queue the SA's SPI is steered to).
+ *   it is linked (chain.ts). Each `bydst` key has a shadow generation word (in the heap, found
+ *   through the `chains` table, shared by the key's records through S_CHAIN): adding a state
+ *   moves it once, after the state is linked, which invalidates the bundles of exactly the
+ *   states the new one may shadow, in O(1). A delete sets `dead`, then moves the record's
+ *   `genid` (never-reused numbers), then retires it. Queue workers write only the runtime
+ *   block, with `Atomics` (the output sequence by compare-exchange; the replay window only from
+ *   the one queue the SA's SPI is steered to).
  * - Reads: any thread, lock-free, within a read-side section. A (slot, genid) pair held
  *   longer (a bundle in a flow cache) is checked against `genid` before use.
  * - Secrets: keys are in the record (the workers build cipher contexts from them); freeing
@@ -112,6 +114,7 @@ export interface StateDbDescription {
   readonly byspi: number;
   readonly bydst: number;
   readonly bysrc: number;
+  readonly chains: number;
 }
 
 /** Options for {@link StateDb.create}. */
@@ -149,7 +152,9 @@ const S_PREV_DST = S_SEL + SEL_WORDS;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_SRC + 1;
-const S_WORDS = S_REFCNT + 1;
+/** Heap offset of the shadow generation word of the state's `bydst` key. */
+export const S_CHAIN = S_REFCNT + 1;
+const S_WORDS = S_CHAIN + 1;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -172,7 +177,7 @@ export class StateDbView {
     /** The heap the database lives in. */
     readonly heap: HeapView,
     arena: ArenaView,
-    protected readonly tables: { byspi: number; bydst: number; bysrc: number },
+    protected readonly tables: { byspi: number; bydst: number; bysrc: number; chains: number },
   ) {
     this.arena = arena;
   }
@@ -202,10 +207,44 @@ export class StateDbView {
     return HashTable.lookupIn(this.heap, this.tables.byspi, key, 0);
   }
 
+  /** The genid `bydst` read from the state it returned (before it checked it was alive). */
+  lastGenid = 0;
+
+  private setDstKey(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): Int32Array {
+    const key = this.dstKey;
+    key[0] = family;
+    for (let w = 0; w < 4; w++) {
+      key[1 + w] = dst[d + w];
+      key[5 + w] = src[s + w];
+    }
+    key[9] = reqid;
+    key[10] = proto;
+    key[11] = mode;
+    return key;
+  }
+
+  /**
+   * The shadow generation of a `bydst` key (0 if it has no state): it moves every time a state
+   * is added on the key, after the state is linked. Read it *before* {@link bydst}: a bundle
+   * that recorded it then cannot miss a state added during its lookup.
+   */
+  chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): number {
+    const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
+    const block = HashTable.lookupIn(this.heap, this.tables.chains, key, 0);
+    return block < 0 ? 0 : Atomics.load(this.heap.cover(block + 1), block);
+  }
+
+  /** The current shadow generation of the `bydst` key of the state in `slot`. */
+  chainGenOf(slot: number): number {
+    const block = this.heap.i32[this.field(slot, S_CHAIN)];
+    return Atomics.load(this.heap.cover(block + 1), block);
+  }
+
   /**
    * The state an output template resolves to: the newest live state on the `bydst` chain of
    * (dst, src, reqid, proto, mode) whose SPI is `spi` (0: any) and whose selector matches the
-   * packed flow at `flow[f]`; -1 when there is none.
+   * packed flow at `flow[f]`; -1 when there is none. Its genid, read before its `dead` flag
+   * (which a delete sets before it moves the genid), is left in `lastGenid`.
    */
   bydst(
     family: number,
@@ -220,23 +259,17 @@ export class StateDbView {
     flow: Int32Array,
     f: number,
   ): number {
-    const key = this.dstKey;
-    key[0] = family;
-    for (let w = 0; w < 4; w++) {
-      key[1 + w] = dst[d + w];
-      key[5 + w] = src[s + w];
-    }
-    key[9] = reqid;
-    key[10] = proto;
-    key[11] = mode;
+    const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     for (let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0); slot >= 0; ) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
+      const genid = Atomics.load(i32, p + S_GENID);
       if (
         Atomics.load(i32, p + S_DEAD) === 0 &&
         (spi === 0 || i32[p + S_SPI] === spi) &&
         ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || selectorMatches(i32, p + S_SEL, flow, f))
       ) {
+        this.lastGenid = genid;
         return slot;
       }
       slot = chainNext(this.heap, this.arena, slot, S_NEXT_DST);
@@ -244,7 +277,7 @@ export class StateDbView {
     return -1;
   }
 
-  /** The state's generation: it changes when a newer state may shadow it, and when it dies. */
+  /** The state's generation: it changes when the state dies (shadowing moves its key's chainGen). */
   genid(slot: number): number {
     return Atomics.load(this.heap.i32, this.field(slot, S_GENID));
   }
@@ -286,6 +319,12 @@ interface Entry {
   readonly runtimeWords: number;
 }
 
+/** A `bydst` key's shadow generation word, and how many states share it. */
+interface ChainBlock {
+  readonly offset: number;
+  count: number;
+}
+
 /** The control thread's SAD. */
 export class StateDb extends StateDbView {
   declare readonly heap: SharedHeap;
@@ -294,6 +333,8 @@ export class StateDb extends StateDbView {
   private readonly spis: HashTable;
   private readonly dsts: Chains;
   private readonly srcs: Chains;
+  private readonly chains: HashTable;
+  private readonly chainBlocks = new Map<string, ChainBlock>();
   private genids = 0;
 
   private constructor(
@@ -305,8 +346,15 @@ export class StateDb extends StateDbView {
     const spis = HashTable.create(heap, reclaimer, { keyWords: 7 });
     const bydst = HashTable.create(heap, reclaimer, { keyWords: 13 });
     const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
-    super(heap, arena, { byspi: spis.describe().offset, bydst: bydst.describe().offset, bysrc: bysrc.describe().offset });
+    const chains = HashTable.create(heap, reclaimer, { keyWords: 13 });
+    super(heap, arena, {
+      byspi: spis.describe().offset,
+      bydst: bydst.describe().offset,
+      bysrc: bysrc.describe().offset,
+      chains: chains.describe().offset,
+    });
     this.spis = spis;
+    this.chains = chains;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST);
     this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
   }
@@ -344,13 +392,15 @@ export class StateDb extends StateDbView {
     i32[runtime + RT_OSEQ_HI] = state.replay.oseqHi;
     i32[runtime + RT_SEQ] = state.replay.seq;
     i32[runtime + RT_SEQ_HI] = state.replay.seqHi;
-    this.writeRecord(slot, state, runtime);
-    // Rule shadowing: every state with the same bydst key may now lose to the new one.
     const dkey = dstKey(state);
-    for (const s of this.dsts.slots(dkey)) this.bump(s);
+    const chain = this.chainBlock(dkey);
+    this.writeRecord(slot, state, runtime, chain.offset);
     this.dsts.linkAfter(dkey, -1, slot); // newest first
     this.srcs.linkAfter(srcKey(state), -1, slot);
     this.spis.insert(spiKey(state), 0, slot);
+    // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
+    // after the link: a bundle that read the generation before it looked will see the change.
+    Atomics.add(this.heap.i32, chain.offset, 1);
     this.entries.set(id, { state, slot, runtime, runtimeWords });
     return state;
   }
@@ -382,7 +432,7 @@ export class StateDb extends StateDbView {
     }
     const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e) });
     const slot = this.arena.alloc();
-    this.writeRecord(slot, state, e.runtime);
+    this.writeRecord(slot, state, e.runtime, this.heap.i32[this.field(e.slot, S_CHAIN)]);
     this.dsts.substitute(dstKey(state), e.slot, slot);
     this.srcs.substitute(srcKey(state), e.slot, slot);
     this.spis.replace(spiKey(state), 0, slot);
@@ -466,6 +516,13 @@ export class StateDb extends StateDbView {
     this.dsts.unlink(dstKey(s), e.slot);
     this.srcs.unlink(srcKey(s), e.slot);
     this.kill(e.slot);
+    const dkey = dstKey(s);
+    const chain = this.chainBlocks.get(dkey.join(','))!;
+    if (--chain.count === 0) {
+      this.chainBlocks.delete(dkey.join(','));
+      this.chains.delete(dkey, 0);
+      this.reclaimer.retire(() => this.heap.release(chain.offset, 2));
+    }
     const { runtime, runtimeWords } = e;
     this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
     this.entries.delete(stateId(s.dst, s.spi, s.proto));
@@ -484,7 +541,22 @@ export class StateDb extends StateDbView {
     Atomics.store(this.heap.i32, this.field(slot, S_GENID), this.genids);
   }
 
-  private writeRecord(slot: number, s: State, runtime: number): void {
+  /** The shadow generation block of a bydst key (created, published, on its first state). */
+  private chainBlock(dkey: Int32Array): ChainBlock {
+    const k = dkey.join(',');
+    let chain = this.chainBlocks.get(k);
+    if (chain === undefined) {
+      const offset = this.heap.alloc(2);
+      Atomics.store(this.heap.i32, offset, 1);
+      this.chains.insert(dkey, 0, offset);
+      chain = { offset, count: 0 };
+      this.chainBlocks.set(k, chain);
+    }
+    chain.count++;
+    return chain;
+  }
+
+  private writeRecord(slot: number, s: State, runtime: number, chain: number): void {
     const p = this.arena.payload(slot);
     const i32 = this.heap.i32;
     i32[p + S_SPI] = s.spi;
@@ -509,6 +581,7 @@ export class StateDb extends StateDbView {
       for (let w = 0; w < 4; w++) i32[p + S_ENCAP_OA + w] = s.encap.oa.words[w];
     }
     i32[p + S_RUNTIME] = runtime;
+    i32[p + S_CHAIN] = chain;
     writeSelector(i32, p + S_SEL, sel);
     this.bump(slot);
   }

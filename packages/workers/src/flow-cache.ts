@@ -40,6 +40,7 @@ export class FlowCache {
   /** State slots of cached bundles, MAX_TEMPLATES per entry. */
   readonly states: Int32Array;
   private readonly genids: Int32Array;
+  private readonly chains: Int32Array;
   private readonly mask: number;
   private readonly seed = randomSeed();
   hits = 0;
@@ -57,13 +58,14 @@ export class FlowCache {
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
     this.genids = new Int32Array(capacity * MAX_TEMPLATES);
+    this.chains = new Int32Array(capacity * MAX_TEMPLATES);
     this.mask = capacity - 2;
     this.recent = new Uint8Array(capacity >> 1);
   }
 
   /** Bytes the cache holds (fixed at construction). */
   get bytes(): number {
-    return this.keys.byteLength + this.meta.byteLength + this.states.byteLength + this.genids.byteLength + this.recent.byteLength;
+    return this.keys.byteLength + this.meta.byteLength + this.states.byteLength + this.genids.byteLength + this.chains.byteLength + this.recent.byteLength;
   }
 
   /** The first entry of the flow's pair (the other is the next one). */
@@ -98,7 +100,10 @@ export class FlowCache {
       if (w === FLOW_WORDS) {
         const s = i * MAX_TEMPLATES;
         let ok = true;
-        for (let j = 0, n = meta[m + M_COUNT]; j < n && ok; j++) ok = sad.genid(this.states[s + j]) === this.genids[s + j];
+        for (let j = 0, n = meta[m + M_COUNT]; j < n && ok; j++) {
+          const slot = this.states[s + j];
+          ok = sad.genid(slot) === this.genids[s + j] && sad.chainGenOf(slot) === this.chains[s + j];
+        }
         return ok;
       }
     }
@@ -137,6 +142,7 @@ export class FlowCache {
     if (r.kind === 'bundle') {
       this.states.set(r.bundle.states, i * MAX_TEMPLATES);
       this.genids.set(r.bundle.genids, i * MAX_TEMPLATES);
+      this.chains.set(r.bundle.chains, i * MAX_TEMPLATES);
     }
     return i;
   }

@@ -8,11 +8,12 @@ import { writeFile } from 'node:fs/promises';
 import { ABLATIONS, HELP, UsageError, parseBenchArgs, type BenchArgs } from './bench-args.js';
 import { formatCompare, formatTable, htmlReport, type CompareRow } from './bench-report.js';
 import { runBench, type BenchResult } from './bench-run.js';
+import { commandArgs, runMain } from './cli-process.js';
 
 async function main(): Promise<number> {
   let args: BenchArgs;
   try {
-    args = parseBenchArgs(withoutSeparator(process.argv.slice(2)));
+    args = parseBenchArgs(commandArgs());
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`dataplane-bench: ${e.message}\nTry 'dataplane-bench --help'.\n`);
@@ -53,15 +54,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-
-/** `npm run x -- args` and `pnpm run x -- args` may hand the `--` on: a leading one is dropped. */
-function withoutSeparator(argv: string[]): string[] {
-  return argv[0] === '--' ? argv.slice(1) : argv;
-}
-
-// A reader that stops early (`| head`) is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-process.exitCode = await main();
+await runMain(main);

@@ -10,6 +10,7 @@ import { formatCounts, transformCapture } from './capture-transform.js';
 import { loadConfig } from './xfrm-config.js';
 import { UsageError, XFRMCTL_HELP, parseXfrmctlArgs, type FlowArgs } from './xfrmctl-args.js';
 import { wiresharkSaLine } from './wireshark-sa.js';
+import { commandArgs, runMain } from './cli-process.js';
 
 function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
   const r = x.resolve(f.dir, { family: f.src.family, src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport });
@@ -35,7 +36,7 @@ function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseXfrmctlArgs(withoutSeparator(process.argv.slice(2)));
+    args = parseXfrmctlArgs(commandArgs());
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`xfrmctl: ${e.message}\nTry 'xfrmctl --help'.\n`);
@@ -88,15 +89,4 @@ async function main(): Promise<number> {
   }
 }
 
-
-/** `npm run x -- args` and `pnpm run x -- args` may hand the `--` on: a leading one is dropped. */
-function withoutSeparator(argv: string[]): string[] {
-  return argv[0] === '--' ? argv.slice(1) : argv;
-}
-
-// A reader that stops early (`| head`) is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-process.exitCode = await main();
+await runMain(main);

@@ -14,7 +14,7 @@
 import { type Address, type Family } from './address.js';
 import { P_ACTION, P_NTMPL, P_TMPL, type PolicyDbView } from './policy-db.js';
 import { type StateDbView } from './state-db.js';
-import { TMPL_WORDS, type Mode } from './template.js';
+import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
 
 /** A resolved output route. */
 export interface Bundle {
@@ -51,6 +51,24 @@ export type Resolution =
   | { readonly kind: 'acquire'; readonly acquire: AcquireRequest };
 
 const NONE: Resolution = Object.freeze({ kind: 'none' });
+// Per-thread scratch of resolveBundle (it is not re-entrant): the current tunnel ends.
+const cur = new Int32Array(8);
+const ends = new Int32Array(8);
+
+/**
+ * Reusable arrays for {@link resolveBundle} on a packet path that copies what it keeps (a
+ * flow cache): the returned bundle's arrays are views of these, valid until the next call.
+ */
+export interface BundleScratch {
+  readonly states: Int32Array;
+  readonly genids: Int32Array;
+  readonly chains: Int32Array;
+}
+
+/** Scratch arrays for {@link resolveBundle}. */
+export function newBundleScratch(): BundleScratch {
+  return { states: new Int32Array(MAX_TEMPLATES), genids: new Int32Array(MAX_TEMPLATES), chains: new Int32Array(MAX_TEMPLATES) };
+}
 
 function address(family: number, words: Int32Array, off: number): Address {
   return { family: family as Family, words: [words[off], words[off + 1], words[off + 2], words[off + 3]] };
@@ -62,7 +80,14 @@ function address(family: number, words: Int32Array, off: number): Address {
  * Each tunnel template's endpoints become the addresses the next template continues from;
  * an optional (`level use`) template with no state is skipped.
  */
-export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, f: number): Resolution {
+export function resolveBundle(
+  spd: PolicyDbView,
+  sad: StateDbView,
+  dir: number,
+  flow: Int32Array,
+  f: number,
+  scratch?: BundleScratch,
+): Resolution {
   const generation = spd.generation(dir); // before the lookup: a change during it makes the bundle stale
   const policy = spd.lookup(dir, flow, f);
   if (policy < 0) return NONE;
@@ -70,16 +95,16 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
   let i32 = spd.heap.i32;
   if (i32[pp + P_ACTION] !== 0) return { kind: 'block', policy };
   const n = i32[pp + P_NTMPL];
-  const states = new Int32Array(n);
-  const genids = new Int32Array(n);
-  const chains = new Int32Array(n);
+  const states = scratch?.states ?? new Int32Array(n);
+  const genids = scratch?.genids ?? new Int32Array(n);
+  const chains = scratch?.chains ?? new Int32Array(n);
   let count = 0;
   // Current endpoints: the flow's, then each tunnel's.
-  const cur = new Int32Array(8);
-  cur.set(flow.subarray(f + 5, f + 9), 0); // dst
-  cur.set(flow.subarray(f + 1, f + 5), 4); // src
+  for (let w = 0; w < 4; w++) {
+    cur[w] = flow[f + 5 + w]; // dst
+    cur[4 + w] = flow[f + 1 + w]; // src
+  }
   let family = flow[f];
-  const ends = new Int32Array(8);
   for (let t = 0; t < n; t++) {
     i32 = spd.heap.i32; // lookups below may have remapped the views
     const tp = pp + P_TMPL + t * TMPL_WORDS;

@@ -20,6 +20,7 @@ import {
   aeadBackend,
   newIpInfo,
   parseIp,
+  newBundleScratch,
   resolveBundle,
   writePacketFlow,
   DROP,
@@ -81,6 +82,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const flow = new Int32Array(FLOW_WORDS);
   const info = newIpInfo();
   const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
+  const scratch = newBundleScratch(); // the flow cache copies what it keeps
   let packets = 0;
   counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
 
@@ -99,7 +101,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
       const generation = spd.generation(OUT);
-      const r = resolveBundle(spd, sad, OUT, flow, 0);
+      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch);
       lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
       if (r.kind === 'acquire') return engine.output(data, 0, len, out, 0);
       i = cache.install(OUT, flow, r, generation);

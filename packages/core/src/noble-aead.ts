@@ -9,11 +9,36 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { GHASH } from '@noble/ciphers/_polyval.js';
 import { equalBytes, type AeadBackend, type AeadCipher, type AeadContext } from './aead.js';
 
-/** noble's GHASH with its accumulator reset between messages, keeping its table. */
+/** Little-endian 32-bit word at b[o] (what noble's GHASH takes on a little-endian host). */
+function le32(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+}
+
+/**
+ * noble's GHASH with its accumulator reset between messages (keeping its table), fed block
+ * by block straight from the packet bytes: noble's own update() copies its input and makes
+ * typed-array views on every call.
+ */
 class ReusableGhash extends GHASH {
+  private readonly tail = new Uint8Array(16);
+
   restart(): this {
     this.s0 = this.s1 = this.s2 = this.s3 = 0;
     this.finished = false;
+    return this;
+  }
+
+  /** Absorb `b[off .. off+len)` as GHASH blocks, the last one zero-padded (as update() does). */
+  absorb(b: Uint8Array, off: number, len: number): this {
+    let o = off;
+    for (const end = off + (len & ~15); o < end; o += 16) this._updateBlock(le32(b, o), le32(b, o + 4), le32(b, o + 8), le32(b, o + 12));
+    const rest = off + len - o;
+    if (rest > 0) {
+      const t = this.tail;
+      t.fill(0);
+      for (let i = 0; i < rest; i++) t[i] = b[o + i];
+      this._updateBlock(le32(t, 0), le32(t, 4), le32(t, 8), le32(t, 12));
+    }
     return this;
   }
 }
@@ -77,7 +102,7 @@ class NobleGcm implements AeadContext {
   private computeTag(aad: Uint8Array, ciphertext: Uint8Array): void {
     this.lengthView.setUint32(4, aad.length * 8);
     this.lengthView.setUint32(12, ciphertext.length * 8);
-    this.ghash.restart().update(aad).update(ciphertext).update(this.lengths);
+    this.ghash.restart().absorb(aad, 0, aad.length).absorb(ciphertext, 0, ciphertext.length).absorb(this.lengths, 0, 16);
     this.ghash.digestInto(this.tag);
     for (let i = 0; i < 16; i++) this.tag[i] ^= this.mask[i];
   }

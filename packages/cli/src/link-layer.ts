@@ -1,18 +1,7 @@
 /**
- * Finds the IP packet inside a captured frame, by link type: Ethernet (with 802.1Q/802.1ad
- * tags), raw IP, BSD loopback, and Linux cooked captures v1 and v2.
+ * Finds the IP packet inside a captured frame, by link type (LINKTYPE_*): Ethernet 1 (with
+ * 802.1Q/802.1ad tags), raw IP 101/228/229, BSD loopback 0, Linux cooked v1 113 and v2 276.
  */
-
-/** Link types understood. */
-export const LINKTYPES: Readonly<Record<number, string>> = {
-  0: 'BSD loopback',
-  1: 'Ethernet',
-  101: 'raw IP',
-  228: 'raw IPv4',
-  229: 'raw IPv6',
-  113: 'Linux cooked v1',
-  276: 'Linux cooked v2',
-};
 
 function isIpEthertype(t: number): boolean {
   return t === 0x0800 || t === 0x86dd;

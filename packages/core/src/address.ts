@@ -113,6 +113,14 @@ export function maskAddress(a: Address, plen: number): Address {
   return { family: a.family, words: a.words.map((w, i) => maskWord(w, i, plen)) as unknown as Address['words'] };
 }
 
+/** Pack `src` at words p..p+3 and `dst` at p+4..p+7 (selectors, flows, templates). */
+export function writeAddressPair(i32: Int32Array, p: number, src: Address, dst: Address): void {
+  for (let w = 0; w < 4; w++) {
+    i32[p + w] = src.words[w];
+    i32[p + 4 + w] = dst.words[w];
+  }
+}
+
 /** True when two addresses are the same. */
 export function sameAddress(a: Address, b: Address): boolean {
   return a.family === b.family && a.words.every((w, i) => w === b.words[i]);

@@ -44,13 +44,6 @@ export class Chains {
     return chainNext(this.heap, this.arena, slot, this.field);
   }
 
-  /** All slots of the key's chain, in order. */
-  slots(key: Int32Array): number[] {
-    const out: number[] = [];
-    for (let s = this.head(key); s >= 0; s = this.next(s)) out.push(s);
-    return out;
-  }
-
   /** Link the filled record `slot` after `pred` (-1: at the head). */
   linkAfter(key: Int32Array, pred: number, slot: number): void {
     const head = this.head(key);

@@ -199,7 +199,8 @@ export class EspEngine {
     return clen;
   }
 
-  private drop(code: number): number {
+  /** Count a drop decided outside the engine (a flow-cache verdict, an oversize packet); returns DROPPED. */
+  drop(code: number): number {
     this.drops[code]++;
     this.lastDrop = code;
     return DROPPED;

@@ -7,7 +7,7 @@
  * scratch Int32Array, no allocation), a selector is written into policy and state records in
  * shared memory. Packed selectors are immutable once published, so matching needs no atomics.
  */
-import { addressBits, anyAddress, formatAddress, maskAddress, maskWord, type Address, type Family } from './address.js';
+import { anyAddress, formatAddress, maskAddress, maskWord, writeAddressPair, type Address, type Family } from './address.js';
 
 /** A selector (control-plane form). Addresses are kept masked to their prefix length. */
 export interface Selector {
@@ -69,12 +69,6 @@ export function makeSelector(s: Selector): Selector {
   return { ...s, src: maskAddress(s.src, s.srcLen), dst: maskAddress(s.dst, s.dstLen) };
 }
 
-/** True when both prefixes are full length (a "precise" selector). */
-export function isPrecise(s: Selector): boolean {
-  const bits = addressBits(s.family);
-  return s.srcLen === bits && s.dstLen === bits;
-}
-
 /** A string that is equal for equal selectors (the identity of a policy within a dir). */
 export function selectorKey(s: Selector): string {
   return `${s.family}|${formatAddress(s.src)}/${s.srcLen}|${formatAddress(s.dst)}/${s.dstLen}|${s.proto}|${s.sport}/${s.sportMask}|${s.dport}/${s.dportMask}`;
@@ -83,10 +77,7 @@ export function selectorKey(s: Selector): string {
 /** Write a packed selector at word `p`. */
 export function writeSelector(i32: Int32Array, p: number, s: Selector): void {
   i32[p] = s.family;
-  for (let w = 0; w < 4; w++) {
-    i32[p + 1 + w] = s.src.words[w];
-    i32[p + 5 + w] = s.dst.words[w];
-  }
+  writeAddressPair(i32, p + 1, s.src, s.dst);
   i32[p + 9] = s.srcLen;
   i32[p + 10] = s.dstLen;
   i32[p + 11] = s.proto;
@@ -125,10 +116,7 @@ export interface Flow {
 /** Pack a flow at `out[f]`. */
 export function writeFlow(out: Int32Array, f: number, flow: Flow): void {
   out[f] = flow.family;
-  for (let w = 0; w < 4; w++) {
-    out[f + 1 + w] = flow.src.words[w];
-    out[f + 5 + w] = flow.dst.words[w];
-  }
+  writeAddressPair(out, f + 1, flow.src, flow.dst);
   out[f + 9] = flow.proto;
   out[f + 10] = flow.sport;
   out[f + 11] = flow.dport;

@@ -2,7 +2,7 @@
  * Templates: what SA a flow matching a policy needs (Linux `struct xfrm_tmpl`). A policy
  * holds up to {@link MAX_TEMPLATES}; resolved in order, they give the states of a bundle.
  */
-import { type Address, type Family } from './address.js';
+import { writeAddressPair, type Address, type Family } from './address.js';
 
 /** ESP, the only IPsec protocol this dataplane implements. */
 export const IPPROTO_ESP = 50;
@@ -37,10 +37,7 @@ export const TMPL_WORDS = 12;
 /** Write a packed template at word `p`. */
 export function writeTemplate(i32: Int32Array, p: number, t: Template): void {
   i32[p] = t.family;
-  for (let w = 0; w < 4; w++) {
-    i32[p + 1 + w] = t.src.words[w];
-    i32[p + 5 + w] = t.dst.words[w];
-  }
+  writeAddressPair(i32, p + 1, t.src, t.dst);
   i32[p + 9] = t.proto | (MODE_NUMBER[t.mode] << 8) | ((t.optional ? 1 : 0) << 9);
   i32[p + 10] = t.spi;
   i32[p + 11] = t.reqid;

@@ -24,7 +24,6 @@ import {
   resolveBundle,
   writePacketFlow,
   DROP,
-  DROPPED,
   DUMMY,
   PASS,
   MAX_TEMPLATES,
@@ -32,7 +31,7 @@ import {
   type AcquireRequest,
   type XfrmDescription,
 } from '@xfrm/core';
-import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, FlowCache } from './flow-cache.js';
+import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import * as L from './queue-layout.js';
 
@@ -103,16 +102,15 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       const generation = spd.generation(OUT);
       const r = resolveBundle(spd, sad, OUT, flow, 0, scratch);
       lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
-      if (r.kind === 'acquire') return engine.output(data, 0, len, out, 0);
+      if (r.kind === 'acquire') {
+        engine.acquire = r.acquire;
+        return engine.drop(DROP.XfrmOutNoStates);
+      }
       i = cache.install(OUT, flow, r, generation);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;
-    if (kind === CACHED_BLOCK) {
-      engine.drops[DROP.XfrmOutPolBlock]++;
-      engine.lastDrop = DROP.XfrmOutPolBlock;
-      return DROPPED;
-    }
+    if (kind === CACHED_BLOCK) return engine.drop(DROP.XfrmOutPolBlock);
     const s = i * MAX_TEMPLATES;
     const n = cache.count(i);
     if (t.refcount) for (let j = 0; j < n; j++) Atomics.add(heap.i32, sad.field(cache.states[s + j], S_REFCNT), 1);
@@ -164,9 +162,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       engine.acquire = undefined;
       let r: number;
       if (len > rx.maxPacket) {
-        r = DROPPED; // larger than a ring slot: truncated on submit, so refused here
-        engine.lastDrop = dir === L.DIR_INPUT ? DROP.XfrmInHdrError : DROP.XfrmOutError;
-        engine.drops[engine.lastDrop]++;
+        r = engine.drop(dir === L.DIR_INPUT ? DROP.XfrmInHdrError : DROP.XfrmOutError); // larger than a ring slot
       } else {
         r = dir === L.DIR_INPUT ? engine.input(data, 0, len, out, 0) : output(data, len, out);
       }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { udpPacket } from '../esp/helpers.js';
+import { udpPacket } from '../core/esp/helpers.js';
 import { ethernet, pcap, pcapng, readPcapFrames, sll, sll2, type TestFrame } from './captures.js';
 
 const run = promisify(execFile);

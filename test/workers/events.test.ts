@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { type Acquire, type ExpireEvent, type MonitorEvent } from '@xfrm/core';
 import { Dataplane } from '@xfrm/workers';
-import { udpPacket } from '../esp/helpers.js';
+import { udpPacket } from '../core/esp/helpers.js';
 
 const KEY = '0x' + '55'.repeat(16) + '02020202';
 const POLICY = 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 8 mode tunnel';

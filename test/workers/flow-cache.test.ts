@@ -1,9 +1,9 @@
 // The per-queue flow cache: hits are used only while their generations hold, and a flood of
 // never-repeating flows keeps it within its bound (1M distinct flows through one queue).
 import { describe, expect, it } from 'vitest';
-import { DIR_NUMBER, FLOW_WORDS, Xfrm, packFlow, resolveBundle } from '@xfrm/core';
+import { DIR_NUMBER, FLOW_WORDS, Xfrm, packFlow, resolveBundle, applyXfrmLine } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
-import { addr } from '../xfrm/model-helpers.js';
+import { addr } from '../core/xfrm/model-helpers.js';
 
 const OUT = DIR_NUMBER.out;
 const KEY = '0x' + '44'.repeat(16) + '01010101';
@@ -27,23 +27,23 @@ describe('FlowCache', () => {
     const i = install();
     expect(cache.kind(i)).toBe(CACHED_NONE);
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
-    x.apply('ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out action block');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out action block');
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
     expect(cache.kind(install())).toBe(CACHED_BLOCK);
   });
 
   it('a bundle is dropped when a state it uses is shadowed or deleted', () => {
     const { x, cache, install } = setup();
-    x.apply('ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel');
-    x.apply(`ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel');
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
     const i = install();
     expect(cache.kind(i)).toBe(CACHED_BUNDLE);
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
-    x.apply(`ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // shadowed: rebuild
     const j = install();
     expect(x.sad.stateAt(cache.states[j * 6])?.spi).toBe(0x11);
-    x.apply('ip xfrm state delete dst 198.51.100.1 proto esp spi 0x11');
+    applyXfrmLine(x, 'ip xfrm state delete dst 198.51.100.1 proto esp spi 0x11');
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
     expect(cache.hits).toBe(1);
   });

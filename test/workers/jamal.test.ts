@@ -7,10 +7,10 @@
 // - ESP sequence numbers are unique per SA;
 // - and all of that still holds when a queue worker is killed mid-run and replaced.
 import { describe, expect, it } from 'vitest';
-import { DROP_REASONS, EspEngine, Xfrm, aeadBackend, getWord } from '@xfrm/core';
+import { DROP_REASONS, EspEngine, Xfrm, aeadBackend, getWord, applyXfrmLine } from '@xfrm/core';
 import { Dataplane, type PacketResult } from '@xfrm/workers';
-import { hexOf, udpPacket } from '../esp/helpers.js';
-import { prng } from '../xfrm/model-helpers.js';
+import { hexOf, udpPacket } from '../core/esp/helpers.js';
+import { prng } from '../core/xfrm/model-helpers.js';
 
 const GW_A = '192.0.2.1';
 const GW_B = '198.51.100.1';
@@ -41,15 +41,15 @@ class Harness {
   readonly live = new Map<number, number[]>();
 
   constructor(readonly dp: Dataplane) {
-    this.rx.apply(`ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in tmpl src ${GW_A} dst ${GW_B} proto esp mode tunnel`);
+    applyXfrmLine(this.rx, `ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in tmpl src ${GW_A} dst ${GW_B} proto esp mode tunnel`);
     this.decrypt = new EspEngine(this.rx.spd, this.rx.sad, { backend: aeadBackend('node') });
   }
 
   async addState(reqid: number): Promise<number> {
     const spi = this.nextSpi++;
     const line = `ip xfrm state add src ${GW_A} dst ${GW_B} proto esp spi ${spi} reqid ${reqid} mode tunnel aead 'rfc4106(gcm(aes))' ${KEY(spi)} 128`;
-    this.dp.xfrm.apply(line);
-    this.rx.apply(line); // the receiver keeps every state, to decrypt late packets
+    applyXfrmLine(this.dp.xfrm, line);
+    applyXfrmLine(this.rx, line); // the receiver keeps every state, to decrypt late packets
     this.reqidOf.set(spi, reqid);
     const l = this.live.get(reqid) ?? [];
     l.push(spi);
@@ -166,7 +166,7 @@ const MANY_POLICIES: Mode = {
   flow: (i) => ({ src: oneHost(i), dst: peer(i), reqid: 100 + i }),
   async setup(h) {
     for (let i = 0; i < 1000; i++) {
-      h.dp.xfrm.apply(`ip xfrm policy add src ${oneHost(i)}/32 dst ${peer(i)}/32 dir out ${TMPL(100 + i)}`);
+      applyXfrmLine(h.dp.xfrm, `ip xfrm policy add src ${oneHost(i)}/32 dst ${peer(i)}/32 dir out ${TMPL(100 + i)}`);
       await h.addState(100 + i);
     }
     await h.dp.synchronize();
@@ -185,7 +185,7 @@ const MANY_POLICIES_MANY_STATES: Mode = {
   flows: 800,
   flow: (i) => ({ src: oneHost(i), dst: peer(i), reqid: 1000 + (i % 200) }),
   async setup(h) {
-    for (let i = 0; i < 800; i++) h.dp.xfrm.apply(`ip xfrm policy add src ${oneHost(i)}/32 dst ${peer(i)}/32 dir out ${TMPL(1000 + (i % 200))}`);
+    for (let i = 0; i < 800; i++) applyXfrmLine(h.dp.xfrm, `ip xfrm policy add src ${oneHost(i)}/32 dst ${peer(i)}/32 dir out ${TMPL(1000 + (i % 200))}`);
     for (let p = 0; p < 200; p++) for (let s = 0; s < 4; s++) await h.addState(1000 + p);
     await h.dp.synchronize();
   },

@@ -3,7 +3,7 @@
 // and IPv6 tunnels and NAT-T, and every packet comes out as it went in.
 import { describe, expect, it } from 'vitest';
 import { Dataplane } from '@xfrm/workers';
-import { hexOf, udpPacket } from '../esp/helpers.js';
+import { hexOf, udpPacket } from '../core/esp/helpers.js';
 
 const KEY = (n: number) => '0x' + n.toString(16).padStart(2, '0').repeat(16) + '0c0d0e0f';
 const SAS = [

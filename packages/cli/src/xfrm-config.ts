@@ -4,7 +4,7 @@
  * column the parser names; a bad line changes nothing, and the rest still load.
  */
 import { readFile } from 'node:fs/promises';
-import { Xfrm, XfrmError, XfrmSyntaxError } from '@xfrm/core';
+import { Xfrm, XfrmError, XfrmSyntaxError, applyXfrmLine } from '@xfrm/core';
 
 /** A loaded configuration and what was wrong with it. */
 export interface LoadedConfig {
@@ -29,7 +29,7 @@ export function loadConfigText(text: string, name: string, opts: { allowNullCiph
     if (line.trim() === '') return;
     lines++;
     try {
-      xfrm.apply(line);
+      applyXfrmLine(xfrm, line);
     } catch (e) {
       if (!(e instanceof XfrmSyntaxError || e instanceof XfrmError)) throw e;
       errors.push(`${name}:${i + 1}: ${e.message}`);

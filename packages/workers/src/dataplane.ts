@@ -23,6 +23,7 @@ import {
   type PolicySpec,
   type State,
   type StateSpec,
+  applyXfrmLine,
 } from '@xfrm/core';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import * as L from './queue-layout.js';
@@ -256,7 +257,7 @@ export class Dataplane extends EventEmitter {
 
   /** Run an `ip xfrm ...` line; resolves (with what it prints) once the queues see the change. */
   async apply(line: string, opts?: FormatOptions): Promise<string> {
-    const out = this.xfrm.apply(line, opts);
+    const out = applyXfrmLine(this.xfrm, line, opts);
     await this.synchronize();
     return out;
   }

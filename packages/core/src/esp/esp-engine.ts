@@ -1,0 +1,209 @@
+/**
+ * The packet path of one thread: output (policy lookup, bundle, ESP encapsulation with each
+ * state) and input (SA lookup, anti-replay, decryption, decapsulation of nested ESP, inbound
+ * policy check). Drops are counted under Linux's names and never thrown.
+ *
+ * Shared memory: reads the SPD and SAD through views (lock-free, inside the caller's
+ * read-side section: call it between quiescent reports); writes only an SA's runtime block
+ * (output sequence numbers by compare-exchange; the replay window, for which the caller
+ * guarantees a single writer per SA by steering on the SPI). Everything else is thread-local.
+ */
+import { type AeadBackend } from './aead.js';
+import { aeadBackend } from './aead-backend.js';
+import { resolveBundle, type AcquireRequest } from '../xfrm/bundle.js';
+import { DROP, DROP_REASONS } from './drop-reasons.js';
+import { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
+import { espEncapsulate } from './esp-output.js';
+import { inboundPolicyCheck } from './inbound-policy.js';
+import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow } from './packet.js';
+import { type PolicyDbView } from '../xfrm/policy-db.js';
+import { replayAdvance, replayCheck } from './replay.js';
+import { SaContextCache } from './sa-context.js';
+import { RT_BITMAP, bitmapWords } from '../xfrm/sa-runtime.js';
+import { FLOW_WORDS } from '../xfrm/selector.js';
+import { S_DEAD, type StateDbView } from '../xfrm/state-db.js';
+import { MAX_TEMPLATES } from '../xfrm/template.js';
+
+/** The packet goes on unchanged (no policy on output; not ESP on input). */
+export const PASS = -1;
+/** The packet was dropped; the reason is in `lastDrop` and counted in `drops`. */
+export const DROPPED = -2;
+/** A tunnel-mode dummy packet (next header 59) was received: authentic, nothing to deliver. */
+export const DUMMY = -3;
+
+const DIR_OUT = 1;
+const MAX_PACKET = 65535 + 256;
+
+/** Options for {@link EspEngine}. */
+export interface EspEngineOptions {
+  backend?: AeadBackend;
+  /** Ablation: build cipher contexts per packet. */
+  perPacketSetup?: boolean;
+}
+
+/** One thread's ESP packet path. */
+export class EspEngine {
+  /** Drops by reason code (DROP_REASONS order). */
+  readonly drops = new Float64Array(DROP_REASONS.length);
+  /** SA contexts of this thread. */
+  readonly contexts: SaContextCache;
+  /** Reason code of the last DROPPED result. */
+  lastDrop = -1;
+  /** After output() dropped under XfrmOutNoStates: the SA to ask the key manager for. */
+  acquire: AcquireRequest | undefined;
+  /** Slots of the states the last packet went through (output: inner first; input: outer first). */
+  readonly used = new Int32Array(MAX_TEMPLATES);
+  usedCount = 0;
+  /** Packed flow of the last packet output() looked up or input() delivered. */
+  readonly flow = new Int32Array(FLOW_WORDS);
+  private readonly info = newIpInfo();
+  private readonly inner = newIpInfo();
+  private readonly scratch = [new Uint8Array(MAX_PACKET), new Uint8Array(MAX_PACKET)];
+  private readonly secpath = new Int32Array(MAX_TEMPLATES);
+
+  constructor(
+    readonly spd: PolicyDbView,
+    readonly sad: StateDbView,
+    opts: EspEngineOptions = {},
+  ) {
+    this.contexts = new SaContextCache(sad, opts.backend ?? aeadBackend('noble'), { perPacketSetup: opts.perPacketSetup });
+  }
+
+  /**
+   * Output path without a flow cache: classify `inp[io .. io+ilen)`, resolve its bundle and
+   * encapsulate into `out[oo ..]`. Returns the length written, PASS or DROPPED.
+   */
+  output(inp: Uint8Array, io: number, ilen: number, out: Uint8Array, oo: number): number {
+    this.acquire = undefined;
+    this.usedCount = 0;
+    if (!parseIp(inp, io, ilen, this.info)) return this.drop(DROP.XfrmOutError);
+    writePacketFlow(inp, io, this.info, this.flow, 0);
+    const r = resolveBundle(this.spd, this.sad, DIR_OUT, this.flow, 0);
+    switch (r.kind) {
+      case 'none':
+        return PASS;
+      case 'block':
+        return this.drop(DROP.XfrmOutPolBlock);
+      case 'acquire':
+        this.acquire = r.acquire;
+        return this.drop(DROP.XfrmOutNoStates);
+      case 'bundle':
+        return this.encapsulate(r.bundle.states, inp, io, ilen, out, oo);
+    }
+  }
+
+  /**
+   * Encapsulate with the states of a bundle, innermost first: `count` slots of `states` from
+   * `start` (a flow cache passes its own array, so nothing is allocated). Returns the length
+   * written to `out[oo ..]`, PASS for a bundle without states, or DROPPED.
+   */
+  encapsulate(
+    states: Int32Array,
+    inp: Uint8Array,
+    io: number,
+    ilen: number,
+    out: Uint8Array,
+    oo: number,
+    start = 0,
+    count = states.length,
+  ): number {
+    const n = count;
+    this.usedCount = 0;
+    if (n === 0) return PASS;
+    let src = inp;
+    let so = io;
+    let len = ilen;
+    for (let i = 0; i < n; i++) {
+      const slot = states[start + i];
+      if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmOutStateExpired);
+      const sa = this.contexts.get(slot);
+      const seq = this.sad.nextOutputSeq(slot);
+      if (seq < 0) return this.drop(DROP.XfrmOutStateSeqError);
+      const last = i === n - 1;
+      const dst = last ? out : this.scratch[i & 1];
+      const d = last ? oo : 0;
+      len = espEncapsulate(sa, Math.floor(seq / 2 ** 32), seq >>> 0, src, so, len, dst, d, this.info);
+      if (len < 0) return this.drop(DROP.XfrmOutStateModeError);
+      this.used[this.usedCount++] = slot;
+      src = dst;
+      so = d;
+    }
+    return len;
+  }
+
+  /**
+   * Input path: if `inp[io .. io+ilen)` is ESP (or ESP in UDP 4500) for one of our states,
+   * check, decrypt and decapsulate it (nested ESP too), run the inbound policy check, and
+   * write the inner packet to `out[oo ..]`. Returns its length, PASS (not ESP: IKE, NAT
+   * keepalive or plain traffic), DUMMY or DROPPED.
+   */
+  input(inp: Uint8Array, io: number, ilen: number, out: Uint8Array, oo: number): number {
+    this.usedCount = 0;
+    const info = this.info;
+    let cur = inp;
+    let co = io;
+    let clen = ilen;
+    for (let depth = 0; depth < MAX_TEMPLATES; depth++) {
+      if (!parseIp(cur, co, clen, info)) return this.drop(depth === 0 ? DROP.XfrmInHdrError : DROP.XfrmInStateModeError);
+      const h = co + info.headerLength;
+      const end = co + info.totalLength;
+      let eo = h;
+      let natt = false;
+      if (info.proto === IPPROTO.UDP && !info.laterFragment && end - h >= 8 && ((cur[h + 2] << 8) | cur[h + 3]) === NATT_PORT) {
+        eo = h + 8;
+        const room = end - eo;
+        // A NAT keepalive (one 0xff byte) or the non-ESP marker (IKE) is not ours to decrypt.
+        if (room === 1 || (room >= 4 && getWord(cur, eo) === 0)) {
+          if (depth === 0) return PASS;
+          break;
+        }
+        natt = true;
+      } else if (info.proto !== IPPROTO.ESP || info.laterFragment) {
+        if (depth === 0) return PASS;
+        break;
+      }
+      const elen = end - eo;
+      if (elen < 8) return this.drop(DROP.XfrmInHdrError);
+      const spi = getWord(cur, eo);
+      const seqLo = getWord(cur, eo + 4);
+      writePacketFlow(cur, co, info, this.flow, 0); // dst words at flow[5..8]
+      const slot = this.sad.byspi(info.family, this.flow, 5, spi, IPPROTO.ESP);
+      if (slot < 0) {
+        if (depth === 0) return this.drop(DROP.XfrmInNoStates);
+        break; // inner ESP for someone else: deliver it as it is
+      }
+      if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmInStateExpired);
+      const sa = this.contexts.get(slot);
+      if (natt !== (sa.encapDport !== 0)) return this.drop(DROP.XfrmInStateMismatch);
+      const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
+      const seqHi = replayCheck(runtime, sa.runtime, sa.replayWindow, sa.esn, seqLo);
+      if (seqHi < 0) return this.drop(DROP.XfrmInStateSeqError);
+      const dst = depth === 0 ? out : this.scratch[0];
+      const d = depth === 0 ? oo : 0;
+      const r = espDecapsulate(sa, seqHi, cur, co, info, eo, elen, dst, d, this.inner);
+      if (r !== dropResult(DROP.XfrmInStateProtoError)) replayAdvance(this.sad.heap.i32, sa.runtime, sa.replayWindow, seqHi, seqLo);
+      if (r === DECAP_DUMMY) return DUMMY;
+      if (r < 0) return this.drop(-1 - r);
+      this.used[this.usedCount++] = slot;
+      if (depth > 0) out.set(this.scratch[0].subarray(0, r), oo);
+      cur = out;
+      co = oo;
+      clen = r;
+      if (!sa.tunnel) break;
+    }
+    // Inbound policy check on what is left, against the states used, innermost first.
+    if (!parseIp(out, oo, clen, info)) return this.drop(DROP.XfrmInStateModeError);
+    writePacketFlow(out, oo, info, this.flow, 0);
+    for (let i = 0; i < this.usedCount; i++) this.secpath[i] = this.used[this.usedCount - 1 - i];
+    const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, this.usedCount);
+    if (verdict >= 0) return this.drop(verdict);
+    return clen;
+  }
+
+  /** Count a drop decided outside the engine (a flow-cache verdict, an oversize packet); returns DROPPED. */
+  drop(code: number): number {
+    this.drops[code]++;
+    this.lastDrop = code;
+    return DROPPED;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Per-thread, per-SA contexts for the packet path: everything ESP needs from a state record,
+ * read once (mode, addresses, encapsulation, ICV length, salt) plus the AEAD context built
+ * once from the key (talk: "ESP Bogosity"). Cached by slot and checked against the arena
+ * slot's version, which changes only when the slot is freed or reused, so the check is one
+ * atomic load per packet and a context never outlives its state for long.
+ *
+ * Reads shared state records (immutable once published); writes only thread-local memory.
+ */
+import { type AeadBackend, type AeadContext } from './aead.js';
+import {
+  FLAG_ESN,
+  S_ALG,
+  S_DST,
+  S_ENCAP_PORTS,
+  S_FAMILY,
+  S_FLAGS,
+  S_ICV,
+  S_KEY,
+  S_KEYLEN,
+  S_MODE,
+  S_REPLAY_WINDOW,
+  S_RUNTIME,
+  S_SPI,
+  S_SRC,
+  type StateDbView,
+} from '../xfrm/state-db.js';
+
+/** What the packet path needs of one SA. */
+export interface SaContext {
+  readonly slot: number;
+  /** The arena version the context was built for. */
+  readonly version: number;
+  readonly spi: number;
+  readonly family: number;
+  readonly tunnel: boolean;
+  readonly esn: boolean;
+  /** Outer addresses: src words 0..3, dst words 4..7. */
+  readonly addresses: Int32Array;
+  /** NAT-T ports (0 without encapsulation). */
+  readonly encapSport: number;
+  readonly encapDport: number;
+  /** Null: cipher_null (no encryption, no ICV, no IV). */
+  readonly aead: AeadContext | null;
+  readonly salt: Uint8Array;
+  readonly icvLen: number;
+  readonly ivLen: number;
+  readonly replayWindow: number;
+  /** Word offset of the SA's runtime block. */
+  readonly runtime: number;
+}
+
+/** Options for {@link SaContextCache}. */
+export interface SaContextOptions {
+  /** Ablation: build the AEAD context for every packet instead of once per SA. */
+  perPacketSetup?: boolean;
+}
+
+/** A thread's cache of SA contexts. */
+export class SaContextCache {
+  private readonly cache = new Map<number, SaContext>();
+
+  constructor(
+    private readonly sad: StateDbView,
+    readonly backend: AeadBackend,
+    private readonly opts: SaContextOptions = {},
+  ) {}
+
+  /** The context of the state in `slot`, built if missing or stale. */
+  get(slot: number): SaContext {
+    const version = this.sad.arena.version(slot);
+    const hit = this.cache.get(slot);
+    if (hit !== undefined && hit.version === version && !this.opts.perPacketSetup) return hit;
+    hit?.aead?.destroy();
+    const ctx = this.build(slot, version);
+    this.cache.set(slot, ctx);
+    return ctx;
+  }
+
+  /** Contexts held. */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** Destroy (wiping keys) the contexts of SAs that died or whose slot was reused; returns how many. */
+  sweep(): number {
+    let n = 0;
+    for (const [slot, ctx] of this.cache) {
+      if (this.sad.arena.version(slot) !== ctx.version) {
+        ctx.aead?.destroy();
+        this.cache.delete(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Drop every context (wiping keys). */
+  clear(): void {
+    for (const c of this.cache.values()) c.aead?.destroy();
+    this.cache.clear();
+  }
+
+  private build(slot: number, version: number): SaContext {
+    const p = this.sad.arena.payload(slot);
+    const heap = this.sad.heap;
+    const i32 = heap.i32;
+    const alg = i32[p + S_ALG];
+    const keyLen = i32[p + S_KEYLEN];
+    const keyBytes = heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + keyLen);
+    let aead: AeadContext | null = null;
+    const salt = new Uint8Array(4);
+    if (alg !== 0) {
+      salt.set(keyBytes.subarray(keyLen - 4));
+      aead = this.backend.context(alg === 1 ? 'aes-gcm' : 'chacha20-poly1305', keyBytes.subarray(0, keyLen - 4));
+    }
+    keyBytes.fill(0);
+    const addresses = new Int32Array(8);
+    for (let w = 0; w < 4; w++) {
+      addresses[w] = i32[p + S_SRC + w];
+      addresses[4 + w] = i32[p + S_DST + w];
+    }
+    const ports = i32[p + S_ENCAP_PORTS];
+    return {
+      slot,
+      version,
+      spi: i32[p + S_SPI],
+      family: i32[p + S_FAMILY],
+      tunnel: i32[p + S_MODE] === 1,
+      esn: (i32[p + S_FLAGS] & FLAG_ESN) !== 0,
+      addresses,
+      encapSport: ports >>> 16,
+      encapDport: ports & 0xffff,
+      aead,
+      salt,
+      icvLen: i32[p + S_ICV],
+      ivLen: alg === 0 ? 0 : 8,
+      replayWindow: i32[p + S_REPLAY_WINDOW],
+      runtime: i32[p + S_RUNTIME],
+    };
+  }
+}

@@ -1,0 +1,539 @@
+/**
+ * The security policy database (SPD): policies per direction, found by tuple space search.
+ *
+ * Policies are grouped by (family, source prefix length, destination prefix length). Each
+ * group is a hash table on the masked address pair; precise policies (full-length prefixes)
+ * are simply the group of full lengths, a hash on the exact addresses. Several policies that
+ * share a masked address pair (different protocols or ports) form a chain sorted by
+ * (priority, insertion order). A lookup searches the groups in order of their best priority
+ * and stops as soon as no later group can beat what it found (talk: "2-way prefixed keys are
+ * doable", "Good Algorithm"). The winner is the matching policy with the lowest priority
+ * value; between equal priorities the one inserted first, as in Linux.
+ *
+ * Shared layout (int32 words):
+ *   root:        [groupArray[in, out, fwd], generation[in, out, fwd], list[in, out, fwd], linear]
+ *   list:        [count, slot[count]...] by (priority, insertion), only with `linear` (ablation)
+ *   group array: [count, group[count]...]  group: [family, srcLen, dstLen, bestPriority, table]
+ *                sorted by bestPriority (unsigned), immutable once published
+ *   policy:      arena record, see P_* below; `next` chains policies of one address pair
+ *
+ * Concurrency contract
+ * - Writes: the control thread only. A policy record is filled before it is linked: by an
+ *   `Atomics.store` of its predecessor's `next`, or by a table insert/replace of the chain
+ *   head. Unlinking stores the predecessor's `next` (or re-points/deletes the head); the
+ *   unlinked record keeps its own `next`, so a reader standing on it walks on correctly, and
+ *   is retired through the epoch domain. A group array is rebuilt whole and published with
+ *   one `Atomics.store` of `groupArray[dir]`; the old one is retired.
+ * - Every change bumps `generation[dir]` (`Atomics.add`) after it is visible: a bundle built
+ *   under an older generation is stale (talk: "Cheap State Coherency"). Nothing is flushed.
+ * - Reads: any thread, lock-free, within one read-side section (between quiescent reports).
+ */
+import { addressBits, maskWord } from './address.js';
+import { Chains, chainNext } from '../shm/chain.js';
+import { type Reclaimer } from '../shm/epoch.js';
+import { HashTable, HashTableView } from '../shm/hash-table.js';
+import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
+import { SEL_WORDS, isIcmp, selectorKey, selectorMatches, writeSelector, type Selector } from './selector.js';
+import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
+import { IPPROTO_ESP, MAX_TEMPLATES, TMPL_WORDS, writeTemplate, type Template } from './template.js';
+import { XfrmError } from './xfrm-error.js';
+
+/** Policy direction. */
+export type PolicyDir = 'in' | 'out' | 'fwd';
+/** Direction numbers, as Linux numbers them (and as the low 3 bits of a policy index). */
+export const DIR_NUMBER: Readonly<Record<PolicyDir, number>> = { in: 0, out: 1, fwd: 2 };
+/** Directions by number. */
+export const DIRS: readonly PolicyDir[] = ['in', 'out', 'fwd'];
+/** What a policy does with the packets it matches. */
+export type PolicyAction = 'allow' | 'block';
+
+/** A policy as the caller gives it. */
+export interface PolicySpec {
+  readonly dir: PolicyDir;
+  readonly selector: Selector;
+  /** Lower wins. 0..2^32-1, default 0. */
+  readonly priority?: number;
+  readonly action?: PolicyAction;
+  /** Unique id; generated when not given. Its low 3 bits must be the dir's number. */
+  readonly index?: number;
+  readonly templates?: readonly Template[];
+}
+
+/** A policy in the database. */
+export interface Policy {
+  readonly dir: PolicyDir;
+  readonly selector: Selector;
+  readonly priority: number;
+  readonly action: PolicyAction;
+  readonly index: number;
+  readonly templates: readonly Template[];
+}
+
+/** What a worker needs to attach to the SPD. */
+export interface PolicyDbDescription {
+  readonly root: number;
+  readonly arena: ArenaDescription;
+}
+
+/** Options for {@link PolicyDb.create}. */
+export interface PolicyDbOptions {
+  /** Most policies at once (records retired but not yet freed count too). Default 2^22. */
+  capacity?: number;
+  /**
+   * Ablation (dataplane-bench --ablate list-spd): look policies up in one list per direction
+   * sorted by priority, the design Linux had before the talk, instead of tuple space search.
+   */
+  linear?: boolean;
+}
+
+// Policy record fields (payload words).
+export const P_INDEX = 0;
+export const P_DIR = 1;
+export const P_PRIORITY = 2;
+export const P_ACTION = 3;
+export const P_SEQ = 4;
+export const P_NEXT = 5;
+export const P_NTMPL = 6;
+export const P_SEL = 7;
+export const P_TMPL = P_SEL + SEL_WORDS;
+const P_WORDS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
+const G_WORDS = 5;
+const ROOT_GEN = 3;
+const ROOT_LIST = 6;
+const ROOT_LINEAR = 9;
+
+/** A reader's view of the SPD: lookups and record fields. */
+export class PolicyDbView {
+  /** The policy records. */
+  readonly arena: ArenaView;
+  private readonly key = new Int32Array(8);
+
+  constructor(
+    /** The heap the database lives in. */
+    readonly heap: HeapView,
+    protected readonly root: number,
+    arena: ArenaView,
+  ) {
+    this.arena = arena;
+  }
+
+  /** Rebuild a view from its description (in a worker). */
+  static attach(heap: HeapView, desc: PolicyDbDescription): PolicyDbView {
+    return new PolicyDbView(heap, desc.root, ArenaView.attach(heap, desc.arena));
+  }
+
+  /** The description to post to a worker. */
+  describe(): PolicyDbDescription {
+    return { root: this.root, arena: this.arena.describe() };
+  }
+
+  /** The generation of a direction's policies; it moves on every change. */
+  generation(dir: number): number {
+    return Atomics.load(this.heap.i32, this.root + ROOT_GEN + dir);
+  }
+
+  /**
+   * The slot of the policy of direction `dir` (0 in, 1 out, 2 fwd) that wins for the packed
+   * flow at `flow[f]`, or -1 when none matches.
+   */
+  lookup(dir: number, flow: Int32Array, f: number): number {
+    const heap = this.heap;
+    if (heap.i32[this.root + ROOT_LINEAR] !== 0) return this.scanList(dir, flow, f);
+    const arr = Atomics.load(heap.i32, this.root + dir);
+    const n = heap.cover(arr + 1)[arr];
+    const groups = heap.cover(arr + 1 + n * G_WORDS);
+    const family = flow[f];
+    const kw = family === 4 ? 1 : 4;
+    const key = this.key;
+    let best = -1;
+    let bestPrio = 0;
+    let bestSeq = 0;
+    for (let g = arr + 1, end = arr + 1 + n * G_WORDS; g < end; g += G_WORDS) {
+      if (groups[g] !== family) continue;
+      if (best >= 0 && groups[g + 3] >>> 0 > bestPrio) break; // sorted: no later group can win
+      const srcLen = groups[g + 1];
+      const dstLen = groups[g + 2];
+      for (let w = 0; w < kw; w++) {
+        key[w] = maskWord(flow[f + 1 + w], w, srcLen);
+        key[kw + w] = maskWord(flow[f + 5 + w], w, dstLen);
+      }
+      let slot = HashTableView.lookupIn(heap, groups[g + 4], key, 0);
+      while (slot >= 0) {
+        const p = this.arena.payload(slot);
+        const i32 = heap.i32;
+        const prio = i32[p + P_PRIORITY] >>> 0;
+        if (best >= 0 && prio > bestPrio) break; // chain sorted by priority
+        if (selectorMatches(i32, p + P_SEL, flow, f)) {
+          const seq = i32[p + P_SEQ];
+          if (best < 0 || prio < bestPrio || seq < bestSeq) {
+            best = slot;
+            bestPrio = prio;
+            bestSeq = seq;
+          }
+          break; // the first match of a chain is its best
+        }
+        slot = chainNext(heap, this.arena, slot, P_NEXT);
+      }
+    }
+    return best;
+  }
+
+  /** Word offset of a field of the policy in `slot` (read it through `heap.i32`). */
+  field(slot: number, field: number): number {
+    return this.arena.payload(slot) + field;
+  }
+
+  /** The ablated lookup: the first match in the direction's priority-ordered list. */
+  private scanList(dir: number, flow: Int32Array, f: number): number {
+    const arr = Atomics.load(this.heap.i32, this.root + ROOT_LIST + dir);
+    const n = this.heap.cover(arr + 1)[arr];
+    const list = this.heap.cover(arr + 1 + n);
+    for (let i = 0; i < n; i++) {
+      const slot = list[arr + 1 + i];
+      const p = this.arena.payload(slot);
+      if (selectorMatches(this.heap.i32, p + P_SEL, flow, f)) return slot;
+    }
+    return -1;
+  }
+}
+
+interface Group {
+  readonly family: 4 | 6;
+  readonly srcLen: number;
+  readonly dstLen: number;
+  readonly chains: Chains;
+  /** How many policies have each priority (to know the best after a delete). */
+  readonly priorities: Map<number, number>;
+  best: number;
+  size: number;
+}
+
+interface Entry {
+  readonly policy: Policy;
+  readonly slot: number;
+  readonly seq: number;
+  readonly group: Group;
+}
+
+/** The control thread's SPD. */
+export class PolicyDb extends PolicyDbView {
+  declare readonly heap: SharedHeap;
+  declare readonly arena: RecordArena;
+  private readonly byIndex = new Map<number, Entry>();
+  private readonly bySelector = DIRS.map(() => new Map<string, Entry>());
+  private readonly groups = DIRS.map(() => new Map<string, Group>());
+  private seq = 0;
+  private indexGenerator = 0;
+
+  private constructor(
+    heap: SharedHeap,
+    root: number,
+    arena: RecordArena,
+    private readonly reclaimer: Reclaimer,
+  ) {
+    super(heap, root, arena);
+  }
+
+  /** Create an empty SPD in `heap`; retired memory is freed through `reclaimer`. */
+  static create(heap: SharedHeap, reclaimer: Reclaimer, opts: PolicyDbOptions = {}): PolicyDb {
+    const arena = RecordArena.create(heap, { recordWords: P_WORDS, capacity: opts.capacity ?? 1 << 22 });
+    const root = heap.alloc(10);
+    for (let d = 0; d < 3; d++) {
+      Atomics.store(heap.i32, root + d, heap.alloc(1));
+      Atomics.store(heap.i32, root + ROOT_LIST + d, heap.alloc(1));
+    }
+    heap.i32[root + ROOT_LINEAR] = opts.linear ? 1 : 0;
+    return new PolicyDb(heap, root, arena, reclaimer);
+  }
+
+  /** Policies in the database. */
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  /** Distinct (family, prefix length pair) groups of a direction. */
+  groupCount(dir: PolicyDir): number {
+    return this.groups[DIR_NUMBER[dir]].size;
+  }
+
+  /** Add a policy. Throws XfrmError EEXIST if the dir has one with the same selector. */
+  add(spec: PolicySpec): Policy {
+    return this.insert(spec, false);
+  }
+
+  /** Add a policy, or replace the one with the same dir and selector (keeping its index). */
+  update(spec: PolicySpec): Policy {
+    return this.insert(spec, true);
+  }
+
+  /** The policy with this index. */
+  get(index: number): Policy | undefined {
+    return this.byIndex.get(index)?.policy;
+  }
+
+  /** The policy of `dir` with exactly this selector. */
+  find(dir: PolicyDir, selector: Selector): Policy | undefined {
+    return this.bySelector[DIR_NUMBER[dir]].get(selectorKey(selector))?.policy;
+  }
+
+  /** The policy in a slot (as a lookup returned it). */
+  policyAt(slot: number): Policy | undefined {
+    const index = this.heap.i32[this.field(slot, P_INDEX)];
+    const e = this.byIndex.get(index);
+    return e !== undefined && e.slot === slot ? e.policy : undefined;
+  }
+
+  /** Delete the policy with this index; returns it. Throws XfrmError ENOENT. */
+  delete(index: number): Policy {
+    const e = this.byIndex.get(index);
+    if (e === undefined) throw new XfrmError('ENOENT', `no policy with index ${index}`);
+    this.remove(e);
+    return e.policy;
+  }
+
+  /** All policies, by direction, priority and insertion order. */
+  list(dir?: PolicyDir): Policy[] {
+    return this.ordered(dir).map((e) => e.policy);
+  }
+
+  /** The record slots of `list(dir)`, in the same order (the order a linear scan would use). */
+  slots(dir?: PolicyDir): Int32Array {
+    return Int32Array.from(this.ordered(dir), (e) => e.slot);
+  }
+
+  private ordered(dir?: PolicyDir): Entry[] {
+    return [...this.byIndex.values()]
+      .filter((e) => dir === undefined || e.policy.dir === dir)
+      .sort(
+        (a, b) =>
+          DIR_NUMBER[a.policy.dir] - DIR_NUMBER[b.policy.dir] || a.policy.priority - b.policy.priority || a.seq - b.seq,
+      );
+  }
+
+  /** Delete every policy (of one direction, if given); returns how many. */
+  flush(dir?: PolicyDir): number {
+    let n = 0;
+    for (const d of dir === undefined ? [0, 1, 2] : [DIR_NUMBER[dir]]) {
+      const entries = [...this.bySelector[d].values()];
+      if (entries.length === 0) continue;
+      const empty = this.heap.alloc(1);
+      this.publishGroups(d, empty);
+      for (const g of this.groups[d].values()) g.chains.table.destroy();
+      this.groups[d].clear();
+      this.bySelector[d].clear();
+      for (const e of entries) {
+        this.byIndex.delete(e.policy.index);
+        this.arena.retire(e.slot, this.reclaimer);
+      }
+      this.publishList(d);
+      Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+      n += entries.length;
+    }
+    return n;
+  }
+
+  private insert(spec: PolicySpec, replace: boolean): Policy {
+    const d = checkPolicy(spec);
+    const sk = selectorKey(spec.selector);
+    const old = this.bySelector[d].get(sk);
+    if (old !== undefined && !replace) {
+      throw new XfrmError('EEXIST', `policy exists: dir ${spec.dir} index ${old.policy.index} has this selector`);
+    }
+    const index = old?.policy.index ?? this.newIndex(spec, d);
+    const policy: Policy = Object.freeze({
+      dir: spec.dir,
+      selector: spec.selector,
+      priority: spec.priority ?? 0,
+      action: spec.action ?? 'allow',
+      index,
+      templates: Object.freeze([...(spec.templates ?? [])]),
+    });
+    const slot = this.arena.alloc(); // throws when full, before anything changed
+    const seq = ++this.seq;
+    this.writeRecord(slot, policy, d, seq);
+    const group = this.groupFor(d, policy.selector);
+    this.link(group, slot, policy);
+    const entry: Entry = { policy, slot, seq, group };
+    if (old !== undefined) this.remove(old); // after the new one is visible: no gap
+    this.byIndex.set(index, entry);
+    this.bySelector[d].set(sk, entry);
+    this.publishList(d);
+    Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+    return policy;
+  }
+
+  private newIndex(spec: PolicySpec, d: number): number {
+    if (spec.index !== undefined) {
+      if (this.byIndex.has(spec.index)) throw new XfrmError('EEXIST', `policy index ${spec.index} is in use`);
+      return spec.index;
+    }
+    let index;
+    do {
+      this.indexGenerator = (this.indexGenerator + 8) % 2 ** 32;
+      index = this.indexGenerator + d;
+    } while (this.byIndex.has(index) || index === 0);
+    return index;
+  }
+
+  private writeRecord(slot: number, p: Policy, d: number, seq: number): void {
+    const base = this.arena.payload(slot);
+    const i32 = this.heap.i32;
+    i32[base + P_INDEX] = p.index;
+    i32[base + P_DIR] = d;
+    i32[base + P_PRIORITY] = p.priority;
+    i32[base + P_ACTION] = p.action === 'block' ? 1 : 0;
+    i32[base + P_SEQ] = seq;
+    i32[base + P_NTMPL] = p.templates.length;
+    writeSelector(i32, base + P_SEL, p.selector);
+    p.templates.forEach((t, i) => writeTemplate(i32, base + P_TMPL + i * TMPL_WORDS, t));
+  }
+
+  private groupFor(d: number, s: Selector): Group {
+    const gk = `${s.family}/${s.srcLen}/${s.dstLen}`;
+    let g = this.groups[d].get(gk);
+    if (g === undefined) {
+      const keyWords = s.family === 4 ? 2 : 8;
+      g = {
+        family: s.family,
+        srcLen: s.srcLen,
+        dstLen: s.dstLen,
+        chains: new Chains(this.heap, this.arena, HashTable.create(this.heap, this.reclaimer, { keyWords }), P_NEXT),
+        priorities: new Map(),
+        best: 0,
+        size: 0,
+      };
+      this.groups[d].set(gk, g);
+    }
+    return g;
+  }
+
+  private chainKey(s: Selector): Int32Array {
+    const kw = s.family === 4 ? 1 : 4;
+    const key = new Int32Array(2 * kw);
+    for (let w = 0; w < kw; w++) {
+      key[w] = s.src.words[w];
+      key[kw + w] = s.dst.words[w];
+    }
+    return key;
+  }
+
+  /** Link a filled record into its chain, after every policy of equal or better priority. */
+  private link(g: Group, slot: number, p: Policy): void {
+    const key = this.chainKey(p.selector);
+    let pred = -1;
+    for (let cur = g.chains.head(key); cur >= 0 && this.heap.i32[this.field(cur, P_PRIORITY)] >>> 0 <= p.priority; ) {
+      pred = cur;
+      cur = g.chains.next(cur);
+    }
+    g.chains.linkAfter(key, pred, slot);
+    g.size++;
+    g.priorities.set(p.priority, (g.priorities.get(p.priority) ?? 0) + 1);
+    if (g.size === 1 || p.priority < g.best) {
+      g.best = p.priority;
+      this.publishGroups(DIR_NUMBER[p.dir]);
+    }
+  }
+
+  private remove(e: Entry): void {
+    const { policy: p, slot, group: g } = e;
+    const d = DIR_NUMBER[p.dir];
+    g.chains.unlink(this.chainKey(p.selector), slot);
+    this.arena.retire(slot, this.reclaimer);
+    this.byIndex.delete(p.index);
+    if (this.bySelector[d].get(selectorKey(p.selector)) === e) this.bySelector[d].delete(selectorKey(p.selector));
+    const left = g.priorities.get(p.priority)! - 1;
+    if (left > 0) g.priorities.set(p.priority, left);
+    else g.priorities.delete(p.priority);
+    g.size--;
+    if (g.size === 0) {
+      this.groups[d].delete(`${g.family}/${g.srcLen}/${g.dstLen}`);
+      this.publishGroups(d);
+      g.chains.table.destroy();
+    } else if (left === 0 && p.priority === g.best) {
+      g.best = Math.min(...g.priorities.keys());
+      this.publishGroups(d);
+    }
+    this.publishList(d);
+    Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+  }
+
+  /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */
+  invalidateAll(): void {
+    for (let d = 0; d < 3; d++) Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+  }
+
+  /** With `linear` (ablation): publish the direction's policies as one ordered list, O(n) per change. */
+  private publishList(d: number): void {
+    if (this.heap.i32[this.root + ROOT_LINEAR] === 0) return;
+    const slots = this.slots(DIRS[d]);
+    const arr = this.heap.alloc(1 + slots.length);
+    this.heap.i32[arr] = slots.length;
+    this.heap.i32.set(slots, arr + 1);
+    const old = Atomics.load(this.heap.i32, this.root + ROOT_LIST + d);
+    const oldWords = 1 + this.heap.i32[old];
+    Atomics.store(this.heap.i32, this.root + ROOT_LIST + d, arr);
+    this.reclaimer.retire(() => this.heap.release(old, oldWords));
+  }
+
+  /** Write a direction's group array anew, sorted by best priority, and switch readers to it. */
+  private publishGroups(d: number, arr?: number): void {
+    const groups = [...this.groups[d].values()].sort((a, b) => a.best - b.best);
+    if (arr === undefined) {
+      arr = this.heap.alloc(1 + groups.length * G_WORDS);
+      const i32 = this.heap.i32;
+      i32[arr] = groups.length;
+      groups.forEach((g, i) => {
+        const q = arr! + 1 + i * G_WORDS;
+        i32[q] = g.family;
+        i32[q + 1] = g.srcLen;
+        i32[q + 2] = g.dstLen;
+        i32[q + 3] = g.best;
+        i32[q + 4] = g.chains.table.describe().offset;
+      });
+    }
+    const old = Atomics.load(this.heap.i32, this.root + d);
+    const oldWords = 1 + this.heap.i32[old] * G_WORDS;
+    Atomics.store(this.heap.i32, this.root + d, arr);
+    this.reclaimer.retire(() => this.heap.release(old, oldWords));
+  }
+}
+
+/** Validate a policy spec; returns its direction number. Throws XfrmError EINVAL. */
+function checkPolicy(spec: PolicySpec): number {
+  const d = DIR_NUMBER[spec.dir];
+  if (d === undefined) throw new XfrmError('EINVAL', `bad policy dir '${String(spec.dir)}'`);
+  const s = spec.selector;
+  const bits = addressBits(s.family);
+  if (!(s.srcLen >= 0 && s.srcLen <= bits && s.dstLen >= 0 && s.dstLen <= bits)) {
+    throw new XfrmError('EINVAL', `prefix length out of range for IPv${s.family}`);
+  }
+  if (s.src.family !== s.family || s.dst.family !== s.family) {
+    throw new XfrmError('EINVAL', 'selector addresses are of different families');
+  }
+  if (s.proto === 0 && (s.sportMask !== 0 || s.dportMask !== 0)) {
+    throw new XfrmError('EINVAL', 'ports need a protocol');
+  }
+  if (isIcmp(s.proto) && (s.sport > 255 || s.dport > 255)) throw new XfrmError('EINVAL', 'ICMP type and code are 0..255');
+  const prio = spec.priority ?? 0;
+  if (!(Number.isInteger(prio) && prio >= 0 && prio < 2 ** 32)) throw new XfrmError('EINVAL', `bad priority ${prio}`);
+  if (spec.index !== undefined) {
+    if (!(Number.isInteger(spec.index) && spec.index > 0 && spec.index < 2 ** 32)) {
+      throw new XfrmError('EINVAL', `bad policy index ${spec.index}`);
+    }
+    if (spec.index % 8 !== d) {
+      throw new XfrmError('EINVAL', `policy index ${spec.index} does not belong to dir ${spec.dir} (index mod 8 must be ${d})`);
+    }
+  }
+  if (spec.action !== undefined && spec.action !== 'allow' && spec.action !== 'block') {
+    throw new XfrmError('EINVAL', `bad policy action '${String(spec.action)}'`);
+  }
+  const templates = spec.templates ?? [];
+  if (templates.length > MAX_TEMPLATES) throw new XfrmError('EINVAL', `more than ${MAX_TEMPLATES} templates`);
+  for (const t of templates) {
+    if (t.proto !== IPPROTO_ESP) throw new XfrmError('EINVAL', `template protocol ${t.proto} is not supported (only esp)`);
+    if (t.src.family !== t.family || t.dst.family !== t.family) {
+      throw new XfrmError('EINVAL', 'template addresses are of different families');
+    }
+  }
+  return d;
+}

@@ -1,0 +1,698 @@
+/**
+ * The security association database (SAD): states (SAs) and their three lookups, as the
+ * talk's "xfrm_state hash tables": `byspi` (dst, spi, proto) for input, `bydst` (dst, src,
+ * reqid, proto, mode) for building output bundles from templates, `bysrc` (src) for flushes
+ * and monitoring.
+ *
+ * Shared layout (int32 words)
+ *   state record (arena): configuration, immutable once published except `genid` and `dead`
+ *     (S_* fields below). `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC;
+ *     a `bydst` chain is newest first, so the first live state is the one to use.
+ *   runtime block (heap): what packets change: output sequence number, replay window state
+ *     and bitmap, flags (RT_* below). A state update makes a new configuration record that
+ *     points at the same runtime block, so no sequence number is ever handed out twice.
+ *
+ * Concurrency contract
+ * - Writes: the control thread adds, updates and deletes states. A record is filled before
+ *   it is linked (chain.ts). Each `bydst` key has a shadow generation word (in the heap, found
+ *   through the `chains` table, shared by the key's records through S_CHAIN): adding a state
+ *   moves it once, after the state is linked, which invalidates the bundles of exactly the
+ *   states the new one may shadow, in O(1). A delete sets `dead`, then moves the record's
+ *   `genid` (never-reused numbers), then retires it. Queue workers write only the runtime
+ *   block, with `Atomics` (the output sequence by compare-exchange; the replay window only from
+ *   the one queue the SA's SPI is steered to).
+ * - Reads: any thread, lock-free, within a read-side section. A (slot, genid) pair held
+ *   longer (a bundle in a flow cache) is checked against `genid` before use.
+ * - Secrets: keys are in the record (the workers build cipher contexts from them); freeing
+ *   a record poisons it, which wipes them, and the control-side copy is zeroed on delete.
+ */
+import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
+import { Chains, chainNext } from '../shm/chain.js';
+import { type Reclaimer } from '../shm/epoch.js';
+import { HashTable } from '../shm/hash-table.js';
+import { NO_LIMITS, type LifetimeLimits } from './lifetime.js';
+import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
+import { SEL_WORDS, anySelector, selectorMatches, writeSelector, type Selector } from './selector.js';
+import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
+import { IPPROTO_ESP, MODE_NUMBER, type Mode } from './template.js';
+import { XfrmError } from './xfrm-error.js';
+import { RT_BITMAP, RT_EXHAUSTED, RT_FLAGS, RT_LOCK, RT_OSEQ, RT_OSEQ_HI, RT_SEQ, RT_SEQ_HI, bitmapWords } from './sa-runtime.js';
+
+/** The AEADs ESP supports here, by their Linux names, and the benchmark-only null cipher. */
+export type AlgorithmName = 'rfc4106(gcm(aes))' | 'rfc7539esp(chacha20,poly1305)' | 'cipher_null';
+/** Algorithm numbers as packed in state records. */
+export const ALG_NUMBER: Readonly<Record<AlgorithmName, number>> = {
+  cipher_null: 0,
+  'rfc4106(gcm(aes))': 1,
+  'rfc7539esp(chacha20,poly1305)': 2,
+};
+
+/** An SA's transform: AEAD key material (cipher key then 4-byte salt) and ICV length. */
+export interface Algorithm {
+  readonly name: AlgorithmName;
+  readonly key: Uint8Array;
+  readonly icvBits: number;
+}
+
+/** ESP-in-UDP encapsulation (RFC 3948). */
+export interface Encap {
+  readonly type: 'espinudp';
+  readonly sport: number;
+  readonly dport: number;
+  /** Original address (NAT-OA); the any address when unknown. */
+  readonly oa: Address;
+}
+
+/** Initial sequence and replay counters (`replay-seq`, `replay-oseq` and their -hi halves). */
+export interface ReplayCounters {
+  readonly seq: number;
+  readonly seqHi: number;
+  readonly oseq: number;
+  readonly oseqHi: number;
+}
+
+/** A state as the caller gives it. */
+export interface StateSpec {
+  readonly dst: Address;
+  readonly src: Address;
+  readonly spi: number;
+  readonly proto?: number;
+  readonly mode?: Mode;
+  readonly reqid?: number;
+  readonly algorithm: Algorithm;
+  /** Anti-replay window in packets, 0 (off) to 4096. */
+  readonly replayWindow?: number;
+  readonly esn?: boolean;
+  readonly replay?: Partial<ReplayCounters>;
+  /** Which packets may use the SA; any packet of the family by default. */
+  readonly selector?: Selector;
+  readonly limits?: Partial<LifetimeLimits>;
+  readonly encap?: Encap;
+}
+
+/** A state in the database (the configuration; live counters are in shared memory). */
+export interface State {
+  readonly family: Family;
+  readonly dst: Address;
+  readonly src: Address;
+  readonly spi: number;
+  readonly proto: number;
+  readonly mode: Mode;
+  readonly reqid: number;
+  readonly algorithm: Algorithm;
+  readonly replayWindow: number;
+  readonly esn: boolean;
+  readonly replay: ReplayCounters;
+  readonly selector: Selector;
+  readonly limits: LifetimeLimits;
+  readonly encap: Encap | undefined;
+}
+
+/** What a worker needs to attach to the SAD. */
+export interface StateDbDescription {
+  readonly arena: ArenaDescription;
+  readonly byspi: number;
+  readonly bydst: number;
+  readonly bysrc: number;
+  readonly chains: number;
+}
+
+/** Options for {@link StateDb.create}. */
+export interface StateDbOptions {
+  /** Most states at once (records retired but not yet freed count too). Default 2^22. */
+  capacity?: number;
+  /** Accept `cipher_null` states (no confidentiality, no integrity): benchmarks only. */
+  allowNullCipher?: boolean;
+}
+
+// State record fields (payload words).
+export const S_SPI = 0;
+export const S_PROTO = 1;
+export const S_FAMILY = 2;
+export const S_MODE = 3;
+export const S_REQID = 4;
+export const S_DST = 5;
+export const S_SRC = 9;
+export const S_FLAGS = 13;
+export const S_REPLAY_WINDOW = 14;
+export const S_GENID = 15;
+export const S_NEXT_DST = 16;
+export const S_NEXT_SRC = 17;
+export const S_ALG = 18;
+export const S_ICV = 19;
+export const S_KEYLEN = 20;
+export const S_KEY = 21; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 30; // sport << 16 | dport; 0 without encapsulation
+export const S_ENCAP_OA = 31;
+export const S_RUNTIME = 35;
+export const S_DEAD = 36;
+export const S_SEL = 37;
+/** Writer-only back links of the bydst and bysrc chains (O(1) unlink). */
+const S_PREV_DST = S_SEL + SEL_WORDS;
+const S_PREV_SRC = S_PREV_DST + 1;
+/** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
+export const S_REFCNT = S_PREV_SRC + 1;
+/** Heap offset of the shadow generation word of the state's `bydst` key. */
+export const S_CHAIN = S_REFCNT + 1;
+const S_WORDS = S_CHAIN + 1;
+/** S_FLAGS bits. */
+export const FLAG_ESN = 1;
+export const FLAG_ENCAP = 2;
+/** A selector that is "any" is not checked against the flow. */
+export const FLAG_SEL_ANY = 4;
+
+
+const MAX_KEY_BYTES = 36;
+const ZERO_COUNTERS: ReplayCounters = Object.freeze({ seq: 0, seqHi: 0, oseq: 0, oseqHi: 0 });
+const COUNTER_NAMES = ['seq', 'seqHi', 'oseq', 'oseqHi'] as const;
+const MAX_REPLAY_WINDOW = 4096;
+
+/** A reader's view of the SAD. */
+export class StateDbView {
+  readonly arena: ArenaView;
+  private readonly spiKey = new Int32Array(7);
+  private readonly dstKey = new Int32Array(13);
+
+  constructor(
+    /** The heap the database lives in. */
+    readonly heap: HeapView,
+    arena: ArenaView,
+    protected readonly tables: { byspi: number; bydst: number; bysrc: number; chains: number },
+  ) {
+    this.arena = arena;
+  }
+
+  /** Rebuild a view from its description (in a worker). */
+  static attach(heap: HeapView, desc: StateDbDescription): StateDbView {
+    return new StateDbView(heap, ArenaView.attach(heap, desc.arena), desc);
+  }
+
+  /** The description to post to a worker. */
+  describe(): StateDbDescription {
+    return { arena: this.arena.describe(), ...this.tables };
+  }
+
+  /** Word offset of a field of the state in `slot` (read it through `heap.i32`). */
+  field(slot: number, field: number): number {
+    return this.arena.payload(slot) + field;
+  }
+
+  /** The state for an inbound packet: `byspi` on (dst words at `dst[d]`, spi, proto), or -1. */
+  byspi(family: number, dst: Int32Array, d: number, spi: number, proto: number): number {
+    const key = this.spiKey;
+    key[0] = family;
+    for (let w = 0; w < 4; w++) key[1 + w] = dst[d + w];
+    key[5] = spi;
+    key[6] = proto;
+    return HashTable.lookupIn(this.heap, this.tables.byspi, key, 0);
+  }
+
+  /** The genid `bydst` read from the state it returned (before it checked it was alive). */
+  lastGenid = 0;
+
+  private setDstKey(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): Int32Array {
+    const key = this.dstKey;
+    key[0] = family;
+    for (let w = 0; w < 4; w++) {
+      key[1 + w] = dst[d + w];
+      key[5 + w] = src[s + w];
+    }
+    key[9] = reqid;
+    key[10] = proto;
+    key[11] = mode;
+    return key;
+  }
+
+  /**
+   * The shadow generation of a `bydst` key (0 if it has no state): it moves every time a state
+   * is added on the key, after the state is linked. Read it *before* {@link bydst}: a bundle
+   * that recorded it then cannot miss a state added during its lookup.
+   */
+  chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): number {
+    const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
+    const block = HashTable.lookupIn(this.heap, this.tables.chains, key, 0);
+    return block < 0 ? 0 : Atomics.load(this.heap.cover(block + 1), block);
+  }
+
+  /** The current shadow generation of the `bydst` key of the state in `slot`. */
+  chainGenOf(slot: number): number {
+    const block = this.heap.i32[this.field(slot, S_CHAIN)];
+    return Atomics.load(this.heap.cover(block + 1), block);
+  }
+
+  /**
+   * The state an output template resolves to: the newest live state on the `bydst` chain of
+   * (dst, src, reqid, proto, mode) whose SPI is `spi` (0: any) and whose selector matches the
+   * packed flow at `flow[f]`; -1 when there is none. Its genid, read before its `dead` flag
+   * (which a delete sets before it moves the genid), is left in `lastGenid`.
+   */
+  bydst(
+    family: number,
+    dst: Int32Array,
+    d: number,
+    src: Int32Array,
+    s: number,
+    reqid: number,
+    proto: number,
+    mode: number,
+    spi: number,
+    flow: Int32Array,
+    f: number,
+  ): number {
+    const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
+    for (let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0); slot >= 0; ) {
+      const p = this.arena.payload(slot);
+      const i32 = this.heap.i32;
+      const genid = Atomics.load(i32, p + S_GENID);
+      if (
+        Atomics.load(i32, p + S_DEAD) === 0 &&
+        (spi === 0 || i32[p + S_SPI] === spi) &&
+        ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || selectorMatches(i32, p + S_SEL, flow, f))
+      ) {
+        this.lastGenid = genid;
+        return slot;
+      }
+      slot = chainNext(this.heap, this.arena, slot, S_NEXT_DST);
+    }
+    return -1;
+  }
+
+  /** The state's generation: it changes when the state dies (shadowing moves its key's chainGen). */
+  genid(slot: number): number {
+    return Atomics.load(this.heap.i32, this.field(slot, S_GENID));
+  }
+
+  /**
+   * Take the next output sequence number of the state in `slot`. Without ESN the 32-bit
+   * counter never wraps: past 2^32 - 1 this returns -1 and marks the state exhausted (a hard
+   * expiry for the control thread). With ESN the 64-bit counter is returned as a number.
+   */
+  nextOutputSeq(slot: number): number {
+    const p = this.arena.payload(slot);
+    const i32 = this.heap.i32;
+    const rt = i32[p + S_RUNTIME];
+    const r = this.heap.cover(rt + RT_BITMAP);
+    if ((i32[p + S_FLAGS] & FLAG_ESN) === 0) {
+      for (;;) {
+        const cur = Atomics.load(r, rt + RT_OSEQ);
+        if (cur === -1) {
+          Atomics.or(r, rt + RT_FLAGS, RT_EXHAUSTED);
+          return -1;
+        }
+        if (Atomics.compareExchange(r, rt + RT_OSEQ, cur, (cur + 1) | 0) === cur) return (cur + 1) >>> 0;
+      }
+    }
+    while (Atomics.compareExchange(r, rt + RT_LOCK, 0, 1) !== 0); // a few instructions, held by queue workers only
+    const lo = (r[rt + RT_OSEQ] + 1) | 0;
+    r[rt + RT_OSEQ] = lo;
+    if (lo === 0) r[rt + RT_OSEQ_HI] = (r[rt + RT_OSEQ_HI] + 1) | 0;
+    const seq = (r[rt + RT_OSEQ_HI] >>> 0) * 2 ** 32 + (lo >>> 0);
+    Atomics.store(r, rt + RT_LOCK, 0);
+    return seq;
+  }
+}
+
+interface Entry {
+  state: State;
+  slot: number;
+  readonly runtime: number;
+  readonly runtimeWords: number;
+}
+
+/** A `bydst` key's shadow generation word, and how many states share it. */
+interface ChainBlock {
+  readonly offset: number;
+  count: number;
+}
+
+/** The control thread's SAD. */
+export class StateDb extends StateDbView {
+  declare readonly heap: SharedHeap;
+  declare readonly arena: RecordArena;
+  private readonly entries = new Map<string, Entry>();
+  private readonly spis: HashTable;
+  private readonly dsts: Chains;
+  private readonly srcs: Chains;
+  private readonly chains: HashTable;
+  private readonly chainBlocks = new Map<string, ChainBlock>();
+  private genids = 0;
+
+  private constructor(
+    heap: SharedHeap,
+    arena: RecordArena,
+    private readonly reclaimer: Reclaimer,
+    private readonly allowNull: boolean,
+  ) {
+    const spis = HashTable.create(heap, reclaimer, { keyWords: 7 });
+    const bydst = HashTable.create(heap, reclaimer, { keyWords: 13 });
+    const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
+    const chains = HashTable.create(heap, reclaimer, { keyWords: 13 });
+    super(heap, arena, {
+      byspi: spis.describe().offset,
+      bydst: bydst.describe().offset,
+      bysrc: bysrc.describe().offset,
+      chains: chains.describe().offset,
+    });
+    this.spis = spis;
+    this.chains = chains;
+    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST);
+    this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
+  }
+
+  /** Create an empty SAD in `heap`; retired memory is freed through `reclaimer`. */
+  static create(heap: SharedHeap, reclaimer: Reclaimer, opts: StateDbOptions = {}): StateDb {
+    const arena = RecordArena.create(heap, { recordWords: S_WORDS, capacity: opts.capacity ?? 1 << 22 });
+    return new StateDb(heap, arena, reclaimer, opts.allowNullCipher ?? false);
+  }
+
+  /** States in the database. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Add a state. Throws XfrmError: EEXIST for a second (dst, spi, proto), EINVAL. */
+  add(spec: StateSpec): State {
+    const state = this.check(spec);
+    const id = stateId(state.dst, state.spi, state.proto);
+    const other = this.entries.get(id);
+    if (other !== undefined) {
+      throw new XfrmError('EEXIST', `state exists: dst ${formatAddress(state.dst)} spi 0x${hex8(state.spi)} proto esp`);
+    }
+    const runtimeWords = RT_BITMAP + bitmapWords(state.replayWindow);
+    const runtime = this.heap.alloc(runtimeWords);
+    let slot: number;
+    try {
+      slot = this.arena.alloc();
+    } catch (e) {
+      this.heap.release(runtime, runtimeWords);
+      throw e;
+    }
+    const i32 = this.heap.i32;
+    i32[runtime + RT_OSEQ] = state.replay.oseq;
+    i32[runtime + RT_OSEQ_HI] = state.replay.oseqHi;
+    i32[runtime + RT_SEQ] = state.replay.seq;
+    i32[runtime + RT_SEQ_HI] = state.replay.seqHi;
+    const dkey = dstKey(state);
+    const chain = this.chainBlock(dkey);
+    this.writeRecord(slot, state, runtime, chain.offset);
+    this.dsts.linkAfter(dkey, -1, slot); // newest first
+    this.srcs.linkAfter(srcKey(state), -1, slot);
+    this.spis.insert(spiKey(state), 0, slot);
+    // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
+    // after the link: a bundle that read the generation before it looked will see the change.
+    Atomics.add(this.heap.i32, chain.offset, 1);
+    this.entries.set(id, { state, slot, runtime, runtimeWords });
+    return state;
+  }
+
+  /**
+   * Change the mutable parameters of an existing state (selector, lifetimes, encapsulation,
+   * as `ip xfrm state update` does): readers switch to a new record atomically, and the
+   * sequence and replay state carry over. Throws XfrmError ENOENT or EINVAL.
+   */
+  update(spec: StateSpec): State {
+    const fresh = this.check(spec);
+    const e = this.entries.get(stateId(fresh.dst, fresh.spi, fresh.proto));
+    if (e === undefined) {
+      throw new XfrmError('ENOENT', `no state with dst ${formatAddress(fresh.dst)} spi 0x${hex8(fresh.spi)} proto esp`);
+    }
+    const old = e.state;
+    const same =
+      sameAddress(old.src, fresh.src) &&
+      old.mode === fresh.mode &&
+      old.reqid === fresh.reqid &&
+      old.esn === fresh.esn &&
+      old.replayWindow === fresh.replayWindow &&
+      old.algorithm.name === fresh.algorithm.name &&
+      old.algorithm.icvBits === fresh.algorithm.icvBits &&
+      old.algorithm.key.every((b, i) => b === fresh.algorithm.key[i]) &&
+      old.algorithm.key.length === fresh.algorithm.key.length;
+    if (!same) {
+      throw new XfrmError('EINVAL', 'update may change only the selector, limits and encap; delete and add to change the rest');
+    }
+    const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e) });
+    const slot = this.arena.alloc();
+    this.writeRecord(slot, state, e.runtime, this.heap.i32[this.field(e.slot, S_CHAIN)]);
+    this.dsts.substitute(dstKey(state), e.slot, slot);
+    this.srcs.substitute(srcKey(state), e.slot, slot);
+    this.spis.replace(spiKey(state), 0, slot);
+    this.kill(e.slot);
+    e.slot = slot;
+    e.state = state;
+    return state;
+  }
+
+  /** Delete a state; returns it (its key is wiped). Throws XfrmError ENOENT. */
+  delete(dst: Address, spi: number, proto = IPPROTO_ESP): State {
+    const e = this.entries.get(stateId(dst, spi, proto));
+    if (e === undefined) throw new XfrmError('ENOENT', `no state with dst ${formatAddress(dst)} spi 0x${hex8(spi)} proto esp`);
+    this.remove(e);
+    return e.state;
+  }
+
+  /** The state with this id. */
+  get(dst: Address, spi: number, proto = IPPROTO_ESP): State | undefined {
+    return this.entries.get(stateId(dst, spi, proto))?.state;
+  }
+
+  /** The state in a slot (as a lookup returned it), if it is still in the database. */
+  stateAt(slot: number): State | undefined {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const family = i32[p + S_FAMILY];
+    if (family !== 4 && family !== 6) return undefined;
+    const dst: Address = { family, words: [i32[p + S_DST], i32[p + S_DST + 1], i32[p + S_DST + 2], i32[p + S_DST + 3]] };
+    const e = this.entries.get(stateId(dst, i32[p + S_SPI], i32[p + S_PROTO]));
+    return e !== undefined && e.slot === slot ? e.state : undefined;
+  }
+
+  /** The slot of a state, for lookups from this thread. */
+  slotOf(state: State): number {
+    return this.entries.get(stateId(state.dst, state.spi, state.proto))?.slot ?? -1;
+  }
+
+  /** The live sequence and replay counters of a state. */
+  countersOf(state: State): ReplayCounters {
+    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
+    if (e === undefined) throw new XfrmError('ENOENT', 'no such state');
+    return this.counters(e);
+  }
+
+  /** True once the state's output sequence numbers are used up. */
+  exhausted(state: State): boolean {
+    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
+    return e !== undefined && (Atomics.load(this.heap.i32, e.runtime + RT_FLAGS) & RT_EXHAUSTED) !== 0;
+  }
+
+  /** All states, in the order they were added. */
+  list(): State[] {
+    return [...this.entries.values()].map((e) => e.state);
+  }
+
+  /** Delete every state (of one protocol, if given); returns the deleted states. */
+  flush(proto?: number): State[] {
+    const gone: State[] = [];
+    for (const e of [...this.entries.values()]) {
+      if (proto !== undefined && e.state.proto !== proto) continue;
+      this.remove(e);
+      gone.push(e.state);
+    }
+    return gone;
+  }
+
+  private counters(e: Entry): ReplayCounters {
+    const i32 = this.heap.i32;
+    return {
+      seq: i32[e.runtime + RT_SEQ] >>> 0,
+      seqHi: i32[e.runtime + RT_SEQ_HI] >>> 0,
+      oseq: i32[e.runtime + RT_OSEQ] >>> 0,
+      oseqHi: i32[e.runtime + RT_OSEQ_HI] >>> 0,
+    };
+  }
+
+  private remove(e: Entry): void {
+    const s = e.state;
+    this.spis.delete(spiKey(s), 0);
+    this.dsts.unlink(dstKey(s), e.slot);
+    this.srcs.unlink(srcKey(s), e.slot);
+    this.kill(e.slot);
+    const dkey = dstKey(s);
+    const chain = this.chainBlocks.get(dkey.join(','))!;
+    if (--chain.count === 0) {
+      this.chainBlocks.delete(dkey.join(','));
+      this.chains.delete(dkey, 0);
+      this.reclaimer.retire(() => this.heap.release(chain.offset, 2));
+    }
+    const { runtime, runtimeWords } = e;
+    this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
+    this.entries.delete(stateId(s.dst, s.spi, s.proto));
+    (s.algorithm.key as Uint8Array).fill(0);
+  }
+
+  /** Mark an unlinked record dead, invalidate bundles built from it, retire it. */
+  private kill(slot: number): void {
+    Atomics.store(this.heap.i32, this.field(slot, S_DEAD), 1);
+    this.bump(slot);
+    this.arena.retire(slot, this.reclaimer);
+  }
+
+  private bump(slot: number): void {
+    this.genids = (this.genids + 1) | 0;
+    Atomics.store(this.heap.i32, this.field(slot, S_GENID), this.genids);
+  }
+
+  /** The shadow generation block of a bydst key (created, published, on its first state). */
+  private chainBlock(dkey: Int32Array): ChainBlock {
+    const k = dkey.join(',');
+    let chain = this.chainBlocks.get(k);
+    if (chain === undefined) {
+      const offset = this.heap.alloc(2);
+      Atomics.store(this.heap.i32, offset, 1);
+      this.chains.insert(dkey, 0, offset);
+      chain = { offset, count: 0 };
+      this.chainBlocks.set(k, chain);
+    }
+    chain.count++;
+    return chain;
+  }
+
+  private writeRecord(slot: number, s: State, runtime: number, chain: number): void {
+    const p = this.arena.payload(slot);
+    const i32 = this.heap.i32;
+    i32[p + S_SPI] = s.spi;
+    i32[p + S_PROTO] = s.proto;
+    i32[p + S_FAMILY] = s.family;
+    i32[p + S_MODE] = MODE_NUMBER[s.mode];
+    i32[p + S_REQID] = s.reqid;
+    for (let w = 0; w < 4; w++) {
+      i32[p + S_DST + w] = s.dst.words[w];
+      i32[p + S_SRC + w] = s.src.words[w];
+    }
+    const sel = s.selector;
+    const selAny = sel.srcLen === 0 && sel.dstLen === 0 && sel.proto === 0;
+    i32[p + S_FLAGS] = (s.esn ? FLAG_ESN : 0) | (s.encap ? FLAG_ENCAP : 0) | (selAny ? FLAG_SEL_ANY : 0);
+    i32[p + S_REPLAY_WINDOW] = s.replayWindow;
+    i32[p + S_ALG] = ALG_NUMBER[s.algorithm.name];
+    i32[p + S_ICV] = s.algorithm.icvBits / 8;
+    i32[p + S_KEYLEN] = s.algorithm.key.length;
+    this.heap.u8.set(s.algorithm.key, (p + S_KEY) * 4);
+    if (s.encap) {
+      i32[p + S_ENCAP_PORTS] = (s.encap.sport << 16) | s.encap.dport;
+      for (let w = 0; w < 4; w++) i32[p + S_ENCAP_OA + w] = s.encap.oa.words[w];
+    }
+    i32[p + S_RUNTIME] = runtime;
+    i32[p + S_CHAIN] = chain;
+    writeSelector(i32, p + S_SEL, sel);
+    this.bump(slot);
+  }
+
+  /** Validate a spec and complete it with defaults. Throws XfrmError EINVAL. */
+  private check(spec: StateSpec): State {
+    const family = spec.dst.family;
+    if (spec.src.family !== family) throw new XfrmError('EINVAL', 'state src and dst are of different families');
+    const proto = spec.proto ?? IPPROTO_ESP;
+    if (proto !== IPPROTO_ESP) throw new XfrmError('EINVAL', `protocol ${proto} is not supported (only esp)`);
+    if (!(Number.isInteger(spec.spi) && spec.spi >= 0 && spec.spi < 2 ** 32)) throw new XfrmError('EINVAL', `bad spi ${spec.spi}`);
+    if (spec.spi === 0) throw new XfrmError('EINVAL', 'spi 0 is reserved');
+    const reqid = spec.reqid ?? 0;
+    if (!(Number.isInteger(reqid) && reqid >= 0 && reqid < 2 ** 32)) throw new XfrmError('EINVAL', `bad reqid ${reqid}`);
+    const mode = spec.mode ?? 'transport';
+    if (mode !== 'transport' && mode !== 'tunnel') throw new XfrmError('EINVAL', `bad mode '${String(mode)}'`);
+    const algorithm = this.checkAlgorithm(spec.algorithm);
+    const replayWindow = spec.replayWindow ?? 0;
+    if (!(Number.isInteger(replayWindow) && replayWindow >= 0 && replayWindow <= MAX_REPLAY_WINDOW)) {
+      throw new XfrmError('EINVAL', `replay-window must be 0..${MAX_REPLAY_WINDOW}, got ${replayWindow}`);
+    }
+    const esn = spec.esn ?? false;
+    if (esn && replayWindow === 0) throw new XfrmError('EINVAL', 'flag esn needs a replay-window');
+    const r = spec.replay;
+    const replay: ReplayCounters =
+      r === undefined ? ZERO_COUNTERS : Object.freeze({ seq: r.seq ?? 0, seqHi: r.seqHi ?? 0, oseq: r.oseq ?? 0, oseqHi: r.oseqHi ?? 0 });
+    for (const k of COUNTER_NAMES) {
+      const v = replay[k];
+      if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) throw new XfrmError('EINVAL', `bad replay counter ${k} ${v}`);
+    }
+    if (!esn && (replay.seqHi !== 0 || replay.oseqHi !== 0)) {
+      throw new XfrmError('EINVAL', 'replay-seq-hi and replay-oseq-hi need flag esn');
+    }
+    const selector = spec.selector ?? anySelector(family);
+    const limits = spec.limits === undefined ? NO_LIMITS : Object.freeze({ ...NO_LIMITS, ...spec.limits });
+    for (const [k, v] of spec.limits === undefined ? [] : Object.entries(limits)) {
+      if (!(v >= 0 && (Number.isInteger(v) || v === Infinity))) throw new XfrmError('EINVAL', `bad limit ${k} ${v}`);
+    }
+    const encap = spec.encap;
+    if (encap !== undefined) {
+      if (encap.type !== 'espinudp') throw new XfrmError('EINVAL', `encap ${String(encap.type)} is not supported (only espinudp)`);
+      for (const port of [encap.sport, encap.dport]) {
+        if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new XfrmError('EINVAL', `bad encap port ${port}`);
+      }
+    }
+    if (mode === 'tunnel' && (isAnyAddress(spec.dst) || isAnyAddress(spec.src))) {
+      throw new XfrmError('EINVAL', 'a tunnel mode state needs src and dst addresses');
+    }
+    return Object.freeze({
+      family,
+      dst: spec.dst,
+      src: spec.src,
+      spi: spec.spi,
+      proto,
+      mode,
+      reqid,
+      algorithm,
+      replayWindow,
+      esn,
+      replay,
+      selector,
+      limits,
+      encap,
+    });
+  }
+
+  private checkAlgorithm(a: Algorithm): Algorithm {
+    const n = a.key.length;
+    switch (a.name) {
+      case 'rfc4106(gcm(aes))':
+        if (n !== 20 && n !== 28 && n !== 36) {
+          throw new XfrmError('EINVAL', `rfc4106(gcm(aes)) needs a 16, 24 or 32-byte key plus a 4-byte salt, got ${n} bytes`);
+        }
+        if (a.icvBits !== 64 && a.icvBits !== 96 && a.icvBits !== 128) {
+          throw new XfrmError('EINVAL', `rfc4106(gcm(aes)) ICV must be 64, 96 or 128 bits, got ${a.icvBits}`);
+        }
+        break;
+      case 'rfc7539esp(chacha20,poly1305)':
+        if (n !== 36) throw new XfrmError('EINVAL', `rfc7539esp(chacha20,poly1305) needs a 32-byte key plus a 4-byte salt, got ${n} bytes`);
+        if (a.icvBits !== 128) throw new XfrmError('EINVAL', `rfc7539esp(chacha20,poly1305) ICV must be 128 bits, got ${a.icvBits}`);
+        break;
+      case 'cipher_null':
+        if (!this.allowNull) throw new XfrmError('EINVAL', 'cipher_null is for benchmarks only: enable allowNullCipher');
+        if (n !== 0 || a.icvBits !== 0) throw new XfrmError('EINVAL', 'cipher_null takes no key and no ICV');
+        break;
+      default:
+        throw new XfrmError('EINVAL', `algorithm '${String(a.name)}' is not supported`);
+    }
+    if (n > MAX_KEY_BYTES) throw new XfrmError('EINVAL', 'key too long');
+    return { name: a.name, key: Uint8Array.from(a.key), icvBits: a.icvBits };
+  }
+}
+
+function hex8(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The string identity of a state: (dst, spi, proto). */
+export function stateId(dst: Address, spi: number, proto: number): string {
+  const w = dst.words;
+  return `${dst.family}|${w[0]}|${w[1]}|${w[2]}|${w[3]}|${spi >>> 0}|${proto}`;
+}
+
+function spiKey(s: State): Int32Array {
+  return Int32Array.of(s.family, ...s.dst.words, s.spi, s.proto);
+}
+
+function dstKey(s: State): Int32Array {
+  return Int32Array.of(s.family, ...s.dst.words, ...s.src.words, s.reqid, s.proto, MODE_NUMBER[s.mode], 0);
+}
+
+function srcKey(s: State): Int32Array {
+  return Int32Array.of(s.family, ...s.src.words);
+}

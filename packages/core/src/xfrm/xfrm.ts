@@ -1,0 +1,284 @@
+/**
+ * The control plane of the xfrm model: one object that owns the shared heap, the epoch
+ * domain, the SPD and the SAD, keeps the outstanding ACQUIREs and the SA lifetimes, and
+ * reports what happens as events. It is the single writer of every shared table; queue
+ * workers attach read-only views from {@link Xfrm.describe}.
+ *
+ * Events (EventEmitter):
+ * - `acquire` (Acquire): a required template had no state; once per merged request.
+ * - `expire` (ExpireEvent): a soft limit was reached (once), or a hard one (the state is gone).
+ * - `monitor` (MonitorEvent): every change to the tables.
+ */
+import { getRandomValues } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { AcquireTable, acquireKey, type Acquire } from './acquire.js';
+import { type Address } from './address.js';
+import { bundleValid, resolveBundle, type AcquireRequest, type Bundle } from './bundle.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { EpochDomain, type EpochDescription } from '../shm/epoch.js';
+import { lifetimeVerdict, timeDeadlines, type LifetimeUsage } from './lifetime.js';
+import { DIR_NUMBER, PolicyDb, type Policy, type PolicyDbDescription, type PolicyDir, type PolicySpec } from './policy-db.js';
+import { packFlow, type Flow } from './selector.js';
+import { SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from '../shm/shared-heap.js';
+import { StateDb, stateId, type State, type StateDbDescription, type StateSpec } from './state-db.js';
+import { IPPROTO_ESP } from './template.js';
+
+/** Options for {@link Xfrm.create}. */
+export interface XfrmOptions {
+  heap?: SharedHeapOptions;
+  /** Reader threads that may attach (queue workers). Default 64. */
+  maxReaders?: number;
+  policyCapacity?: number;
+  stateCapacity?: number;
+  /** Accept `cipher_null` states: benchmarks only. */
+  allowNullCipher?: boolean;
+  /** How long an ACQUIRE stays outstanding (ms). Default 30 000. */
+  acquireTimeoutMs?: number;
+  /** The clock (ms); tests pass their own. */
+  now?: () => number;
+  /** Turn the talk's optimisations back off, to measure them (dataplane-bench --ablate). */
+  ablate?: {
+    /** Policies in one priority-ordered list per direction instead of tuple space search. */
+    linearSpd?: boolean;
+    /** Every policy or state change makes every bundle stale ("flush everything"). */
+    flush?: boolean;
+    /** Draw random bytes for each SA when it is added, as Linux once did for its IV. */
+    eagerIv?: boolean;
+  };
+}
+
+/** What a worker needs to attach to every table. */
+export interface XfrmDescription {
+  readonly heap: SharedHeapDescription;
+  readonly epochs: EpochDescription;
+  readonly spd: PolicyDbDescription;
+  readonly sad: StateDbDescription;
+}
+
+/** Why a state expired. */
+export type ExpireReason = 'bytes' | 'packets' | 'time' | 'sequence';
+
+/** A soft or hard expiry. After a hard one the state has been deleted. */
+export interface ExpireEvent {
+  readonly state: State;
+  readonly hard: boolean;
+  readonly reason: ExpireReason;
+}
+
+/** A change to the tables. */
+export type MonitorEvent =
+  | { readonly kind: 'policy'; readonly op: 'add' | 'update' | 'delete'; readonly policy: Policy }
+  | { readonly kind: 'state'; readonly op: 'add' | 'update' | 'delete'; readonly state: State }
+  | { readonly kind: 'policy' | 'state'; readonly op: 'flush'; readonly count: number };
+
+/** What a flow resolves to, in control-plane terms (for tools and tests). */
+export interface FlowResolution {
+  readonly policy: Policy | undefined;
+  readonly states: State[];
+  readonly acquire: AcquireRequest | undefined;
+  /** The bundle, when the flow has one (not for 'none', 'block' or 'acquire'). */
+  readonly bundle: Bundle | undefined;
+}
+
+interface Lifetime {
+  state: State;
+  usage: LifetimeUsage;
+  softFired: boolean;
+}
+
+/** The control plane: single writer of the shared tables. */
+export class Xfrm extends EventEmitter {
+  readonly acquires: AcquireTable;
+  private readonly lifetimes = new Map<string, Lifetime>();
+  private readonly deadlines = new DeadlineQueue<string>();
+  private readonly now: () => number;
+  private readonly ablate: NonNullable<XfrmOptions['ablate']>;
+
+  private constructor(
+    readonly heap: SharedHeap,
+    readonly epochs: EpochDomain,
+    readonly spd: PolicyDb,
+    readonly sad: StateDb,
+    opts: XfrmOptions,
+  ) {
+    super();
+    this.acquires = new AcquireTable(opts.acquireTimeoutMs);
+    this.now = opts.now ?? Date.now;
+    this.ablate = opts.ablate ?? {};
+  }
+
+  /** Create empty tables in a new shared heap. */
+  static create(opts: XfrmOptions = {}): Xfrm {
+    const heap = SharedHeap.create({ maxBytes: 2 ** 32, ...opts.heap });
+    const epochs = EpochDomain.create(heap, opts.maxReaders ?? 64);
+    const spd = PolicyDb.create(heap, epochs, { capacity: opts.policyCapacity, linear: opts.ablate?.linearSpd });
+    const sad = StateDb.create(heap, epochs, { capacity: opts.stateCapacity, allowNullCipher: opts.allowNullCipher });
+    return new Xfrm(heap, epochs, spd, sad, opts);
+  }
+
+  /** The description to post to queue workers. */
+  describe(): XfrmDescription {
+    return { heap: this.heap.describe(), epochs: this.epochs.describe(), spd: this.spd.describe(), sad: this.sad.describe() };
+  }
+
+  /** Resolve after one grace period: no reader still sees what was deleted before the call. */
+  synchronize(): Promise<void> {
+    return this.epochs.synchronize();
+  }
+
+  addPolicy(spec: PolicySpec): Policy {
+    return this.changed({ kind: 'policy', op: 'add', policy: this.spd.add(spec) }).policy;
+  }
+
+  updatePolicy(spec: PolicySpec): Policy {
+    return this.changed({ kind: 'policy', op: 'update', policy: this.spd.update(spec) }).policy;
+  }
+
+  deletePolicy(index: number): Policy {
+    return this.changed({ kind: 'policy', op: 'delete', policy: this.spd.delete(index) }).policy;
+  }
+
+  flushPolicies(dir?: PolicyDir): number {
+    const count = this.spd.flush(dir);
+    this.emit('monitor', { kind: 'policy', op: 'flush', count } satisfies MonitorEvent);
+    return count;
+  }
+
+  addState(spec: StateSpec): State {
+    if (this.ablate.eagerIv) getRandomValues(new Uint8Array(16)); // the talk's "ESP Bogosity"
+    const state = this.sad.add(spec);
+    const now = this.now();
+    const l = { state, usage: { addTime: now, useTime: 0, bytes: 0, packets: 0 }, softFired: false };
+    this.lifetimes.set(stateId(state.dst, state.spi, state.proto), l);
+    this.schedule(l);
+    this.acquires.satisfy(acquireKey(state));
+    return this.changed({ kind: 'state', op: 'add', state }).state;
+  }
+
+  updateState(spec: StateSpec): State {
+    const state = this.sad.update(spec);
+    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto))!;
+    l.state = state;
+    this.schedule(l);
+    return this.changed({ kind: 'state', op: 'update', state }).state;
+  }
+
+  deleteState(dst: Address, spi: number, proto = IPPROTO_ESP): State {
+    const state = this.sad.delete(dst, spi, proto);
+    this.lifetimes.delete(stateId(dst, spi, proto));
+    return this.changed({ kind: 'state', op: 'delete', state }).state;
+  }
+
+  flushStates(proto?: number): number {
+    const gone = this.sad.flush(proto);
+    for (const s of gone) this.lifetimes.delete(stateId(s.dst, s.spi, s.proto));
+    this.emit('monitor', { kind: 'state', op: 'flush', count: gone.length } satisfies MonitorEvent);
+    return gone.length;
+  }
+
+  /** Lifetime usage of a state so far. */
+  usage(state: State): LifetimeUsage | undefined {
+    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
+    return l === undefined ? undefined : { ...l.usage };
+  }
+
+  /**
+   * Resolve a flow as the output path would (for tools and tests): the winning policy of
+   * `dir`, the states of its bundle, or the ACQUIRE it would raise (raised here too).
+   */
+  resolve(dir: PolicyDir, flow: Flow): FlowResolution {
+    const r = resolveBundle(this.spd, this.sad, DIR_NUMBER[dir], packFlow(flow), 0);
+    switch (r.kind) {
+      case 'none':
+        return { policy: undefined, states: [], acquire: undefined, bundle: undefined };
+      case 'block':
+        return { policy: this.spd.policyAt(r.policy), states: [], acquire: undefined, bundle: undefined };
+      case 'acquire':
+        this.raiseAcquire(r.acquire);
+        return { policy: this.spd.policyAt(r.acquire.policy), states: [], acquire: r.acquire, bundle: undefined };
+      case 'bundle':
+        return {
+          policy: this.spd.policyAt(r.bundle.policy),
+          states: [...r.bundle.states].map((s) => this.sad.stateAt(s)!),
+          acquire: undefined,
+          bundle: r.bundle,
+        };
+    }
+  }
+
+  /** True while nothing a bundle was built from has changed. */
+  bundleValid(bundle: Bundle): boolean {
+    return bundleValid(this.spd, this.sad, bundle);
+  }
+
+  /** Record an ACQUIRE from the packet path; emits `acquire` unless it merged. */
+  raiseAcquire(req: AcquireRequest): Acquire {
+    const { acquire, fresh } = this.acquires.raise(req, this.now());
+    if (fresh) this.emit('acquire', acquire);
+    return acquire;
+  }
+
+  /**
+   * Account packets and bytes the dataplane processed with a state, and check its byte,
+   * packet and sequence-number limits. Returns false if the state is gone.
+   */
+  account(state: State, bytes: number, packets: number): boolean {
+    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
+    if (l === undefined) return false;
+    const now = this.now();
+    if (l.usage.useTime === 0 && packets > 0) {
+      l.usage.useTime = now;
+      this.schedule(l);
+    }
+    l.usage.bytes += bytes;
+    l.usage.packets += packets;
+    return this.checkLifetime(l, now);
+  }
+
+  /** Fire due timers: time limits of states, expired ACQUIREs. Call every second or so. */
+  tick(): void {
+    const now = this.now();
+    for (const id of this.deadlines.popDue(now)) {
+      const l = this.lifetimes.get(id); // undefined if the state died since
+      if (l !== undefined) this.checkLifetime(l, now);
+    }
+    this.acquires.expire(now);
+  }
+
+  /** Fire soft (once) or hard expiry if a limit is reached; returns false if the state died. */
+  private checkLifetime(l: Lifetime, now: number): boolean {
+    const state = l.state;
+    const exhausted = this.sad.exhausted(state);
+    const verdict = exhausted ? 'hard' : lifetimeVerdict(state.limits, l.usage, now);
+    if (verdict === 'hard') {
+      const reason: ExpireReason = exhausted ? 'sequence' : this.reason(state, l.usage, 'hard');
+      this.deleteState(state.dst, state.spi, state.proto);
+      this.emit('expire', { state, hard: true, reason } satisfies ExpireEvent);
+      return false;
+    }
+    if (verdict === 'soft' && !l.softFired) {
+      l.softFired = true;
+      this.emit('expire', { state, hard: false, reason: this.reason(state, l.usage, 'soft') } satisfies ExpireEvent);
+    }
+    return true;
+  }
+
+  private reason(state: State, u: LifetimeUsage, kind: 'soft' | 'hard'): ExpireReason {
+    const lim = state.limits;
+    if (u.bytes >= (kind === 'hard' ? lim.hardBytes : lim.softBytes)) return 'bytes';
+    if (u.packets >= (kind === 'hard' ? lim.hardPackets : lim.softPackets)) return 'packets';
+    return 'time';
+  }
+
+  /** Queue the state's time limits (stale entries are checked and dropped when due). */
+  private schedule(l: Lifetime): void {
+    const id = stateId(l.state.dst, l.state.spi, l.state.proto);
+    for (const at of timeDeadlines(l.state.limits, l.usage)) this.deadlines.push(at, id);
+  }
+
+  private changed<E extends MonitorEvent>(event: E): E {
+    if (this.ablate.flush) this.spd.invalidateAll();
+    this.emit('monitor', event);
+    return event;
+  }
+}

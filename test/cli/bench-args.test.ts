@@ -1,0 +1,110 @@
+// dataplane-bench: argument parsing, and that the JSON carries every figure of the table
+// (a short real run of each scenario and of an ablation, with an HTML report).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ABLATIONS, SCENARIOS, UsageError, parseBenchArgs } from '../../packages/cli/dist/bench-args.js';
+import { resultRows } from '../../packages/cli/dist/bench-report.js';
+
+const run = promisify(execFile);
+const BIN = new URL('../../packages/cli/dist/dataplane-bench.js', import.meta.url).pathname;
+
+describe('dataplane-bench arguments', () => {
+  it('has defaults that make a short useful run', () => {
+    expect(parseBenchArgs([])).toEqual({
+      scenario: 'many-policies',
+      queues: 2,
+      states: 1000,
+      policies: 1000,
+      prefixed: 0,
+      churn: 1000,
+      duration: 5,
+      packetSize: 64,
+      cipher: 'aes-gcm-128',
+      cryptoBackend: 'noble',
+      flows: 1024,
+      seed: 1,
+      ablate: [],
+      compare: false,
+      json: false,
+      out: undefined,
+      help: false,
+    });
+  });
+
+  it('takes every option', () => {
+    const a = parseBenchArgs([
+      'one-policy-many-states', '--queues', '4', '--states', '5000', '--policies', '10', '--prefixed', '100', '--churn', '0',
+      '--duration', '0.5', '--packet-size', '1400', '--cipher', 'chacha20-poly1305', '--crypto-backend', 'node', '--flows', '7',
+      '--seed', '9', '--ablate', 'list-spd,flush', '--ablate', 'refcount', '--compare', '--json', '--out', 'r.html',
+    ]);
+    expect(a).toMatchObject({
+      scenario: 'one-policy-many-states', queues: 4, states: 5000, policies: 10, prefixed: 100, churn: 0, duration: 0.5,
+      packetSize: 1400, cipher: 'chacha20-poly1305', cryptoBackend: 'node', flows: 7, seed: 9,
+      ablate: ['list-spd', 'flush', 'refcount'], compare: true, json: true, out: 'r.html',
+    });
+    expect(parseBenchArgs(['lookup']).cipher).toBe('null');
+    expect(parseBenchArgs(['crypto']).churn).toBe(0);
+    expect(SCENARIOS.length).toBe(5);
+    expect(ABLATIONS.length).toBe(6);
+  });
+
+  for (const [argv, message] of [
+    [['--queues', 'x'], /--queues must be a whole number from 1 to 64, got 'x'/],
+    [['--queues', '0'], /--queues/],
+    [['--states', '1e3'], /--states/],
+    [['--duration', '0.1'], /--duration/],
+    [['--packet-size', '20'], /--packet-size/],
+    [['--cipher', 'des'], /--cipher must be one of aes-gcm-128, aes-gcm-256, chacha20-poly1305, null, got 'des'/],
+    [['--crypto-backend', 'openssl'], /--crypto-backend/],
+    [['--ablate', 'everything'], /unknown ablation 'everything'/],
+    [['--out', 'report.txt'], /--out must name an \.html file/],
+    [['lookup', '--cipher', 'aes-gcm-128'], /lookup scenario runs with --cipher null only/],
+    [['--bogus'], /bogus/],
+    [['nosuch'], /unknown scenario 'nosuch'/],
+    [['crypto', 'lookup'], /one scenario at most/],
+  ] as const) {
+    it(`rejects ${argv.join(' ')} with a clear message`, () => {
+      expect(() => parseBenchArgs([...argv])).toThrow(UsageError);
+      expect(() => parseBenchArgs([...argv])).toThrow(message);
+    });
+  }
+
+  it('exits 2 on bad arguments, with the message on stderr', async () => {
+    const err = await run(process.execPath, [BIN, '--queues', '0']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('dataplane-bench: --queues must be a whole number');
+  });
+});
+
+describe('dataplane-bench runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  for (const scenario of SCENARIOS) {
+    it(`${scenario}: the JSON carries every figure of the table, and the HTML report is self-contained`, async () => {
+      const out = join(dir, `${scenario}.html`);
+      const { stdout } = await run(process.execPath, [BIN, scenario, '--duration', '0.6', '--policies', '50', '--states', '100', '--churn', '200', '--json', '--out', out]);
+      const r = JSON.parse(stdout);
+      for (const key of ['scenario', 'params', 'packetsPerSecond', 'perQueue', 'nsPerPacket', 'lookupsPerPacket', 'batchLatencyUs', 'control', 'packets', 'memory', 'timeline']) {
+        expect(r).toHaveProperty(key);
+      }
+      expect(r.perQueue.map((q: { queue: number }) => q.queue)).toEqual([0, 1]);
+      expect(r.packets.submitted).toBeGreaterThan(0);
+      expect(r.timeline.length).toBeGreaterThan(0);
+      // Every figure the table prints comes from the JSON object.
+      const table = (await run(process.execPath, [BIN, scenario, '--duration', '0.6', '--policies', '50', '--states', '100'])).stdout;
+      for (const [label] of resultRows(r)) if (!label.startsWith('dropped:')) expect(table).toContain(label);
+      const html = readFileSync(out, 'utf8');
+      expect(html).toContain('<svg');
+      expect(html).toContain('packets/s (total)');
+      expect(html).not.toMatch(/(src|href)=["']https?:/);
+    });
+  }
+
+  it('--compare runs with and without an ablation and prints the ratio', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'many-policies', '--compare', '--ablate', 'no-flowcache', '--duration', '0.6', '--policies', '50', '--states', '50']);
+    expect(stdout).toMatch(/no-flowcache\s+[\d,]+\s+[\d,]+\s+\d\.\d{3}/);
+  });
+});

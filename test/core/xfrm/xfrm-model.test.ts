@@ -232,8 +232,8 @@ describe('lifetimes', () => {
     const { x } = setup();
     const s = x.addState(sa('192.0.2.1', '198.51.100.1', 0x100, 1, { esn: true, replayWindow: 64, replay: { oseq: 0xffffffff, oseqHi: 0 } }));
     const slot = x.sad.slotOf(s);
-    expect(x.sad.nextOutputSeq(slot)).toBe(2 ** 32);
-    expect(x.sad.nextOutputSeq(slot)).toBe(2 ** 32 + 1);
+    expect([x.sad.nextOutputSeq(slot), x.sad.outSeqHi]).toEqual([0, 1]);
+    expect([x.sad.nextOutputSeq(slot), x.sad.outSeqHi]).toEqual([1, 1]);
     expect(x.sad.countersOf(s)).toMatchObject({ oseq: 1, oseqHi: 1 });
   });
 });

@@ -117,12 +117,12 @@ export class EspEngine {
       const slot = states[start + i];
       if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmOutStateExpired);
       const sa = this.contexts.get(slot);
-      const seq = this.sad.nextOutputSeq(slot);
-      if (seq < 0) return this.drop(DROP.XfrmOutStateSeqError);
+      const seqLo = this.sad.nextOutputSeq(slot);
+      if (seqLo < 0) return this.drop(DROP.XfrmOutStateSeqError);
       const last = i === n - 1;
       const dst = last ? out : this.scratch[i & 1];
       const d = last ? oo : 0;
-      len = espEncapsulate(sa, Math.floor(seq / 2 ** 32), seq >>> 0, src, so, len, dst, d, this.info);
+      len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, this.info);
       if (len < 0) return this.drop(DROP.XfrmOutStateModeError);
       this.used[this.usedCount++] = slot;
       src = dst;

@@ -282,10 +282,14 @@ export class StateDbView {
     return Atomics.load(this.heap.i32, this.field(slot, S_GENID));
   }
 
+  /** The high half of the number the last {@link nextOutputSeq} call handed out (0 without ESN). */
+  outSeqHi = 0;
+
   /**
-   * Take the next output sequence number of the state in `slot`. Without ESN the 32-bit
-   * counter never wraps: past 2^32 - 1 this returns -1 and marks the state exhausted (a hard
-   * expiry for the control thread). With ESN the 64-bit counter is returned as a number.
+   * Take the next output sequence number of the state in `slot`: returns its low 32 bits (an
+   * unsigned number) and leaves the high half in {@link outSeqHi}, so the 64-bit value never
+   * passes through a double. Neither counter ever wraps: past 2^32 - 1 (without ESN) or
+   * 2^64 - 1 (with ESN) this returns -1 and marks the state exhausted (a hard expiry).
    */
   nextOutputSeq(slot: number): number {
     const p = this.arena.payload(slot);
@@ -293,22 +297,32 @@ export class StateDbView {
     const rt = i32[p + S_RUNTIME];
     const r = this.heap.cover(rt + RT_BITMAP);
     if ((i32[p + S_FLAGS] & FLAG_ESN) === 0) {
+      this.outSeqHi = 0;
       for (;;) {
         const cur = Atomics.load(r, rt + RT_OSEQ);
-        if (cur === -1) {
-          Atomics.or(r, rt + RT_FLAGS, RT_EXHAUSTED);
-          return -1;
-        }
+        if (cur === -1) return this.exhaust(r, rt);
         if (Atomics.compareExchange(r, rt + RT_OSEQ, cur, (cur + 1) | 0) === cur) return (cur + 1) >>> 0;
       }
     }
     while (Atomics.compareExchange(r, rt + RT_LOCK, 0, 1) !== 0); // a few instructions, held by queue workers only
-    const lo = (r[rt + RT_OSEQ] + 1) | 0;
+    let lo = r[rt + RT_OSEQ];
+    let hi = r[rt + RT_OSEQ_HI];
+    if (lo === -1 && hi === -1) {
+      Atomics.store(r, rt + RT_LOCK, 0);
+      return this.exhaust(r, rt);
+    }
+    lo = (lo + 1) | 0;
+    if (lo === 0) hi = (hi + 1) | 0;
     r[rt + RT_OSEQ] = lo;
-    if (lo === 0) r[rt + RT_OSEQ_HI] = (r[rt + RT_OSEQ_HI] + 1) | 0;
-    const seq = (r[rt + RT_OSEQ_HI] >>> 0) * 2 ** 32 + (lo >>> 0);
+    r[rt + RT_OSEQ_HI] = hi;
     Atomics.store(r, rt + RT_LOCK, 0);
-    return seq;
+    this.outSeqHi = hi >>> 0;
+    return lo >>> 0;
+  }
+
+  private exhaust(r: Int32Array, rt: number): number {
+    Atomics.or(r, rt + RT_FLAGS, RT_EXHAUSTED);
+    return -1;
   }
 }
 

@@ -81,7 +81,7 @@ export interface DataplaneOptions {
 /** What became of a submitted packet. */
 export interface PacketResult {
   readonly queue: number;
-  /** Per-queue submission number. */
+  /** Per-queue submission number: an int32 that wraps (compare with `(a - b) | 0`). */
   readonly id: number;
   readonly verdict: 'transmitted' | 'passed' | 'dropped' | 'dummy';
   readonly reason?: DropReason;
@@ -285,8 +285,10 @@ export class Dataplane extends EventEmitter {
       if (counts[q] >= free[q]) break;
       const ring = this.rx[q];
       const k = counts[q]++;
-      tickets?.push({ queue: q, id: this.nextId[q] });
-      ring.put(k, p, 0, Math.min(p.length, ring.maxPacket), d, this.nextId[q]++, 0);
+      const id = this.nextId[q];
+      this.nextId[q] = (id + 1) | 0; // int32, as the ring carries it: wraps, compared wrap-safe
+      tickets?.push({ queue: q, id });
+      ring.put(k, p, 0, Math.min(p.length, ring.maxPacket), d, id, 0);
       if (p.length > ring.maxPacket) ring.i32[ring.pending(k) >> 2] = p.length; // its queue drops it, counted
       taken++;
     }
@@ -309,8 +311,10 @@ export class Dataplane extends EventEmitter {
         const meta = ring.i32[w + 1];
         const id = ring.i32[w + 2];
         const state = ring.i32[w + 3];
-        if (id < this.expectId[q]) continue; // processed twice by a worker that died between publish and release
-        this.expectId[q] = id + 1;
+        // Processed twice by a worker that died between publish and release. Ids are int32 and
+        // wrap (2^31 packets is hours on one queue): compare by signed difference.
+        if (((id - this.expectId[q]) | 0) < 0) continue;
+        this.expectId[q] = (id + 1) | 0;
         const v = meta & 0xff;
         const data = ring.u8.slice(o + SLOT_HEADER, o + SLOT_HEADER + len);
         let r: PacketResult;

@@ -1,11 +1,12 @@
 /**
  * ESP output for one SA: tunnel mode (4-in-4, 6-in-6, 4-in-6, 6-in-4) and transport mode,
- * optionally in UDP (RFC 3948, checksum zero). The outer header follows packet.ts
- * writeOuterHeader (TTL 64, DSCP/ECN per RFC 6040, DF copied from an IPv4 inner header and
- * set for IPv6, IPv4 id from the sequence number). Thread-local; no allocation.
+ * optionally in UDP (RFC 3948: checksum zero over IPv4; computed over IPv6, where RFC 8200
+ * forbids zero). The outer header follows packet.ts writeOuterHeader (TTL 64, DSCP/ECN per
+ * RFC 6040, DF copied from an IPv4 inner header and set for IPv6, IPv4 id from the sequence
+ * number, the inner flow label copied in 6in6 as Linux does). Thread-local; no allocation.
  */
 import { ESP_HEADER_LENGTH, espLength, espSeal } from './esp.js';
-import { IPPROTO, encapsulatedTos, parseIp, setIpv4Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
+import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 const UDP_HEADER = 8;
@@ -19,7 +20,7 @@ function writeUdp(b: Uint8Array, o: number, sa: SaContext, espLen: number): void
   put16(b, o, sa.encapSport);
   put16(b, o + 2, sa.encapDport);
   put16(b, o + 4, UDP_HEADER + espLen);
-  put16(b, o + 6, 0); // RFC 3948: checksum zero
+  put16(b, o + 6, 0); // RFC 3948: checksum zero over IPv4 (IPv6: setUdp6Checksum once the header is written)
 }
 
 /**
@@ -52,7 +53,9 @@ export function espEncapsulate(
     if (udp !== 0) writeUdp(out, oo + outer, sa, espLen);
     const df = info.family === 4 ? (inp[io + 6] & 0x40) !== 0 : true;
     const a = sa.addresses;
-    writeOuterHeader(out, oo, sa.family, a, 0, a, 4, udp + espLen, proto, encapsulatedTos(tosOf(inp, io)), df, seqLo);
+    const label = sa.family === 6 && info.family === 6 ? flowLabelOf(inp, io) : 0;
+    writeOuterHeader(out, oo, sa.family, a, 0, a, 4, udp + espLen, proto, encapsulatedTos(tosOf(inp, io)), df, seqLo, label);
+    if (udp !== 0 && sa.family === 6) setUdp6Checksum(out, oo, oo + outer, udp + espLen);
     return total;
   }
   // Transport: the IP header (with any IPv6 extension headers) stays; ESP goes before the payload.
@@ -71,6 +74,7 @@ export function espEncapsulate(
     setIpv4Checksum(out, oo);
   } else {
     put16(out, oo + 4, total - 40);
+    if (udp !== 0) setUdp6Checksum(out, oo, oo + h, udp + espLen);
   }
   return total;
 }

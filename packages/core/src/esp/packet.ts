@@ -206,6 +206,7 @@ export function writeOuterHeader(
   tos: number,
   df: boolean,
   id: number,
+  flowLabel = 0,
 ): number {
   if (family === 4) {
     const total = 20 + payloadLength;
@@ -226,8 +227,9 @@ export function writeOuterHeader(
     return 20;
   }
   b[off] = 0x60 | (tos >> 4);
-  b[off + 1] = (tos & 15) << 4;
-  b[off + 2] = b[off + 3] = 0;
+  b[off + 1] = ((tos & 15) << 4) | ((flowLabel >>> 16) & 15);
+  b[off + 2] = (flowLabel >>> 8) & 0xff;
+  b[off + 3] = flowLabel & 0xff;
   b[off + 4] = payloadLength >> 8;
   b[off + 5] = payloadLength & 0xff;
   b[off + 6] = proto;
@@ -237,6 +239,30 @@ export function writeOuterHeader(
     putWord(b, off + 24 + 4 * w, dst[d + w]);
   }
   return 40;
+}
+
+/** The 20-bit flow label of the IPv6 header at `off`. */
+export function flowLabelOf(b: Uint8Array, off: number): number {
+  return ((b[off + 1] & 15) << 16) | (b[off + 2] << 8) | b[off + 3];
+}
+
+/**
+ * Store the UDP checksum of the datagram at `b[udp .. udp+len)` carried in the IPv6 header at
+ * `ip` (pseudo-header: its source and destination, length, next header 17). RFC 8200 8.1
+ * forbids a zero UDP checksum over IPv6, so a computed 0 is sent as 0xffff.
+ */
+export function setUdp6Checksum(b: Uint8Array, ip: number, udp: number, len: number): void {
+  b[udp + 6] = b[udp + 7] = 0;
+  let sum = len + 17;
+  for (let i = ip + 8; i < ip + 40; i += 2) sum += (b[i] << 8) | b[i + 1];
+  const end = udp + len;
+  let i = udp;
+  for (; i + 1 < end; i += 2) sum += (b[i] << 8) | b[i + 1];
+  if (i < end) sum += b[i] << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  b[udp + 6] = c === 0 ? 0xff : c >> 8;
+  b[udp + 7] = c === 0 ? 0xff : c & 0xff;
 }
 
 /** Store a 32-bit word big-endian. */

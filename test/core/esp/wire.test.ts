@@ -1,0 +1,80 @@
+// Defect 11 of the long-running review: what ESP puts on the wire, checked the way an
+// independent decoder would. Over IPv6 a UDP checksum of 0 is forbidden (RFC 8200 8.1;
+// RFC 3948 allows 0 only over IPv4), and a 6in6 tunnel copies the inner flow label as Linux
+// does (RFC 6437: flows stay distinguishable for ECMP).
+import { describe, expect, it } from 'vitest';
+import { aeadBackend, newIpInfo, parseIp } from '@xfrm/core';
+import { pair, udpPacket } from './helpers.js';
+
+const KEY = '0x' + '5a'.repeat(16) + 'c0ffee01';
+const state = (mode: string, src: string, dst: string, extra: string) =>
+  `ip xfrm state add src ${src} dst ${dst} proto esp spi 0x1001 reqid 7 mode ${mode} aead 'rfc4106(gcm(aes))' ${KEY} 128 ${extra}`;
+
+/** The Internet checksum over an IPv6 pseudo-header and the UDP datagram; 0xffff (or 0) when it verifies. */
+function udp6Verifies(p: Uint8Array, udpAt: number, udpLen: number): boolean {
+  let sum = 0;
+  for (let i = 8; i < 40; i += 2) sum += (p[i] << 8) | p[i + 1]; // source and destination
+  sum += udpLen + 17;
+  for (let i = 0; i < udpLen; i += 2) sum += (p[udpAt + i] << 8) | (i + 1 < udpLen ? p[udpAt + i + 1] : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0xffff;
+}
+
+function send(aLines: string[], bLines: string[], packet: Uint8Array): { wire: Uint8Array; back: Uint8Array } {
+  const p = pair(aLines, bLines, aeadBackend('noble'));
+  const wire = new Uint8Array(4096);
+  const n = p.out.output(packet, 0, packet.length, wire, 0);
+  expect(n, `output dropped: ${p.out.lastDrop}`).toBeGreaterThan(0);
+  const back = new Uint8Array(4096);
+  const m = p.in.input(wire, 0, n, back, 0);
+  expect(m, `input dropped: ${p.in.lastDrop}`).toBe(packet.length);
+  return { wire: wire.subarray(0, n), back: back.subarray(0, m) };
+}
+
+describe('ESP on the wire', () => {
+  for (const mode of ['tunnel', 'transport']) {
+    it(`IPv6 ${mode} NAT-T: the UDP checksum is computed and verifies`, () => {
+      const [os, od] = mode === 'tunnel' ? ['2001:db8::1', '2001:db8::2'] : ['2001:db8:1::5', '2001:db8:2::4'];
+      const [is, id] = mode === 'tunnel' ? ['2001:db8:1::5', '2001:db8:2::4'] : [os, od];
+      const tmpl = `tmpl src ${os} dst ${od} proto esp reqid 7 mode ${mode}`;
+      const { wire } = send(
+        [state(mode, os, od, 'encap espinudp 4500 4500 ::'), `ip xfrm policy add src ${is}/128 dst ${id}/128 dir out ${tmpl}`],
+        [state(mode, os, od, 'encap espinudp 4500 4500 ::'), `ip xfrm policy add src ${is}/128 dst ${id}/128 dir in ${tmpl}`],
+        udpPacket(is, id, 33),
+      );
+      const info = newIpInfo();
+      expect(parseIp(wire, 0, wire.length, info)).toBe(true);
+      expect(info.proto).toBe(17);
+      const udp = info.headerLength;
+      const udpLen = (wire[udp + 4] << 8) | wire[udp + 5];
+      expect((wire[udp + 6] << 8) | wire[udp + 7]).not.toBe(0);
+      expect(udp6Verifies(wire, udp, udpLen)).toBe(true);
+    });
+  }
+
+  it('IPv4 NAT-T keeps the UDP checksum at 0 (RFC 3948)', () => {
+    const tmpl = 'tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 7 mode tunnel';
+    const { wire } = send(
+      [state('tunnel', '192.0.2.1', '198.51.100.1', 'encap espinudp 4500 4500 0.0.0.0'), `ip xfrm policy add src 10.1.0.5/32 dst 10.2.3.4/32 dir out ${tmpl}`],
+      [state('tunnel', '192.0.2.1', '198.51.100.1', 'encap espinudp 4500 4500 0.0.0.0'), `ip xfrm policy add src 10.1.0.5/32 dst 10.2.3.4/32 dir in ${tmpl}`],
+      udpPacket('10.1.0.5', '10.2.3.4', 33),
+    );
+    expect((wire[26] << 8) | wire[27]).toBe(0);
+  });
+
+  it('a 6in6 tunnel copies the inner flow label to the outer header; 4in6 leaves it 0', () => {
+    const tmpl6 = 'tmpl src 2001:db8::1 dst 2001:db8::2 proto esp reqid 7 mode tunnel';
+    const inner = udpPacket('2001:db8:1::5', '2001:db8:2::4', 20);
+    inner[1] |= 0x0a; // flow label 0xabcde
+    inner[2] = 0xbc;
+    inner[3] = 0xde;
+    const lines = (dir: string) => [state('tunnel', '2001:db8::1', '2001:db8::2', ''), `ip xfrm policy add src ::/0 dst ::/0 dir ${dir} ${tmpl6}`];
+    const { wire, back } = send(lines('out'), lines('in'), inner);
+    const label = (b: Uint8Array) => ((b[1] & 0x0f) << 16) | (b[2] << 8) | b[3];
+    expect(label(wire)).toBe(0xabcde);
+    expect(label(back)).toBe(0xabcde);
+    const four = udpPacket('10.1.0.5', '10.2.3.4', 20);
+    const lines4 = (dir: string) => [state('tunnel', '2001:db8::1', '2001:db8::2', ''), `ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir ${dir} ${tmpl6}`];
+    expect(label(send(lines4('out'), lines4('in'), four).wire)).toBe(0);
+  });
+});

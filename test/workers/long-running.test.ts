@@ -34,4 +34,29 @@ describe('long-running dataplane', () => {
       await dp.close();
     }
   });
+
+  it('packets no policy covers are charged to no SA, with or without the flow cache (defect 12)', async () => {
+    for (const flowCache of [true, false]) {
+      const dp = await Dataplane.create({ queues: 2, ablate: { flowCache: !flowCache } });
+      try {
+        await dp.apply(POLICY);
+        await dp.apply(STATE(0x77, 'limit packet-hard 100'));
+        const mixed = Array.from({ length: 1050 }, (_, i) =>
+          i % 21 === 0 ? udpPacket(`10.1.0.${i % 250}`, '10.2.0.1', 20) : udpPacket(`10.1.0.${i % 250}`, '10.9.0.1', 20),
+        );
+        for (let round = 0; round < 3; round++) {
+          const results = await dp.process(mixed);
+          const passed = results.filter((r) => r.verdict === 'passed');
+          expect(passed).toHaveLength(1000);
+          expect(passed.every((r) => r.state === -1)).toBe(true);
+          expect(results.filter((r) => r.verdict === 'transmitted')).toHaveLength(round < 2 ? 50 : 0);
+        }
+        // 100 protected packets used the SA up (hard limit): it died of that, not of clear text.
+        expect(dp.stats().results.transmitted).toBe(100);
+        expect(dp.listStates()).toHaveLength(0);
+      } finally {
+        await dp.close();
+      }
+    }
+  });
 });

@@ -89,6 +89,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
 
   /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
   const output = (data: Uint8Array, len: number, out: Uint8Array): number => {
+    engine.usedCount = 0; // a cached "no policy" or "block" uses no SA: charge none
     if (!parseIp(data, 0, len, info)) return engine.output(data, 0, len, out, 0); // counts XfrmOutError
     writePacketFlow(data, 0, info, flow, 0);
     if (t.noFlowCache) {

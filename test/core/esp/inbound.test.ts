@@ -66,12 +66,12 @@ describe('other input verdicts', () => {
     return p;
   }
 
-  it('passes IKE (non-ESP marker) and NAT keepalives on UDP 4500, and plain packets', () => {
+  it('passes IKE (non-ESP marker) and NAT keepalives on UDP 4500, and plain packets no policy covers', () => {
     const { p } = send([IN]);
     const out = new Uint8Array(100);
     expect(p.in.input(udp4500([0, 0, 0, 0, 1, 2, 3]), 0, 35, out, 0)).toBe(PASS);
     expect(p.in.input(udp4500([0xff]), 0, 29, out, 0)).toBe(PASS);
-    const plain = udpPacket('10.1.0.1', '10.2.0.1', 5);
+    const plain = udpPacket('10.9.0.1', '10.2.0.1', 5);
     expect(p.in.input(plain, 0, plain.length, out, 0)).toBe(PASS);
   });
 
@@ -100,5 +100,50 @@ describe('other input verdicts', () => {
     applyXfrmLine(p.b, 'ip xfrm state flush');
     expect(p.in.input(wire, 0, wire.length, new Uint8Array(300), 0)).toBe(DROPPED);
     expect(p.in.lastDrop).toBe(DROP.XfrmInNoStates);
+  });
+});
+
+// Defect 13 of the long-running review: a packet that arrives without ESP must pass the same
+// inbound policy check as Linux's __xfrm_policy_check with an empty security path, or an
+// attacker outside walks past the tunnel by sending clear text.
+describe('clear text on input (Linux rules, empty security path)', () => {
+  const plain = udpPacket('10.1.0.5', '10.2.3.4', 20);
+  function arrive(policies: string[]) {
+    const p = pair([], [SA, ...policies]);
+    const out = new Uint8Array(300);
+    const res = p.in.input(plain, 0, plain.length, out, 0);
+    return { res, reason: res === DROPPED ? p.in.lastDrop : -1, out };
+  }
+  const IN = (dir: string, rest: string) => `ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir ${dir} ${rest}`;
+
+  it('is dropped under XfrmInTmplMismatch where an in or fwd policy requires ESP', () => {
+    for (const dir of ['in', 'fwd']) {
+      expect(arrive([IN(dir, TMPL)])).toMatchObject({ res: DROPPED, reason: DROP.XfrmInTmplMismatch });
+      expect(arrive([IN(dir, `${TMPL} level required`)])).toMatchObject({ res: DROPPED, reason: DROP.XfrmInTmplMismatch });
+    }
+  });
+
+  it('is dropped under XfrmInPolBlock by a blocking policy', () => {
+    expect(arrive([IN('in', 'action block')])).toMatchObject({ res: DROPPED, reason: DROP.XfrmInPolBlock });
+  });
+
+  it('passes where no policy covers it, where the policy allows without templates, or where its templates are optional', () => {
+    expect(arrive([]).res).toBe(PASS);
+    expect(arrive(['ip xfrm policy add src 10.9.0.0/16 dst 10.2.0.0/16 dir in ' + TMPL]).res).toBe(PASS);
+    expect(arrive([IN('in', 'action allow')]).res).toBe(PASS);
+    expect(arrive([IN('in', `${TMPL} level use`)]).res).toBe(PASS);
+  });
+
+  it('a more specific allow policy wins over a general one that requires ESP, as in Linux', () => {
+    const r = arrive([IN('in', `priority 100 ${TMPL}`), 'ip xfrm policy add src 10.1.0.5/32 dst 10.2.3.4/32 dir in priority 10 action allow']);
+    expect(r.res).toBe(PASS);
+  });
+
+  it('IKE and NAT keepalives on UDP 4500 still reach the key manager', () => {
+    const p = pair([], [SA, 'ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in ' + TMPL]);
+    const ike = udpPacket('192.0.2.1', '198.51.100.1', 12);
+    ike[22] = 0x11; ike[23] = 0x94; // dport 4500
+    ike.fill(0, 28, 32); // non-ESP marker
+    expect(p.in.input(ike, 0, ike.length, new Uint8Array(300), 0)).toBe(PASS);
   });
 });

@@ -135,7 +135,7 @@ export class EspEngine {
    * Input path: if `inp[io .. io+ilen)` is ESP (or ESP in UDP 4500) for one of our states,
    * check, decrypt and decapsulate it (nested ESP too), run the inbound policy check, and
    * write the inner packet to `out[oo ..]`. Returns its length, PASS (not ESP: IKE, NAT
-   * keepalive or plain traffic), DUMMY or DROPPED.
+   * keepalive, or plain traffic that no inbound policy requires ESP for), DUMMY or DROPPED.
    */
   input(inp: Uint8Array, io: number, ilen: number, out: Uint8Array, oo: number): number {
     this.usedCount = 0;
@@ -159,7 +159,7 @@ export class EspEngine {
         }
         natt = true;
       } else if (info.proto !== IPPROTO.ESP || info.laterFragment) {
-        if (depth === 0) return PASS;
+        if (depth === 0) return this.clearText(cur, co);
         break;
       }
       const elen = end - eo;
@@ -198,6 +198,17 @@ export class EspEngine {
     const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, this.usedCount);
     if (verdict >= 0) return this.drop(verdict);
     return clen;
+  }
+
+  /**
+   * A packet that arrived without ESP: Linux's inbound check with an empty security path.
+   * No policy: pass. A blocking policy, or one with a required template: drop, so clear text
+   * cannot walk past a tunnel. Optional templates and template-less allow policies pass.
+   */
+  private clearText(b: Uint8Array, o: number): number {
+    writePacketFlow(b, o, this.info, this.flow, 0);
+    const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, 0);
+    return verdict < 0 || verdict === DROP.XfrmInNoPols ? PASS : this.drop(verdict);
   }
 
   /** Count a drop decided outside the engine (a flow-cache verdict, an oversize packet); returns DROPPED. */

@@ -39,7 +39,7 @@ export const DROP_REASON_DOCS: Readonly<Record<DropReason, string>> = {
   XfrmInStateSeqError: 'anti-replay: duplicate, or behind the window',
   XfrmInStateExpired: 'the state was dying (deleted or expired) when the packet arrived',
   XfrmInStateMismatch: 'the packet does not fit its state (ESP-in-UDP on a state without encap, or the reverse)',
-  XfrmInTmplMismatch: "the inner packet's policy templates are not satisfied by the states that decapsulated it",
+  XfrmInTmplMismatch: "the inner packet's policy templates are not satisfied by the states that decapsulated it, or a packet arrived without ESP where its inbound policy requires ESP",
   XfrmInNoPols: 'a decapsulated packet matches no in or fwd policy',
   XfrmInPolBlock: 'a decapsulated packet matches a blocking policy',
   XfrmOutNoStates: 'a required template has no state (an ACQUIRE was raised)',

@@ -114,10 +114,18 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     if (kind === CACHED_BLOCK) return engine.drop(DROP.XfrmOutPolBlock);
     const s = i * MAX_TEMPLATES;
     const n = cache.count(i);
-    if (t.refcount) for (let j = 0; j < n; j++) Atomics.add(heap.i32, sad.field(cache.states[s + j], S_REFCNT), 1);
+    if (t.refcount) refcount(s, n, 1);
     const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n);
-    if (t.refcount) for (let j = 0; j < n; j++) Atomics.sub(heap.i32, sad.field(cache.states[s + j], S_REFCNT), 1);
+    if (t.refcount) refcount(s, n, -1);
     return r;
+  };
+
+  /** The refcount ablation: what readers would do if they counted references like an accountant. */
+  const refcount = (s: number, n: number, by: number) => {
+    for (let j = 0; j < n; j++) {
+      const at = sad.field(cache.states[s + j], S_REFCNT); // covers the record: read it after
+      Atomics.add(heap.i32, at, by);
+    }
   };
 
   const publishCounters = (n: number, elapsedNs: number) => {

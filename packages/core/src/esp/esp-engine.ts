@@ -115,7 +115,8 @@ export class EspEngine {
     let len = ilen;
     for (let i = 0; i < n; i++) {
       const slot = states[start + i];
-      if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmOutStateExpired);
+      const dead = this.sad.field(slot, S_DEAD); // covers the record: read it after
+      if (Atomics.load(this.sad.heap.i32, dead) !== 0) return this.drop(DROP.XfrmOutStateExpired);
       const sa = this.contexts.get(slot);
       const seqLo = this.sad.nextOutputSeq(slot);
       if (seqLo < 0) return this.drop(DROP.XfrmOutStateSeqError);
@@ -172,7 +173,8 @@ export class EspEngine {
         if (depth === 0) return this.drop(DROP.XfrmInNoStates);
         break; // inner ESP for someone else: deliver it as it is
       }
-      if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return this.drop(DROP.XfrmInStateExpired);
+      const dead = this.sad.field(slot, S_DEAD); // covers the record: read it after
+      if (Atomics.load(this.sad.heap.i32, dead) !== 0) return this.drop(DROP.XfrmInStateExpired);
       const sa = this.contexts.get(slot);
       if (natt !== (sa.encapDport !== 0)) return this.drop(DROP.XfrmInStateMismatch);
       const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));

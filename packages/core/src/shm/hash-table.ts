@@ -48,6 +48,7 @@ const REUSABLE = -2;
 const H_ARRAY = 0;
 const H_KEYWORDS = 1;
 const H_SEED = 2;
+const HEADER_WORDS = 3;
 /** Rebuild when live entries plus tombstones pass this share of the buckets. */
 const MAX_LOAD = 0.75;
 /** A rebuilt array holds live entries at no more than this load. */
@@ -62,7 +63,7 @@ export class HashTableView extends HeapObject {
 
   constructor(heap: HeapView, base: number) {
     super(heap, base);
-    const i32 = heap.i32;
+    const i32 = heap.cover(base + HEADER_WORDS);
     this.keyWords = i32[base + H_KEYWORDS];
     this.stride = this.keyWords + 2;
     this.seed = i32[base + H_SEED];
@@ -80,7 +81,7 @@ export class HashTableView extends HeapObject {
 
   /** The slot stored for the key in `key[off .. off + keyWords)`, or -1. */
   lookup(key: Int32Array, off: number): number {
-    const arr = Atomics.load(this.heap.i32, this.base + H_ARRAY);
+    const arr = Atomics.load(this.heap.cover(this.base + HEADER_WORDS), this.base + H_ARRAY);
     return probe(this.heap, arr, key, off, this.hash(key, off), this.keyWords) - 1;
   }
 
@@ -89,7 +90,7 @@ export class HashTableView extends HeapObject {
    * structures that hold many tables, such as the policy groups).
    */
   static lookupIn(heap: HeapView, base: number, key: Int32Array, off: number): number {
-    const i32 = heap.i32;
+    const i32 = heap.cover(base + HEADER_WORDS); // a table made after this reader's view
     const keyWords = i32[base + H_KEYWORDS];
     const h = xxh32Words(key, off, keyWords, i32[base + H_SEED]) | 0;
     return probe(heap, Atomics.load(i32, base + H_ARRAY), key, off, h, keyWords) - 1;
@@ -145,7 +146,7 @@ export class HashTable extends HashTableView {
     if (!(Number.isInteger(opts.keyWords) && opts.keyWords >= 1 && opts.keyWords <= 64)) {
       throw new RangeError(`keyWords must be 1..64, got ${opts.keyWords}`);
     }
-    const base = heap.alloc(3);
+    const base = heap.alloc(HEADER_WORDS);
     heap.i32[base + H_KEYWORDS] = opts.keyWords;
     heap.i32[base + H_SEED] = opts.seed ?? randomSeed();
     const table = new HashTable(heap, base, reclaimer);

@@ -53,7 +53,7 @@ export class ArenaView extends HeapObject {
 
   constructor(heap: HeapView, base: number) {
     super(heap, base);
-    const i32 = heap.i32;
+    const i32 = heap.cover(base + H_DIR);
     this.stride = i32[base + H_STRIDE];
     this.shift = i32[base + H_SHIFT];
     this.mask = (1 << this.shift) - 1;
@@ -70,7 +70,8 @@ export class ArenaView extends HeapObject {
    * afterwards: read it through `heap.i32` fetched after this call.
    */
   payload(slot: number): number {
-    const chunk = Atomics.load(this.heap.i32, this.base + H_DIR + (slot >>> this.shift));
+    const dir = this.base + H_DIR + (slot >>> this.shift);
+    const chunk = Atomics.load(this.heap.cover(dir + 1), dir);
     const p = chunk + (slot & this.mask) * this.stride + 1;
     this.heap.cover(p + this.stride - 1);
     return p;

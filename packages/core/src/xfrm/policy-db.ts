@@ -101,6 +101,7 @@ const G_WORDS = 5;
 const ROOT_GEN = 3;
 const ROOT_LIST = 6;
 const ROOT_LINEAR = 9;
+const ROOT_WORDS = 10;
 
 /** A reader's view of the SPD: lookups and record fields. */
 export class PolicyDbView {
@@ -129,7 +130,7 @@ export class PolicyDbView {
 
   /** The generation of a direction's policies; it moves on every change. */
   generation(dir: number): number {
-    return Atomics.load(this.heap.i32, this.root + ROOT_GEN + dir);
+    return Atomics.load(this.heap.cover(this.root + ROOT_WORDS), this.root + ROOT_GEN + dir);
   }
 
   /**
@@ -138,8 +139,9 @@ export class PolicyDbView {
    */
   lookup(dir: number, flow: Int32Array, f: number): number {
     const heap = this.heap;
-    if (heap.i32[this.root + ROOT_LINEAR] !== 0) return this.scanList(dir, flow, f);
-    const arr = Atomics.load(heap.i32, this.root + dir);
+    const root = heap.cover(this.root + ROOT_WORDS);
+    if (root[this.root + ROOT_LINEAR] !== 0) return this.scanList(dir, flow, f);
+    const arr = Atomics.load(root, this.root + dir);
     const n = heap.cover(arr + 1)[arr];
     const groups = heap.cover(arr + 1 + n * G_WORDS);
     const family = flow[f];
@@ -185,7 +187,7 @@ export class PolicyDbView {
 
   /** The ablated lookup: the first match in the direction's priority-ordered list. */
   private scanList(dir: number, flow: Int32Array, f: number): number {
-    const arr = Atomics.load(this.heap.i32, this.root + ROOT_LIST + dir);
+    const arr = Atomics.load(this.heap.cover(this.root + ROOT_WORDS), this.root + ROOT_LIST + dir);
     const n = this.heap.cover(arr + 1)[arr];
     const list = this.heap.cover(arr + 1 + n);
     for (let i = 0; i < n; i++) {
@@ -237,7 +239,7 @@ export class PolicyDb extends PolicyDbView {
   /** Create an empty SPD in `heap`; retired memory is freed through `reclaimer`. */
   static create(heap: SharedHeap, reclaimer: Reclaimer, opts: PolicyDbOptions = {}): PolicyDb {
     const arena = RecordArena.create(heap, { recordWords: P_WORDS, capacity: opts.capacity ?? 1 << 22 });
-    const root = heap.alloc(10);
+    const root = heap.alloc(ROOT_WORDS);
     for (let d = 0; d < 3; d++) {
       Atomics.store(heap.i32, root + d, heap.alloc(1));
       Atomics.store(heap.i32, root + ROOT_LIST + d, heap.alloc(1));
@@ -278,7 +280,8 @@ export class PolicyDb extends PolicyDbView {
 
   /** The policy in a slot (as a lookup returned it). */
   policyAt(slot: number): Policy | undefined {
-    const index = this.heap.i32[this.field(slot, P_INDEX)];
+    const at = this.field(slot, P_INDEX);
+    const index = this.heap.i32[at];
     const e = this.byIndex.get(index);
     return e !== undefined && e.slot === slot ? e.policy : undefined;
   }

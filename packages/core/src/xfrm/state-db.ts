@@ -236,7 +236,8 @@ export class StateDbView {
 
   /** The current shadow generation of the `bydst` key of the state in `slot`. */
   chainGenOf(slot: number): number {
-    const block = this.heap.i32[this.field(slot, S_CHAIN)];
+    const at = this.field(slot, S_CHAIN); // covers the record: read it after
+    const block = this.heap.i32[at];
     return Atomics.load(this.heap.cover(block + 1), block);
   }
 
@@ -279,7 +280,8 @@ export class StateDbView {
 
   /** The state's generation: it changes when the state dies (shadowing moves its key's chainGen). */
   genid(slot: number): number {
-    return Atomics.load(this.heap.i32, this.field(slot, S_GENID));
+    const at = this.field(slot, S_GENID);
+    return Atomics.load(this.heap.i32, at);
   }
 
   /** The high half of the number the last {@link nextOutputSeq} call handed out (0 without ESN). */
@@ -446,11 +448,16 @@ export class StateDb extends StateDbView {
     }
     const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e) });
     const slot = this.arena.alloc();
-    this.writeRecord(slot, state, e.runtime, this.heap.i32[this.field(e.slot, S_CHAIN)]);
+    const chainAt = this.field(e.slot, S_CHAIN);
+    const chain = this.heap.i32[chainAt];
+    this.writeRecord(slot, state, e.runtime, chain);
     this.dsts.substitute(dstKey(state), e.slot, slot);
     this.srcs.substitute(srcKey(state), e.slot, slot);
     this.spis.replace(spiKey(state), 0, slot);
     this.kill(e.slot);
+    // The new selector may cover flows that an older state on this key serves now: stale
+    // their bundles as an add would (after the switch, like every generation move).
+    Atomics.add(this.heap.i32, chain, 1);
     e.slot = slot;
     e.state = state;
     return state;

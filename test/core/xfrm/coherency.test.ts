@@ -1,0 +1,106 @@
+// Defects 2 and 3 of the long-running review, at the xfrm layer:
+// - `state update` must invalidate cached bundles exactly as add and delete do: an update may
+//   change which flows a state covers, so it moves the shadow generation of its bydst key;
+// - every shared read must be covered by the reader's fixed-length heap view: a view that
+//   predates every structure it then reads (a queue worker attached before the tables grew)
+//   must still read them all, with the same answers as the writer's own view.
+import { describe, expect, it } from 'vitest';
+import {
+  HeapView,
+  PolicyDbView,
+  StateDbView,
+  Xfrm,
+  applyXfrmLine,
+  bundleValid,
+  packFlow,
+  resolveBundle,
+  type Flow,
+} from '@xfrm/core';
+import { addr } from './model-helpers.js';
+
+const KEY = '0x' + '11'.repeat(16) + '01020304';
+const STATE = (spi: number, sel: string) =>
+  `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi ${spi} reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128 ${sel}`;
+const POLICY = 'ip xfrm policy add src 10.0.0.0/8 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel';
+const OUT = 1;
+const flow = (src: string): Int32Array =>
+  packFlow({ family: 4, src: addr(src), dst: addr('10.2.0.9'), proto: 17, sport: 1000, dport: 53 } satisfies Flow);
+
+describe('state update invalidates like add and delete (defect 3)', () => {
+  it('an update that makes a newer state cover a flow stales the bundle of the older one', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, POLICY);
+    applyXfrmLine(x, STATE(0x10, '')); // older, any selector
+    applyXfrmLine(x, STATE(0x11, 'sel src 10.9.0.0/16')); // newer, not for 10.1.0.5
+    const f = flow('10.1.0.5');
+    const r = resolveBundle(x.spd, x.sad, OUT, f, 0);
+    expect(r.kind).toBe('bundle');
+    if (r.kind !== 'bundle') return;
+    expect(x.sad.stateAt(r.bundle.states[0])?.spi).toBe(0x10);
+    applyXfrmLine(x, STATE(0x11, 'sel src 10.1.0.0/16').replace('state add', 'state update'));
+    const fresh = resolveBundle(x.spd, x.sad, OUT, f, 0);
+    expect(fresh.kind === 'bundle' && x.sad.stateAt(fresh.bundle.states[0])?.spi).toBe(0x11);
+    expect(bundleValid(x.spd, x.sad, r.bundle)).toBe(false);
+  });
+
+  it('an update of the state in use stales its bundles too; an unrelated key is untouched', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, POLICY);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.3.0.0/16 dst 10.4.0.0/16 dir out tmpl src 192.0.2.7 dst 198.51.100.7 proto esp reqid 7 mode tunnel');
+    applyXfrmLine(x, STATE(0x10, ''));
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.7 dst 198.51.100.7 proto esp spi 0x70 reqid 7 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    const a = resolveBundle(x.spd, x.sad, OUT, flow('10.1.0.5'), 0);
+    const other = resolveBundle(x.spd, x.sad, OUT, packFlow({ family: 4, src: addr('10.3.0.1'), dst: addr('10.4.0.1'), proto: 17, sport: 1, dport: 2 }), 0);
+    if (a.kind !== 'bundle' || other.kind !== 'bundle') throw new Error('no bundles');
+    applyXfrmLine(x, STATE(0x10, 'sel src 10.9.0.0/16').replace('state add', 'state update'));
+    expect(bundleValid(x.spd, x.sad, a.bundle)).toBe(false);
+    expect(bundleValid(x.spd, x.sad, other.bundle)).toBe(true);
+  });
+});
+
+describe('readers cover every shared read (defect 2)', () => {
+  it('a view attached before the tables grew reads policies, states, chains and bundles like the writer', () => {
+    const x = Xfrm.create({ heap: { initialBytes: 1 << 16, maxBytes: 1 << 28 } });
+    // The reader's view: made now, over the heap as it is before anything below exists.
+    const heap = HeapView.attach(x.heap.describe());
+    const before = heap.i32.length;
+    const desc = x.describe();
+    const spd = PolicyDbView.attach(heap, desc.spd);
+    const sad = StateDbView.attach(heap, desc.sad);
+    // Policies of many prefix-length groups (each group's header and array allocated later,
+    // some from free blocks inside the old view, some past it), states on many bydst keys.
+    const sel = (i: number) => `src 10.${i % 250}.${i >> 8}.0/${24 + (i % 9)} dst 10.2.0.0/${8 + (i % 17)}`;
+    for (let i = 0; i < 400; i++) {
+      applyXfrmLine(x, `ip xfrm policy add ${sel(i)} dir out priority ${i} tmpl src 192.0.2.${1 + (i % 50)} dst 198.51.100.1 proto esp reqid ${1 + (i % 50)} mode tunnel`);
+      if (i % 3 === 0) applyXfrmLine(x, `ip xfrm policy delete ${sel(i)} dir out`);
+    }
+    for (let i = 0; i < 50; i++) {
+      applyXfrmLine(x, `ip xfrm state add src 192.0.2.${1 + i} dst 198.51.100.1 proto esp spi ${0x1000 + i} reqid ${1 + i} mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    }
+    expect(x.heap.i32.length).toBeGreaterThan(before); // the heap did grow past the reader's view
+    // Sharper still: a view that covers nothing but the heap's first words, so that every read
+    // the lookups make must be covered first (an uncovered plain read gives undefined, an
+    // uncovered Atomics access throws).
+    const shrink = () => {
+      heap.i32 = new Int32Array(heap.buffer, 0, 2);
+      heap.u8 = new Uint8Array(heap.buffer, 0, 8);
+    };
+    for (let i = 0; i < 200; i++) {
+      const f = flow(`10.${i % 250}.${i >> 8}.5`);
+      const mine = resolveBundle(x.spd, x.sad, OUT, f, 0);
+      shrink();
+      const theirs = resolveBundle(spd, sad, OUT, f, 0);
+      expect(theirs).toEqual(mine);
+      if (theirs.kind === 'bundle') {
+        shrink();
+        expect(bundleValid(spd, sad, theirs.bundle)).toBe(true);
+      }
+    }
+    const dst = addr('198.51.100.1').words;
+    for (let i = 0; i < 50; i++) {
+      const want = x.sad.byspi(4, Int32Array.from(dst), 0, 0x1000 + i, 50);
+      shrink();
+      expect(sad.byspi(4, Int32Array.from(dst), 0, 0x1000 + i, 50)).toBe(want);
+    }
+  });
+});

@@ -59,4 +59,33 @@ describe('long-running dataplane', () => {
       }
     }
   });
+
+  it('a queue whose transmit ring is full sleeps until results are taken, instead of spinning (defect 9)', async () => {
+    const dp = await Dataplane.create({ queues: 1, ringSlots: 64 });
+    try {
+      await dp.apply(POLICY);
+      await dp.apply(STATE(0x77));
+      expect(dp.submit(packets(64))).toBe(64); // fills the transmit ring; nobody polls
+      while (dp.stats().queues[0].packets < 64) await new Promise((r) => setTimeout(r, 5));
+      expect(dp.submit(packets(64))).toBe(64); // now waiting on a full transmit ring
+      const parks = dp.stats().queues[0].parks;
+      await new Promise((r) => setTimeout(r, 300));
+      // Parked on the transmit side: a few wake-ups at most (a spinning queue parks ~10^5 times here).
+      expect(dp.stats().queues[0].parks - parks).toBeLessThan(10);
+      const got = [];
+      while (got.length < 128) got.push(...dp.poll());
+      expect(got.every((r) => r.verdict === 'transmitted')).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it("stop is never lost between a queue's last check and its sleep (defect 9)", async () => {
+    // With the safety timeout out of the way, a lost wake-up is a hang, not a one-second delay.
+    for (let i = 0; i < 20; i++) {
+      const dp = await Dataplane.create({ queues: 2, parkTimeoutMs: 600_000 });
+      await dp.process(packets(4));
+      await within(dp.close(), 10_000, `close() #${i}`);
+    }
+  });
 });

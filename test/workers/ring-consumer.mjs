@@ -8,10 +8,14 @@ const tx = new PacketRing(workerData.tx);
 const stats = new Int32Array(workerData.stats); // [expected next, errors, parks, done]
 let expected = 0;
 while (expected < workerData.count) {
-  const n = Math.min(rx.available(), tx.free(), 16);
+  const rxBell = rx.bell();
+  const txBell = tx.bell();
+  const available = rx.available();
+  const n = Math.min(available, tx.free(), 16);
   if (n === 0) {
     Atomics.add(stats, 2, 1);
-    rx.park(1000);
+    if (available === 0) rx.park(rxBell, 1000);
+    else tx.park(txBell, 1000);
     continue;
   }
   for (let k = 0; k < n; k++) {

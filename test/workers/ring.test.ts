@@ -44,4 +44,13 @@ describe('PacketRing', () => {
     expect(() => PacketRing.create(100, 256)).toThrow(RangeError);
     expect(() => PacketRing.create(64, 100)).toThrow(RangeError);
   });
+
+  it('a wake-up between the check and the sleep is not lost: park returns at once once the bell moved (defect 9)', () => {
+    const ring = PacketRing.create(4, 64);
+    for (const move of [() => ring.wake(), () => ring.publish(1), () => ring.release(0)]) {
+      const bell = ring.bell(); // the sleeper reads the bell, finds nothing to do ...
+      move(); // ... a stop request, a packet or free room arrives before it sleeps ...
+      expect(ring.park(bell, 5_000)).toBe('not-equal'); // ... and it does not sleep.
+    }
+  });
 });

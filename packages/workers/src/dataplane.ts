@@ -52,6 +52,12 @@ export interface DataplaneOptions {
   flowCacheSize?: number;
   /** Packets a worker takes per batch (between quiescent reports). Default 32. */
   batch?: number;
+  /**
+   * Longest an idle queue sleeps before it looks again (ms). Wake-ups never depend on it
+   * (every publish, release, stop and kill rings the queue's doorbell); it is a safety net.
+   * Default 1000.
+   */
+  parkTimeoutMs?: number;
   /** Accept cipher_null states (benchmarks only). */
   allowNullCipher?: boolean;
   acquireTimeoutMs?: number;
@@ -432,6 +438,7 @@ export class Dataplane extends EventEmitter {
   killQueue(q: number): void {
     Atomics.store(this.control, L.CTRL_LINE * (1 + q) + L.Q_KILL, 1);
     this.rx[q].wake();
+    this.tx[q].wake();
   }
 
   /** Resolve once every queue worker is attached and serving. */
@@ -453,7 +460,7 @@ export class Dataplane extends EventEmitter {
     clearInterval(this.timer);
     Atomics.store(this.control, L.CTRL_STOP, 1);
     Atomics.notify(this.control, L.CTRL_GO);
-    for (const r of this.rx) r.wake();
+    for (const r of [...this.rx, ...this.tx]) r.wake();
     await Promise.all(this.running);
     this.poll();
     await this.pool.destroy();
@@ -472,6 +479,7 @@ export class Dataplane extends EventEmitter {
       flowCacheSize: this.opts.flowCacheSize,
       backend: this.opts.crypto,
       batch: this.opts.batch,
+      parkTimeoutMs: this.opts.parkTimeoutMs ?? 1000,
       noFlowCache: this.opts.ablate?.flowCache,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
       refcount: this.opts.ablate?.refcount,

@@ -4,7 +4,7 @@
  * transmit ring (the worker produces, the control thread consumes). Batch operations: fill
  * several slots, publish them with one store; take several, release them with one store.
  *
- * Layout: int32 header [head, tail, capacity, slotBytes, parked, ...] (64 bytes), then
+ * Layout: int32 header [head, tail, capacity, slotBytes, parked, bell, ...] (64 bytes), then
  * `capacity` slots of `slotBytes`: [length, meta0, meta1, meta2, data...].
  *
  * Concurrency contract
@@ -12,9 +12,12 @@
  *   `Atomics.store` after the slots it covers were written (producer) or read (consumer);
  *   each side reads the other's index with `Atomics.load`. So a slot is never read before it
  *   is complete nor overwritten before it was consumed.
- * - `parked` is set by a consumer about to sleep in `Atomics.wait` on `head`; a producer that
- *   publishes while it is set calls `Atomics.notify`. The consumer re-checks `head` after
- *   setting `parked`, so a wake-up cannot be lost.
+ * - `bell` is a doorbell: every publish, every release and every `wake()` (a stop or kill
+ *   request) adds one to it, then notifies if `parked` is set. Either side sleeps the same
+ *   way: read `bell` (`bell()`), then check everything it waits for (slots, free room, its
+ *   stop flags), then `park(bell)`, which sets `parked` and waits only while `bell` still
+ *   holds that value. Whatever happened after the read moved the bell, so no wake-up is
+ *   lost, whichever side or reason it comes from (all accesses are sequentially consistent).
  * - Counters are 32-bit and compared by wrap-safe differences.
  */
 
@@ -23,6 +26,7 @@ const H_TAIL = 1;
 const H_CAPACITY = 2;
 const H_SLOT_BYTES = 3;
 const H_PARKED = 4;
+const H_BELL = 5;
 const HEADER_BYTES = 64;
 /** Bytes of a slot's header: length and three metadata words. */
 export const SLOT_HEADER = 16;
@@ -97,27 +101,40 @@ export class PacketRing {
   /** Producer: make `n` filled slots visible, waking a parked consumer. */
   publish(n: number): void {
     Atomics.store(this.i32, H_HEAD, (this.i32[H_HEAD] + n) | 0);
-    if (Atomics.load(this.i32, H_PARKED) !== 0) Atomics.notify(this.i32, H_HEAD);
+    this.ring();
   }
 
-  /** Consumer: give `n` read slots back to the producer. */
+  /** Consumer: give `n` read slots back to the producer, waking it if it waits for room. */
   release(n: number): void {
     Atomics.store(this.i32, H_TAIL, (this.i32[H_TAIL] + n) | 0);
+    this.ring();
+  }
+
+  /** The doorbell's value: read it before checking what to wait for, then {@link park} on it. */
+  bell(): number {
+    return Atomics.load(this.i32, H_BELL);
   }
 
   /**
-   * Consumer: sleep until something is published or `timeoutMs` passes. Returns at once if
-   * slots are ready. The caller goes offline in its epoch domain first.
+   * Sleep until the doorbell moves from `bell` (a publish, a release or a wake since it was
+   * read) or `timeoutMs` passes. Returns at once if it has moved already. The caller goes
+   * offline in its epoch domain first.
    */
-  park(timeoutMs: number): void {
-    const head = Atomics.load(this.i32, H_HEAD);
+  park(bell: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
     Atomics.store(this.i32, H_PARKED, 1);
-    if (((head - Atomics.load(this.i32, H_TAIL)) | 0) === 0) Atomics.wait(this.i32, H_HEAD, head, timeoutMs);
+    const r = Atomics.wait(this.i32, H_BELL, bell, timeoutMs);
     Atomics.store(this.i32, H_PARKED, 0);
+    return r;
   }
 
-  /** Wake a parked consumer (to make it see a stop request). */
+  /** Wake whoever sleeps on this ring (to make it see a stop or kill request). */
   wake(): void {
-    Atomics.notify(this.i32, H_HEAD);
+    Atomics.add(this.i32, H_BELL, 1);
+    Atomics.notify(this.i32, H_BELL);
+  }
+
+  private ring(): void {
+    Atomics.add(this.i32, H_BELL, 1);
+    if (Atomics.load(this.i32, H_PARKED) !== 0) Atomics.notify(this.i32, H_BELL);
   }
 }

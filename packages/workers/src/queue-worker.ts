@@ -46,6 +46,8 @@ export interface QueueTask {
   flowCacheSize: number;
   backend: 'noble' | 'node';
   batch: number;
+  /** Safety-net timeout of an idle queue's sleep (ms). */
+  parkTimeoutMs: number;
   /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet, refcounts. */
   noFlowCache?: boolean;
   perPacketSetup?: boolean;
@@ -145,17 +147,27 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   reader.online();
   Atomics.store(control, line + L.Q_READY, 1);
   if (t.generate !== undefined) return generate(t.generate);
-  while (Atomics.load(control, L.CTRL_STOP) === 0) {
+  for (;;) {
+    // Doorbells first, then what they announce: a change after these reads moves a bell.
+    const rxBell = rx.bell();
+    const txBell = tx.bell();
+    if (Atomics.load(control, L.CTRL_STOP) !== 0) break;
     if (Atomics.load(control, line + L.Q_KILL) !== 0) {
       Atomics.store(control, line + L.Q_KILL, 0);
       process.exit(1); // test hook: a worker dying mid-run
     }
-    const n = Math.min(rx.available(), tx.free(), t.batch);
+    const available = rx.available();
+    const n = Math.min(available, tx.free(), t.batch);
     const started = performance.now();
     if (n === 0) {
+      // Idle, or the transmit ring is full: sleep on the ring that must move (the timeout is
+      // only a safety net; publish, release, stop and kill all ring the bell). Contexts of
+      // dead SAs are wiped before a sleep, so no key outlives its SA in a parked queue.
+      engine.contexts.sweep();
       reader.offline();
       counters[c + L.C_PARKS]++;
-      rx.park(1000); // stop and kill wake it; the timeout is only a safety net
+      if (available === 0) rx.park(rxBell, t.parkTimeoutMs);
+      else tx.park(txBell, t.parkTimeoutMs);
       reader.online();
       continue;
     }

@@ -50,7 +50,8 @@ describe('FlowCache', () => {
 
   it('has a fixed size', () => {
     const c = new FlowCache(1024);
-    expect(c.bytes).toBe(1024 * (FLOW_WORDS + 4 + 6 + 6 + 6) * 4 + 512);
+    // key, meta, states (int32); policy generation, genids, chains (u64); one LRU byte a pair
+    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6) * 4 + (1 + 6 + 6) * 8) + 512);
     expect(() => new FlowCache(1000)).toThrow(RangeError);
   });
 });

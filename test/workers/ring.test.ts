@@ -37,7 +37,7 @@ describe('PacketRing', () => {
     await exited;
     expect({ bad, errors: stats[1], done: stats[3], received: stats[0] }).toEqual({ bad: 0, errors: 0, done: 1, received: count });
     expect(stats[2]).toBeGreaterThan(0); // it did park, and was woken
-    expect(SLOT_HEADER).toBe(16);
+    expect(SLOT_HEADER).toBe(24);
   });
 
   it('refuses bad geometry', () => {

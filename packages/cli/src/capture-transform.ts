@@ -18,6 +18,7 @@ export async function transformCapture(xfrm: Xfrm, direction: 'encrypt' | 'decry
   const out = new Uint8Array(65535 + 512);
   const counts: VerdictCounts = {};
   const count = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
+  const notice = (serial: bigint, bits: number) => xfrm.notice(serial, bits);
   try {
     for await (const f of readCapture(createReadStream(input))) {
       const o = ipOffset(f.linkType, f.data);
@@ -27,6 +28,7 @@ export async function transformCapture(xfrm: Xfrm, direction: 'encrypt' | 'decry
       }
       const len = f.data.length - o;
       const r = direction === 'encrypt' ? engine.output(f.data, o, len, out, 0) : engine.input(f.data, o, len, out, 0);
+      engine.takeNotices(notice); // lifetimes: expire (and delete) SAs as the packets use them up
       if (r >= 0) {
         count(direction === 'encrypt' ? 'encrypted' : 'decrypted');
         await writer.packet(f.seconds, f.micros, out.subarray(0, r));

@@ -5,7 +5,9 @@
  * raises ACQUIREs, runs the timers, and replaces a queue worker that dies.
  *
  * Shared memory owned here: the tables (Xfrm's heap), the rings (this thread produces on rx
- * and consumes on tx), the control words and counters (queue-layout.ts).
+ * and consumes on tx), the notice rings (this thread consumes), the control words and
+ * counters (queue-layout.ts). SA lifetimes are counted by the queues in the SAs' runtime
+ * blocks; this thread turns their notices into expiries (on every poll and every 100 ms).
  */
 import { EventEmitter } from 'node:events';
 import { Piscina } from 'piscina';
@@ -25,6 +27,7 @@ import {
   type StateSpec,
   applyXfrmLine,
 } from '@xfrm/core';
+import { NoticeRing } from './notice-ring.js';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import * as L from './queue-layout.js';
 import { type QueueTask } from './queue-worker.js';
@@ -93,8 +96,11 @@ export interface PacketResult {
   readonly reason?: DropReason;
   /** The packet to send on (ESP on output, the inner packet on input, the original if passed). */
   readonly data?: Uint8Array;
-  /** Slot of the (first) state used, -1 if none. */
-  readonly state: number;
+  /**
+   * The identity ({@link State.serial}) of the (first) state used, or undefined if none.
+   * Never reused, so it names the right SA even after that SA was deleted or updated.
+   */
+  readonly sa: bigint | undefined;
 }
 
 /** Per-queue statistics. */
@@ -126,14 +132,16 @@ export interface DataplaneStats {
   readonly restarts: number;
   readonly states: number;
   readonly policies: number;
-  /** Per SA: what the dataplane accounted to it (lifetime usage). */
-  readonly perState: { spi: number; dst: string; reqid: number; bytes: number; packets: number }[];
+  /** Per SA: what the queues counted for it (lifetime usage, u64). */
+  readonly perState: { spi: number; dst: string; reqid: number; serial: bigint; bytes: bigint; packets: bigint }[];
 }
 
 /** A multi-queue IPsec dataplane. Emits `acquire`, `expire` and `monitor` (see Xfrm). */
 export class Dataplane extends EventEmitter {
   private readonly rx: PacketRing[];
   private readonly tx: PacketRing[];
+  private readonly notices: NoticeRing[];
+  private readonly noticeTimer: NodeJS.Timeout;
   private readonly control: Int32Array;
   private readonly counters: Float64Array;
   private readonly nextId: number[];
@@ -159,6 +167,7 @@ export class Dataplane extends EventEmitter {
     const q = opts.queues;
     this.rx = Array.from({ length: q }, () => PacketRing.create(ringSlots, slotBytes));
     this.tx = Array.from({ length: q }, () => PacketRing.create(ringSlots, slotBytes));
+    this.notices = Array.from({ length: q }, () => NoticeRing.create());
     this.control = new Int32Array(new SharedArrayBuffer(4 * L.CTRL_LINE * (q + 1)));
     this.counters = new Float64Array(new SharedArrayBuffer(8 * L.COUNTER_LINE * q));
     this.nextId = new Array<number>(q).fill(0);
@@ -167,6 +176,8 @@ export class Dataplane extends EventEmitter {
     for (const e of ['acquire', 'expire', 'monitor']) xfrm.on(e, (v) => this.emit(e, v));
     this.timer = setInterval(() => this.xfrm.tick(), 1000);
     this.timer.unref();
+    this.noticeTimer = setInterval(() => this.takeNotices(), 100);
+    this.noticeTimer.unref();
   }
 
   /** Start a dataplane: tables, rings, and one worker per queue (resolves once all serve). */
@@ -306,7 +317,6 @@ export class Dataplane extends EventEmitter {
   /** Take the results waiting on the transmit rings (at most `max`). */
   poll(max = Infinity): PacketResult[] {
     const out: PacketResult[] = [];
-    const usage = new Map<number, { bytes: number; packets: number }>();
     for (let q = 0; q < this.queues && out.length < max; q++) {
       const ring = this.tx[q];
       const n = Math.min(ring.available(), max - out.length);
@@ -316,7 +326,8 @@ export class Dataplane extends EventEmitter {
         const len = ring.i32[w];
         const meta = ring.i32[w + 1];
         const id = ring.i32[w + 2];
-        const state = ring.i32[w + 3];
+        const serial = ring.u64[(o >> 3) + 2];
+        const sa = serial === 0n ? undefined : serial;
         // Processed twice by a worker that died between publish and release. Ids are int32 and
         // wrap (2^31 packets is hours on one queue): compare by signed difference.
         if (((id - this.expectId[q]) | 0) < 0) continue;
@@ -326,32 +337,23 @@ export class Dataplane extends EventEmitter {
         let r: PacketResult;
         if (v === L.V_DROPPED) {
           const reason = DROP_REASONS[meta >> 8];
-          r = { queue: q, id, verdict: 'dropped', reason, state };
+          r = { queue: q, id, verdict: 'dropped', reason, sa };
           this.totals.dropped++;
           if (len === L.ACQUIRE_WORDS * 4) this.raiseAcquire(new Int32Array(data.buffer, data.byteOffset, L.ACQUIRE_WORDS));
         } else if (v === L.V_DUMMY) {
-          r = { queue: q, id, verdict: 'dummy', state };
+          r = { queue: q, id, verdict: 'dummy', sa };
           this.totals.dummy++;
         } else {
-          r = { queue: q, id, verdict: v === L.V_TRANSMITTED ? 'transmitted' : 'passed', data, state };
+          r = { queue: q, id, verdict: v === L.V_TRANSMITTED ? 'transmitted' : 'passed', data, sa };
           if (v === L.V_TRANSMITTED) this.totals.transmitted++;
           else this.totals.passed++;
-        }
-        if (state >= 0 && v !== L.V_DROPPED) {
-          const u = usage.get(state) ?? { bytes: 0, packets: 0 };
-          u.bytes += len;
-          u.packets++;
-          usage.set(state, u);
         }
         out.push(r);
         this.pending.get(`${q}:${id}`)?.(r);
       }
       ring.release(n);
     }
-    for (const [slot, u] of usage) {
-      const s = this.xfrm.sad.stateAt(slot);
-      if (s !== undefined) this.xfrm.account(s, u.bytes, u.packets);
-    }
+    this.takeNotices();
     return out;
   }
 
@@ -423,7 +425,7 @@ export class Dataplane extends EventEmitter {
       policies: this.xfrm.spd.size,
       perState: this.xfrm.sad.list().map((s) => {
         const u = this.xfrm.usage(s);
-        return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, bytes: u?.bytes ?? 0, packets: u?.packets ?? 0 };
+        return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, serial: s.serial, bytes: u?.bytes ?? 0n, packets: u?.packets ?? 0n };
       }),
     };
   }
@@ -458,11 +460,13 @@ export class Dataplane extends EventEmitter {
     this.poll();
     this.closing = true;
     clearInterval(this.timer);
+    clearInterval(this.noticeTimer);
     Atomics.store(this.control, L.CTRL_STOP, 1);
     Atomics.notify(this.control, L.CTRL_GO);
     for (const r of [...this.rx, ...this.tx]) r.wake();
     await Promise.all(this.running);
     this.poll();
+    this.takeNotices();
     await this.pool.destroy();
     this.xfrm.removeAllListeners();
   }
@@ -476,6 +480,7 @@ export class Dataplane extends EventEmitter {
       tx: this.tx[q].buffer,
       control: this.control.buffer as SharedArrayBuffer,
       counters: this.counters.buffer as SharedArrayBuffer,
+      notices: this.notices[q].buffer,
       flowCacheSize: this.opts.flowCacheSize,
       backend: this.opts.crypto,
       batch: this.opts.batch,
@@ -502,6 +507,13 @@ export class Dataplane extends EventEmitter {
         return this.running[q];
       },
     );
+  }
+
+  /** Turn the queues' lifetime notices into expiries (and check every SA if some were lost). */
+  private takeNotices(): void {
+    let lost = false;
+    for (const ring of this.notices) lost = ring.drain((serial, bits) => this.xfrm.notice(serial, bits)) || lost;
+    if (lost) this.xfrm.checkAll();
   }
 
   private raiseAcquire(w: Int32Array): void {

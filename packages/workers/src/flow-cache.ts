@@ -29,8 +29,7 @@ export const CACHED_BUNDLE = 3;
 
 const M_KIND = 0;
 const M_DIR = 1;
-const M_GENERATION = 2;
-const M_COUNT = 3;
+const M_COUNT = 2;
 const META = 4;
 
 /** A bounded, worker-local flow cache. */
@@ -39,8 +38,10 @@ export class FlowCache {
   private readonly meta: Int32Array;
   /** State slots of cached bundles, MAX_TEMPLATES per entry. */
   readonly states: Int32Array;
-  private readonly genids: Int32Array;
-  private readonly chains: Int32Array;
+  /** The u64 generations an entry was resolved under: the policy direction's, and per state its genid and bydst chain's. */
+  private readonly generations: BigUint64Array;
+  private readonly genids: BigUint64Array;
+  private readonly chains: BigUint64Array;
   private readonly mask: number;
   private readonly seed = randomSeed();
   hits = 0;
@@ -57,15 +58,24 @@ export class FlowCache {
     this.keys = new Int32Array(capacity * FLOW_WORDS);
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
-    this.genids = new Int32Array(capacity * MAX_TEMPLATES);
-    this.chains = new Int32Array(capacity * MAX_TEMPLATES);
+    this.generations = new BigUint64Array(capacity);
+    this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
+    this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.mask = capacity - 2;
     this.recent = new Uint8Array(capacity >> 1);
   }
 
   /** Bytes the cache holds (fixed at construction). */
   get bytes(): number {
-    return this.keys.byteLength + this.meta.byteLength + this.states.byteLength + this.genids.byteLength + this.chains.byteLength + this.recent.byteLength;
+    return (
+      this.keys.byteLength +
+      this.meta.byteLength +
+      this.states.byteLength +
+      this.generations.byteLength +
+      this.genids.byteLength +
+      this.chains.byteLength +
+      this.recent.byteLength
+    );
   }
 
   /** The first entry of the flow's pair (the other is the next one). */
@@ -93,7 +103,7 @@ export class FlowCache {
   private valid(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, i: number): boolean {
     const m = i * META;
     const meta = this.meta;
-    if (meta[m + M_KIND] !== 0 && meta[m + M_DIR] === dir && meta[m + M_GENERATION] === spd.generation(dir)) {
+    if (meta[m + M_KIND] !== 0 && meta[m + M_DIR] === dir && this.generations[i] === spd.generation(dir)) {
       const k = i * FLOW_WORDS;
       let w = 0;
       while (w < FLOW_WORDS && this.keys[k + w] === flow[w]) w++;
@@ -124,7 +134,7 @@ export class FlowCache {
    * Remember a resolution (not an ACQUIRE, which is asked again). `generation` is the
    * direction's policy generation read before resolving. Returns the entry index, or -1.
    */
-  install(dir: number, flow: Int32Array, r: Resolution, generation: number): number {
+  install(dir: number, flow: Int32Array, r: Resolution, generation: bigint): number {
     if (r.kind === 'acquire') return -1;
     const pair = this.pairOf(flow);
     // An empty way, else the one not used last.
@@ -135,7 +145,7 @@ export class FlowCache {
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
     this.meta[m + M_DIR] = dir;
-    this.meta[m + M_GENERATION] = r.kind === 'bundle' ? r.bundle.generation : generation;
+    this.generations[i] = r.kind === 'bundle' ? r.bundle.generation : generation;
     this.meta[m + M_KIND] = r.kind === 'none' ? CACHED_NONE : r.kind === 'block' ? CACHED_BLOCK : CACHED_BUNDLE;
     const n = r.kind === 'bundle' ? r.bundle.states.length : 0;
     this.meta[m + M_COUNT] = n;

@@ -5,7 +5,7 @@
  * several slots, publish them with one store; take several, release them with one store.
  *
  * Layout: int32 header [head, tail, capacity, slotBytes, parked, bell, ...] (64 bytes), then
- * `capacity` slots of `slotBytes`: [length, meta0, meta1, meta2, data...].
+ * `capacity` slots of `slotBytes`: [length, meta0, meta1, meta2, meta64 (u64), data...].
  *
  * Concurrency contract
  * - `head` is written only by the producer, `tail` only by the consumer, each with
@@ -28,13 +28,15 @@ const H_SLOT_BYTES = 3;
 const H_PARKED = 4;
 const H_BELL = 5;
 const HEADER_BYTES = 64;
-/** Bytes of a slot's header: length and three metadata words. */
-export const SLOT_HEADER = 16;
+/** Bytes of a slot's header: length, three metadata words and a u64 one. */
+export const SLOT_HEADER = 24;
 
 /** A packet ring, seen from either side. */
 export class PacketRing {
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
+  /** 64-bit view: a slot at byte offset `o` has its u64 metadata at `u64[(o >> 3) + 2]`. */
+  readonly u64: BigUint64Array;
   readonly capacity: number;
   readonly slotBytes: number;
   private readonly mask: number;
@@ -42,6 +44,7 @@ export class PacketRing {
   constructor(readonly buffer: SharedArrayBuffer) {
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
+    this.u64 = new BigUint64Array(buffer);
     this.capacity = this.i32[H_CAPACITY];
     this.slotBytes = this.i32[H_SLOT_BYTES];
     this.mask = this.capacity - 1;

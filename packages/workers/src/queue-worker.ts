@@ -6,7 +6,8 @@
  * An idle queue goes offline in the epoch domain and parks in Atomics.wait (no CPU).
  *
  * Shared memory: reads the SPD and SAD lock-free; writes SA runtime blocks (EspEngine), its
- * rings' producer/consumer indexes, its own control words and counter line (queue-layout.ts).
+ * rings' producer/consumer indexes, its notice ring (the producer side), its own control
+ * words and counter line (queue-layout.ts).
  * Packet bytes are read in place from the receive slot and written once into the transmit
  * slot; per-slot views are made once, so nothing is allocated per packet on a cache hit.
  */
@@ -32,6 +33,7 @@ import {
   type XfrmDescription,
 } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
+import { NoticeRing } from './notice-ring.js';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import * as L from './queue-layout.js';
 
@@ -43,6 +45,8 @@ export interface QueueTask {
   tx: SharedArrayBuffer;
   control: SharedArrayBuffer;
   counters: SharedArrayBuffer;
+  /** Lifetime notices to the control thread (notice-ring.ts). */
+  notices: SharedArrayBuffer;
   flowCacheSize: number;
   backend: 'noble' | 'node';
   batch: number;
@@ -71,6 +75,8 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const rx = new PacketRing(t.rx);
   const tx = new PacketRing(t.tx);
   const control = new Int32Array(t.control);
+  const notices = new NoticeRing(t.notices);
+  const notify = (serial: bigint, bits: number) => notices.push(serial, bits);
   const line = L.CTRL_LINE * (1 + t.queue);
   const counters = new Float64Array(t.counters);
   const c = L.COUNTER_LINE * t.queue;
@@ -131,6 +137,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   };
 
   const publishCounters = (n: number, elapsedNs: number) => {
+    engine.takeNotices(notify);
     // Now and then, wipe the cipher contexts of SAs that died (keys do not outlive their SA here).
     if ((counters[c + L.C_BATCHES] & 1023) === 1023) engine.contexts.sweep();
     packets += n;
@@ -216,12 +223,11 @@ export default function serveQueue(t: QueueTask): { packets: number } {
         }
       }
       counters[c + (verdict === L.V_TRANSMITTED ? L.C_TRANSMITTED : verdict === L.V_PASSED ? L.C_PASSED : L.C_DROPPED)]++;
-      r = engine.usedCount > 0 ? engine.used[0] : -1;
       const tw = to >> 2;
       tx.i32[tw] = outLen;
       tx.i32[tw + 1] = verdict;
       tx.i32[tw + 2] = id;
-      tx.i32[tw + 3] = r;
+      tx.u64[(to >> 3) + 2] = engine.usedCount > 0 ? sad.serialOf(engine.used[0]) : 0n; // the SA's never-reused identity
       counters[c + L.C_BYTES] += len;
     }
     tx.publish(n);

@@ -165,3 +165,25 @@ describe('ip xfrm syntax', () => {
     expect(parseXfrmLine('xfrm state flush')).toEqual({ object: 'state', op: 'flush', proto: undefined });
   });
 });
+
+describe('u64 limits', () => {
+  const line = (lim: string) => `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x100 ${GCM} limit ${lim}`;
+  it('are parsed and printed exactly, through no double', () => {
+    for (const v of ['9007199254740993', '18446744073709551614', '123456789012345678']) {
+      const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+      applyXfrmLine(x, line(`packet-hard ${v} byte-soft ${v}`));
+      expect(x.sad.list()[0].limits.hardPackets).toBe(BigInt(v));
+      expect(applyXfrmLine(x, 'ip xfrm state list')).toContain(`byte-soft ${v} packet-hard ${v}`);
+    }
+  });
+
+  it('INF is no limit; past 2^64-1, not whole, or in exponent form is refused with the token named', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, line('packet-hard INF'));
+    expect(x.sad.list()[0].limits.hardPackets).toBe(2n ** 64n - 1n);
+    for (const bad of ['18446744073709551616', '1e+23', '1.5', '-1', '100000000000000000000000']) {
+      expect(() => parseXfrmLine(line(`byte-hard ${bad}`))).toThrow(XfrmSyntaxError);
+    }
+    expect(() => parseXfrmLine(line('time-hard 9007199254740993'))).toThrow(/below 2\^53/);
+  });
+});

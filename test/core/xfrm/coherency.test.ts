@@ -6,8 +6,10 @@
 //   must still read them all, with the same answers as the writer's own view.
 import { describe, expect, it } from 'vitest';
 import {
+  EpochReader,
   HeapView,
   PolicyDbView,
+  S_CHAIN,
   StateDbView,
   Xfrm,
   applyXfrmLine,
@@ -102,5 +104,42 @@ describe('readers cover every shared read (defect 2)', () => {
       shrink();
       expect(sad.byspi(4, Int32Array.from(dst), 0, 0x1000 + i, 50)).toBe(want);
     }
+  });
+});
+
+describe('generations never come back (defect 8)', () => {
+  it('a bundle stays stale when its state genid moves by exactly 2^32 (32-bit equality would see it unchanged)', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, POLICY);
+    applyXfrmLine(x, STATE(0x10, ''));
+    const r = resolveBundle(x.spd, x.sad, OUT, flow('10.1.0.5'), 0);
+    if (r.kind !== 'bundle') throw new Error('no bundle');
+    const g = r.bundle.genids[0];
+    // As after 2^32 record writes elsewhere: the next genid is g + 2^32.
+    (x.sad as unknown as { genids: bigint }).genids = g + 2n ** 32n - 1n;
+    const reader = EpochReader.register(x.heap, x.epochs.describe());
+    reader.online(); // a queue still in its batch: the dead record is not freed yet
+    applyXfrmLine(x, 'ip xfrm state delete src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10');
+    expect(x.sad.genid(r.bundle.states[0])).toBe(g + 2n ** 32n);
+    expect(bundleValid(x.spd, x.sad, r.bundle)).toBe(false);
+    reader.unregister();
+  });
+
+  it('the policy generation and the shadow generations go on past 2^32', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, POLICY);
+    applyXfrmLine(x, STATE(0x10, ''));
+    const r = resolveBundle(x.spd, x.sad, OUT, flow('10.1.0.5'), 0);
+    if (r.kind !== 'bundle') throw new Error('no bundle');
+    // Move both generations by 2^32 - 1 behind the tables' back, then one real change each.
+    const u64 = x.heap.u64;
+    const chainWord = x.heap.i32[x.sad.field(r.bundle.states[0], S_CHAIN)] >> 1;
+    Atomics.add(u64, chainWord, 2n ** 32n - 1n);
+    applyXfrmLine(x, STATE(0x11, 'sel src 10.9.0.0/16')); // a state add on the same key moves the chain once more
+    expect(x.sad.chainGenOf(r.bundle.states[0])).toBe(r.bundle.chains[0] + 2n ** 32n);
+    expect(bundleValid(x.spd, x.sad, r.bundle)).toBe(false);
+    const g = x.spd.generation(OUT);
+    for (let i = 0; i < 3; i++) applyXfrmLine(x, `ip xfrm policy add src 10.7.${i}.0/24 dst 10.8.0.0/16 dir out`);
+    expect(x.spd.generation(OUT)).toBe(g + 3n);
   });
 });

@@ -77,7 +77,7 @@ describe('state database', () => {
     const slot = x.sad.slotOf(s);
     expect(x.sad.nextOutputSeq(slot)).toBe(42);
     const u = x.updateState(sa('192.0.2.1', '198.51.100.1', 0x100, 1, { limits: { hardPackets: 10 } }));
-    expect(u.limits.hardPackets).toBe(10);
+    expect(u.limits.hardPackets).toBe(10n);
     expect(x.sad.nextOutputSeq(x.sad.slotOf(u))).toBe(43); // no sequence number handed out twice
     expect(() => x.updateState(sa('192.0.2.1', '198.51.100.1', 0x100, 2))).toThrow(XfrmError);
     expect(() => x.updateState(sa('192.0.2.1', '198.51.100.1', 0x999, 1))).toThrow(/no state/);

@@ -9,7 +9,7 @@
  * dataplane does not implement (AH, IPComp, marks, if_id, offload, ...) is refused by name.
  */
 import { addressBits, anyAddress, parseAddress, type Address, type Family } from '../xfrm/address.js';
-import { type LifetimeLimits } from '../xfrm/lifetime.js';
+import { XFRM_INF, type LifetimeLimits } from '../xfrm/lifetime.js';
 import { DIR_NUMBER, type PolicyAction, type PolicyDir, type PolicySpec } from '../xfrm/policy-db.js';
 import { PROTOCOLS, anySelector, isIcmp, makeSelector, type Selector } from '../xfrm/selector.js';
 import { type AlgorithmName, type Encap, type ReplayCounters, type StateSpec } from '../xfrm/state-db.js';
@@ -221,7 +221,7 @@ const LIMIT_FIELDS: Readonly<Record<string, keyof LifetimeLimits>> = {
   'packet-hard': 'hardPackets',
 };
 
-function limits(c: TokenCursor, into: Partial<Record<keyof LifetimeLimits, number>>): void {
+function limits(c: TokenCursor, into: Record<string, number | bigint>): void {
   const first = c.peek();
   if (first === undefined || !(first.text in LIMIT_FIELDS)) c.fail(first, `expected a limit (${Object.keys(LIMIT_FIELDS).join(', ')})`);
   for (let t = c.peek(); t !== undefined && t.text in LIMIT_FIELDS; t = c.peek()) {
@@ -229,9 +229,18 @@ function limits(c: TokenCursor, into: Partial<Record<keyof LifetimeLimits, numbe
     const field = LIMIT_FIELDS[t.text];
     if (into[field] !== undefined) c.fail(t, `'${t.text}' given twice`);
     const v = c.take(`a value for ${t.text}`);
-    const n = v.text === 'INF' || v.text === '(INF)' ? Infinity : /^\d+$/.test(v.text) ? Number(v.text) : NaN;
-    if (Number.isNaN(n) || (n === Infinity && field.endsWith('Seconds'))) c.fail(v, `${t.text} needs a whole number`);
-    into[field] = n;
+    const inf = v.text === 'INF' || v.text === '(INF)';
+    if (field.endsWith('Seconds')) {
+      // Seconds are timer values: whole and below 2^53 (285 million years).
+      const n = /^\d+$/.test(v.text) ? Number(v.text) : NaN;
+      if (!Number.isSafeInteger(n)) c.fail(v, `${t.text} needs a whole number of seconds below 2^53`);
+      into[field] = n;
+    } else {
+      // Bytes and packets are u64, exact (never through a double); INF is 2^64 - 1 as in Linux.
+      const n = inf ? XFRM_INF : /^\d{1,20}$/.test(v.text) ? BigInt(v.text) : -1n;
+      if (n < 0n || n > XFRM_INF) c.fail(v, `${t.text} needs a whole number from 0 to 2^64-1, or INF`);
+      into[field] = n;
+    }
   }
 }
 
@@ -264,7 +273,7 @@ function parseStateCommand(c: TokenCursor, op: string): XfrmCommand {
   const replay: Partial<Record<keyof ReplayCounters, number>> = {};
   let esn = false;
   let selector: Selector | undefined;
-  const lim: Partial<Record<keyof LifetimeLimits, number>> = {};
+  const lim: Record<string, number | bigint> = {};
   let enc: Encap | undefined;
   const family = () => dst?.family ?? src?.family;
   for (let t = c.peek(); t !== undefined; t = c.peek()) {

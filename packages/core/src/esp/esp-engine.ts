@@ -17,9 +17,9 @@ import { espEncapsulate } from './esp-output.js';
 import { inboundPolicyCheck } from './inbound-policy.js';
 import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow } from './packet.js';
 import { type PolicyDbView } from '../xfrm/policy-db.js';
-import { replayAdvance, replayCheck } from './replay.js';
+import { replayAccept, replayCheck } from './replay.js';
 import { SaContextCache } from './sa-context.js';
-import { RT_BITMAP, bitmapWords } from '../xfrm/sa-runtime.js';
+import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, bitmapWords, chargeLifetime, lifetimeSpent } from '../xfrm/sa-runtime.js';
 import { FLOW_WORDS } from '../xfrm/selector.js';
 import { S_DEAD, type StateDbView } from '../xfrm/state-db.js';
 import { MAX_TEMPLATES } from '../xfrm/template.js';
@@ -56,6 +56,12 @@ export class EspEngine {
   usedCount = 0;
   /** Packed flow of the last packet output() looked up or input() delivered. */
   readonly flow = new Int32Array(FLOW_WORDS);
+  /**
+   * Lifetime notices raised since the last {@link takeNotices} (sa-runtime.ts NOTICE_* bits,
+   * by SA identity): the control thread turns them into expiries (Xfrm.notice). Rare: at most
+   * a few per SA in its life.
+   */
+  private readonly notices: { serial: bigint; bits: number }[] = [];
   private readonly info = newIpInfo();
   private readonly inner = newIpInfo();
   private readonly scratch = [new Uint8Array(MAX_PACKET), new Uint8Array(MAX_PACKET)];
@@ -118,8 +124,14 @@ export class EspEngine {
       const dead = this.sad.field(slot, S_DEAD); // covers the record: read it after
       if (Atomics.load(this.sad.heap.i32, dead) !== 0) return this.drop(DROP.XfrmOutStateExpired);
       const sa = this.contexts.get(slot);
+      const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa.limits);
+      if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
+      if (charged !== 0) this.notices.push({ serial: sa.serial, bits: charged });
       const seqLo = this.sad.nextOutputSeq(slot);
-      if (seqLo < 0) return this.drop(DROP.XfrmOutStateSeqError);
+      if (seqLo < 0) {
+        this.notices.push({ serial: sa.serial, bits: NOTICE_HARD }); // used up: the control thread deletes it
+        return this.drop(DROP.XfrmOutStateSeqError);
+      }
       const last = i === n - 1;
       const dst = last ? out : this.scratch[i & 1];
       const d = last ? oo : 0;
@@ -180,10 +192,18 @@ export class EspEngine {
       const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
       const seqHi = replayCheck(runtime, sa.runtime, sa.replayWindow, sa.esn, seqLo);
       if (seqHi < 0) return this.drop(DROP.XfrmInStateSeqError);
+      if (lifetimeSpent(this.sad.heap.u64, sa.runtime, sa.limits)) return this.drop(DROP.XfrmInStateExpired);
       const dst = depth === 0 ? out : this.scratch[0];
       const d = depth === 0 ? oo : 0;
       const r = espDecapsulate(sa, seqHi, cur, co, info, eo, elen, dst, d, this.inner);
-      if (r !== dropResult(DROP.XfrmInStateProtoError)) replayAdvance(this.sad.heap.i32, sa.runtime, sa.replayWindow, seqHi, seqLo);
+      if (r === dropResult(DROP.XfrmInStateProtoError)) return this.drop(DROP.XfrmInStateProtoError);
+      // Authentic: take the sequence number for good (under the SA's lock), then count it.
+      if (!replayAccept(this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow)), sa.runtime, sa.replayWindow, sa.esn, seqHi, seqLo)) {
+        return this.drop(DROP.XfrmInStateSeqError);
+      }
+      const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa.limits);
+      if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmInStateExpired);
+      if (charged !== 0) this.notices.push({ serial: sa.serial, bits: charged });
       if (r === DECAP_DUMMY) return DUMMY;
       if (r < 0) return this.drop(-1 - r);
       this.used[this.usedCount++] = slot;
@@ -211,6 +231,12 @@ export class EspEngine {
     writePacketFlow(b, o, this.info, this.flow, 0);
     const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, 0);
     return verdict < 0 || verdict === DROP.XfrmInNoPols ? PASS : this.drop(verdict);
+  }
+
+  /** Hand the lifetime notices raised since the last call to `sink` (and forget them). */
+  takeNotices(sink: (serial: bigint, bits: number) => void): void {
+    for (const n of this.notices) sink(n.serial, n.bits);
+    this.notices.length = 0;
   }
 
   /** Count a drop decided outside the engine (a flow-cache verdict, an oversize packet); returns DROPPED. */

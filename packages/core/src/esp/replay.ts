@@ -5,11 +5,14 @@
  *
  * Shared state: the runtime block of the SA (sa-runtime.ts): the highest sequence number
  * seen (RT_SEQ_HI:RT_SEQ) and a circular bitmap of N bits (N a power of two >= the window),
- * bit `seq mod N` standing for `seq`. Written only by the one queue worker the SA's SPI is
- * steered to (steering makes it the single writer); read by the control thread for display,
- * which may see the two halves of the top apart.
+ * bit `seq mod N` standing for `seq`. Steering sends an SA's packets to one queue, but not
+ * always (an inner SA of nested ESP arrives on the queues of every outer SA that carries it),
+ * so the window is written only under the SA's lock word, as Linux does under `x->lock`:
+ * {@link replayAccept} checks again and advances in one critical section, after the ICV
+ * verified. The lock-free {@link replayCheck} before decryption only saves work on replays.
+ * The control thread reads the window for display and may see the two halves of the top apart.
  */
-import { RT_BITMAP, RT_SEQ, RT_SEQ_HI, bitmapWords } from '../xfrm/sa-runtime.js';
+import { RT_BITMAP, RT_LOCK, RT_SEQ, RT_SEQ_HI, bitmapWords } from '../xfrm/sa-runtime.js';
 
 /**
  * Check sequence number `seqLo` (the 32 bits on the wire) against the window. Returns the
@@ -37,7 +40,21 @@ export function replayCheck(i32: Int32Array, rt: number, window: number, esn: bo
   return (i32[rt + RT_BITMAP + (bit >>> 5)] >>> (bit & 31)) & 1 ? -1 : sh;
 }
 
-/** Record (seqHi:seqLo) as received, after its ICV verified and replayCheck passed it. */
+/**
+ * After the ICV of (seqHi:seqLo) verified: under the SA's lock, check the number again (a
+ * packet on another queue may have taken it since the pre-check) and record it. Returns
+ * false for a replay: the packet must be dropped.
+ */
+export function replayAccept(i32: Int32Array, rt: number, window: number, esn: boolean, seqHi: number, seqLo: number): boolean {
+  if (window === 0) return true;
+  while (Atomics.compareExchange(i32, rt + RT_LOCK, 0, 1) !== 0); // a few dozen instructions, held by queue workers only
+  const ok = replayCheck(i32, rt, window, esn, seqLo) === seqHi;
+  if (ok) replayAdvance(i32, rt, window, seqHi, seqLo);
+  Atomics.store(i32, rt + RT_LOCK, 0);
+  return ok;
+}
+
+/** Record (seqHi:seqLo) as received, after its ICV verified and replayCheck passed it (the caller holds the SA's lock). */
 export function replayAdvance(i32: Int32Array, rt: number, window: number, seqHi: number, seqLo: number): void {
   if (window === 0) return;
   const sl = seqLo >>> 0;

@@ -1,15 +1,22 @@
 /**
  * Per-thread, per-SA contexts for the packet path: everything ESP needs from a state record,
  * read once (mode, addresses, encapsulation, ICV length, salt) plus the AEAD context built
- * once from the key (talk: "ESP Bogosity"). Cached by slot and checked against the arena
- * slot's version, which changes only when the slot is freed or reused, so the check is one
- * atomic load per packet and a context never outlives its state for long.
+ * once from the key (talk: "ESP Bogosity"). Cached by slot and checked against the record's
+ * genid, a u64 that takes a new, never-repeated value whenever the slot's record is written
+ * or dies: the check is one 64-bit atomic load per packet, it cannot be fooled by a slot
+ * reused 2^32 times (ABA), and a context never outlives its state for long.
  *
  * Reads shared state records (immutable once published); writes only thread-local memory.
  */
 import { type AeadBackend, type AeadContext } from './aead.js';
+import { type CountLimits } from '../xfrm/sa-runtime.js';
 import {
   FLAG_ESN,
+  S_HARD_BYTES,
+  S_HARD_PACKETS,
+  S_SERIAL,
+  S_SOFT_BYTES,
+  S_SOFT_PACKETS,
   S_ALG,
   S_DST,
   S_ENCAP_PORTS,
@@ -29,8 +36,12 @@ import {
 /** What the packet path needs of one SA. */
 export interface SaContext {
   readonly slot: number;
-  /** The arena version the context was built for. */
-  readonly version: number;
+  /** The record genid the context was built for (u64). */
+  readonly genid: bigint;
+  /** The SA's identity (State.serial). */
+  readonly serial: bigint;
+  /** Byte and packet limits the packet path enforces. */
+  readonly limits: CountLimits;
   readonly spi: number;
   readonly family: number;
   readonly tunnel: boolean;
@@ -68,11 +79,11 @@ export class SaContextCache {
 
   /** The context of the state in `slot`, built if missing or stale. */
   get(slot: number): SaContext {
-    const version = this.sad.arena.version(slot);
+    const genid = this.sad.genid(slot);
     const hit = this.cache.get(slot);
-    if (hit !== undefined && hit.version === version && !this.opts.perPacketSetup) return hit;
+    if (hit !== undefined && hit.genid === genid && !this.opts.perPacketSetup) return hit;
     hit?.aead?.destroy();
-    const ctx = this.build(slot, version);
+    const ctx = this.build(slot, genid);
     this.cache.set(slot, ctx);
     return ctx;
   }
@@ -86,7 +97,7 @@ export class SaContextCache {
   sweep(): number {
     let n = 0;
     for (const [slot, ctx] of this.cache) {
-      if (this.sad.arena.version(slot) !== ctx.version) {
+      if (this.sad.genid(slot) !== ctx.genid) { // dead, updated, or freed (poisoned)
         ctx.aead?.destroy();
         this.cache.delete(slot);
         n++;
@@ -101,7 +112,7 @@ export class SaContextCache {
     this.cache.clear();
   }
 
-  private build(slot: number, version: number): SaContext {
+  private build(slot: number, genid: bigint): SaContext {
     const p = this.sad.arena.payload(slot);
     const heap = this.sad.heap;
     const i32 = heap.i32;
@@ -121,9 +132,17 @@ export class SaContextCache {
       addresses[4 + w] = i32[p + S_DST + w];
     }
     const ports = i32[p + S_ENCAP_PORTS];
+    const u64 = heap.u64;
     return {
       slot,
-      version,
+      genid,
+      serial: u64[(p + S_SERIAL) >> 1],
+      limits: {
+        hardBytes: u64[(p + S_HARD_BYTES) >> 1],
+        hardPackets: u64[(p + S_HARD_PACKETS) >> 1],
+        softBytes: u64[(p + S_SOFT_BYTES) >> 1],
+        softPackets: u64[(p + S_SOFT_PACKETS) >> 1],
+      },
       spi: i32[p + S_SPI],
       family: i32[p + S_FAMILY],
       tunnel: i32[p + S_MODE] === 1,

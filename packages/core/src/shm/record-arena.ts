@@ -4,7 +4,8 @@
  *
  * Shared layout (int32 words):
  *   header: [strideWords, chunkShift, maxChunks, capacity, chunkDirectory[maxChunks]...]
- *   slot:   [version, payload[recordWords]...] inside chunk `slot >>> chunkShift`
+ *   slot:   [-, version, payload[recordWords]...] inside chunk `slot >>> chunkShift`; the
+ *           stride is even, so every payload is 8-byte aligned (its even fields can be 64-bit)
  * Chunks are added as the arena fills, so a large capacity costs nothing until used.
  *
  * Concurrency contract
@@ -72,8 +73,8 @@ export class ArenaView extends HeapObject {
   payload(slot: number): number {
     const dir = this.base + H_DIR + (slot >>> this.shift);
     const chunk = Atomics.load(this.heap.cover(dir + 1), dir);
-    const p = chunk + (slot & this.mask) * this.stride + 1;
-    this.heap.cover(p + this.stride - 1);
+    const p = chunk + (slot & this.mask) * this.stride + 2;
+    this.heap.cover(p + this.stride - 2);
     return p;
   }
 
@@ -112,7 +113,7 @@ export class RecordArena extends ArenaView {
     const maxChunks = Math.ceil(opts.capacity / chunkRecords);
     const base = heap.alloc(H_DIR + maxChunks);
     const i32 = heap.i32;
-    i32[base + H_STRIDE] = opts.recordWords + 1;
+    i32[base + H_STRIDE] = (opts.recordWords + 3) & ~1; // pad, version, payload; even
     i32[base + H_SHIFT] = Math.log2(chunkRecords);
     i32[base + H_MAX_CHUNKS] = maxChunks;
     i32[base + H_CAPACITY] = opts.capacity;
@@ -145,7 +146,7 @@ export class RecordArena extends ArenaView {
       if (slot >>> this.shift >= this.chunks) this.addChunk();
     }
     const p = this.payload(slot);
-    this.i32.fill(0, p, p + this.stride - 1);
+    this.i32.fill(0, p, p + this.stride - 2);
     Atomics.add(this.i32, p - 1, 1);
     this.count++;
     return slot;
@@ -155,7 +156,7 @@ export class RecordArena extends ArenaView {
   free(slot: number): void {
     const p = this.payload(slot);
     if ((Atomics.load(this.i32, p - 1) & 1) === 0) throw new Error(`double free of record slot ${slot}`);
-    this.i32.fill(POISON, p, p + this.stride - 1);
+    this.i32.fill(POISON, p, p + this.stride - 2);
     Atomics.add(this.i32, p - 1, 1);
     this.freeSlots.push(slot);
     this.count--;

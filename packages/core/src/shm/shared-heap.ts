@@ -12,6 +12,10 @@
  *   allocated (and the buffer grown) before that store, so a reader that loads the offset
  *   sees the bytes, and the length (the byteLength of a growable SharedArrayBuffer is read
  *   sequentially consistent).
+ * - 64-bit fields (generations, identities, lifetime counters) are read and written through
+ *   `u64` with `Atomics` (true 64-bit atomics: a value is never seen torn, and never passes
+ *   through a double). Their word offset is even: blocks and record payloads are 8-byte
+ *   aligned, and the index into `u64` is the word offset / 2.
  * - Freed blocks are poisoned (every word set to {@link POISON}) so that a reader that
  *   touches memory after its grace period is caught by tests, and secrets are wiped.
  */
@@ -47,10 +51,13 @@ export class HeapView {
   i32: Int32Array;
   /** Byte view of the heap (packet bytes, keys). */
   u8: Uint8Array;
+  /** 64-bit view of the heap: the field at (even) word offset `w` is `u64[w >> 1]`. */
+  u64: BigUint64Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
     this.u8 = new Uint8Array(buffer, 0, buffer.byteLength);
+    this.u64 = new BigUint64Array(buffer, 0, buffer.byteLength >>> 3);
   }
 
   /** Rebuild the views of a heap from its description (in a worker). */
@@ -63,10 +70,16 @@ export class HeapView {
     return { buffer: this.buffer };
   }
 
-  /** The word view, remapped first if it ends before word `end`. */
+  /** The word view, remapped first if it ends before word `end` (the other views with it). */
   cover(end: number): Int32Array {
     if (end > this.i32.length) this.remap();
     return this.i32;
+  }
+
+  /** The 64-bit view, remapped first if it ends before word `end`. */
+  cover64(end: number): BigUint64Array {
+    if (end > this.i32.length) this.remap();
+    return this.u64;
   }
 
   /** Rebuild the views at the buffer's current length. */
@@ -74,6 +87,7 @@ export class HeapView {
     const bytes = this.buffer.byteLength;
     this.i32 = new Int32Array(this.buffer, 0, bytes >>> 2);
     this.u8 = new Uint8Array(this.buffer, 0, bytes);
+    this.u64 = new BigUint64Array(this.buffer, 0, bytes >>> 3);
   }
 }
 

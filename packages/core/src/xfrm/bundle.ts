@@ -2,8 +2,8 @@
  * Bundles: the resolved output route of a flow (talk: "pre-computed cached routes"), the
  * policy plus the chain of states its templates picked. A bundle records what it was built
  * from, the direction's policy generation, each state's genid and the shadow generation of
- * each state's `bydst` key, and is valid exactly while all of that is unchanged: checking is a
- * few atomic loads, and nothing ever walks or flushes bundles (talk: "Cheap State Coherency").
+ * each state's `bydst` key (all u64, so none ever comes back to an old value), and is valid
+ * exactly while all of that is unchanged: checking is a few atomic loads, and nothing ever walks or flushes bundles (talk: "Cheap State Coherency").
  * Every generation is read before the lookup it guards, and every writer moves it after the
  * change it announces, so a change during a lookup always shows up as a stale bundle.
  *
@@ -21,14 +21,14 @@ export interface Bundle {
   readonly dir: number;
   /** Policy slot. */
   readonly policy: number;
-  /** The direction's policy generation when the bundle was built. */
-  readonly generation: number;
+  /** The direction's policy generation when the bundle was built (u64). */
+  readonly generation: bigint;
   /** State slots, outermost last (in template order). */
   readonly states: Int32Array;
-  /** Each state's genid when the bundle was built. */
-  readonly genids: Int32Array;
-  /** Each state's bydst-key shadow generation, read before the state was looked up. */
-  readonly chains: Int32Array;
+  /** Each state's genid when the bundle was built (u64). */
+  readonly genids: BigUint64Array;
+  /** Each state's bydst-key shadow generation, read before the state was looked up (u64). */
+  readonly chains: BigUint64Array;
 }
 
 /** An SA the key manager must negotiate (a template with no state). */
@@ -61,13 +61,13 @@ const ends = new Int32Array(8);
  */
 export interface BundleScratch {
   readonly states: Int32Array;
-  readonly genids: Int32Array;
-  readonly chains: Int32Array;
+  readonly genids: BigUint64Array;
+  readonly chains: BigUint64Array;
 }
 
 /** Scratch arrays for {@link resolveBundle}. */
 export function newBundleScratch(): BundleScratch {
-  return { states: new Int32Array(MAX_TEMPLATES), genids: new Int32Array(MAX_TEMPLATES), chains: new Int32Array(MAX_TEMPLATES) };
+  return { states: new Int32Array(MAX_TEMPLATES), genids: new BigUint64Array(MAX_TEMPLATES), chains: new BigUint64Array(MAX_TEMPLATES) };
 }
 
 function address(family: number, words: Int32Array, off: number): Address {
@@ -96,8 +96,8 @@ export function resolveBundle(
   if (i32[pp + P_ACTION] !== 0) return { kind: 'block', policy };
   const n = i32[pp + P_NTMPL];
   const states = scratch?.states ?? new Int32Array(n);
-  const genids = scratch?.genids ?? new Int32Array(n);
-  const chains = scratch?.chains ?? new Int32Array(n);
+  const genids = scratch?.genids ?? new BigUint64Array(n);
+  const chains = scratch?.chains ?? new BigUint64Array(n);
   let count = 0;
   // Current endpoints: the flow's, then each tunnel's.
   for (let w = 0; w < 4; w++) {

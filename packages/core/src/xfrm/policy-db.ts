@@ -11,7 +11,7 @@
  * value; between equal priorities the one inserted first, as in Linux.
  *
  * Shared layout (int32 words):
- *   root:        [groupArray[in, out, fwd], generation[in, out, fwd], list[in, out, fwd], linear]
+ *   root:        [groupArray[in, out, fwd], -, generation[in, out, fwd] (u64), list[in, out, fwd], linear]
  *   list:        [count, slot[count]...] by (priority, insertion), only with `linear` (ablation)
  *   group array: [count, group[count]...]  group: [family, srcLen, dstLen, bestPriority, table]
  *                sorted by bestPriority (unsigned), immutable once published
@@ -24,8 +24,9 @@
  *   unlinked record keeps its own `next`, so a reader standing on it walks on correctly, and
  *   is retired through the epoch domain. A group array is rebuilt whole and published with
  *   one `Atomics.store` of `groupArray[dir]`; the old one is retired.
- * - Every change bumps `generation[dir]` (`Atomics.add`) after it is visible: a bundle built
- *   under an older generation is stale (talk: "Cheap State Coherency"). Nothing is flushed.
+ * - Every change bumps `generation[dir]` (a u64 `Atomics.add`: never wraps, so equality never
+ *   meets an old value) after it is visible: a bundle built under an older generation is stale
+ *   (talk: "Cheap State Coherency"). Nothing is flushed.
  * - Reads: any thread, lock-free, within one read-side section (between quiescent reports).
  */
 import { addressBits, maskWord } from './address.js';
@@ -98,10 +99,10 @@ export const P_SEL = 7;
 export const P_TMPL = P_SEL + SEL_WORDS;
 const P_WORDS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
 const G_WORDS = 5;
-const ROOT_GEN = 3;
-const ROOT_LIST = 6;
-const ROOT_LINEAR = 9;
-const ROOT_WORDS = 10;
+const ROOT_GEN = 4; // three u64, at even words
+const ROOT_LIST = 10;
+const ROOT_LINEAR = 13;
+const ROOT_WORDS = 14;
 
 /** A reader's view of the SPD: lookups and record fields. */
 export class PolicyDbView {
@@ -128,9 +129,9 @@ export class PolicyDbView {
     return { root: this.root, arena: this.arena.describe() };
   }
 
-  /** The generation of a direction's policies; it moves on every change. */
-  generation(dir: number): number {
-    return Atomics.load(this.heap.cover(this.root + ROOT_WORDS), this.root + ROOT_GEN + dir);
+  /** The generation of a direction's policies (u64); it moves on every change. */
+  generation(dir: number): bigint {
+    return Atomics.load(this.heap.cover64(this.root + ROOT_WORDS), (this.root + ROOT_GEN) / 2 + dir);
   }
 
   /**
@@ -329,7 +330,7 @@ export class PolicyDb extends PolicyDbView {
         this.arena.retire(e.slot, this.reclaimer);
       }
       this.publishList(d);
-      Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+      this.bumpGeneration(d);
       n += entries.length;
     }
     return n;
@@ -361,7 +362,7 @@ export class PolicyDb extends PolicyDbView {
     this.byIndex.set(index, entry);
     this.bySelector[d].set(sk, entry);
     this.publishList(d);
-    Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+    this.bumpGeneration(d);
     return policy;
   }
 
@@ -457,12 +458,16 @@ export class PolicyDb extends PolicyDbView {
       this.publishGroups(d);
     }
     this.publishList(d);
-    Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+    this.bumpGeneration(d);
   }
 
   /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */
+  private bumpGeneration(d: number): void {
+    Atomics.add(this.heap.u64, (this.root + ROOT_GEN) / 2 + d, 1n);
+  }
+
   invalidateAll(): void {
-    for (let d = 0; d < 3; d++) Atomics.add(this.heap.i32, this.root + ROOT_GEN + d, 1);
+    for (let d = 0; d < 3; d++) this.bumpGeneration(d);
   }
 
   /** With `linear` (ablation): publish the direction's policies as one ordered list, O(n) per change. */

@@ -6,7 +6,10 @@
  *
  * Shared layout (int32 words)
  *   state record (arena): configuration, immutable once published except `genid` and `dead`
- *     (S_* fields below). `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC;
+ *     (S_* fields below). `genid` and `serial` are u64 (read with 64-bit Atomics): `serial`
+ *     names the SA for its whole life (kept by updates, never reused); `genid` names this
+ *     record's version and takes a new, larger value from one u64 counter at every write,
+ *     so an equality check never meets an old value again (no ABA in a gateway's lifetime). `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC;
  *     a `bydst` chain is newest first, so the first live state is the one to use.
  *   runtime block (heap): what packets change: output sequence number, replay window state
  *     and bitmap, flags (RT_* below). A state update makes a new configuration record that
@@ -30,13 +33,25 @@ import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } f
 import { Chains, chainNext } from '../shm/chain.js';
 import { type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
-import { NO_LIMITS, type LifetimeLimits } from './lifetime.js';
+import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, anySelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
 import { IPPROTO_ESP, MODE_NUMBER, type Mode } from './template.js';
 import { XfrmError } from './xfrm-error.js';
-import { RT_BITMAP, RT_EXHAUSTED, RT_FLAGS, RT_LOCK, RT_OSEQ, RT_OSEQ_HI, RT_SEQ, RT_SEQ_HI, bitmapWords } from './sa-runtime.js';
+import {
+  RT_BITMAP,
+  RT_BYTES,
+  RT_EXHAUSTED,
+  RT_FLAGS,
+  RT_LOCK,
+  RT_OSEQ,
+  RT_OSEQ_HI,
+  RT_PACKETS,
+  RT_SEQ,
+  RT_SEQ_HI,
+  bitmapWords,
+} from './sa-runtime.js';
 
 /** The AEADs ESP supports here, by their Linux names, and the benchmark-only null cipher. */
 export type AlgorithmName = 'rfc4106(gcm(aes))' | 'rfc7539esp(chacha20,poly1305)' | 'cipher_null';
@@ -86,7 +101,7 @@ export interface StateSpec {
   readonly replay?: Partial<ReplayCounters>;
   /** Which packets may use the SA; any packet of the family by default. */
   readonly selector?: Selector;
-  readonly limits?: Partial<LifetimeLimits>;
+  readonly limits?: LifetimeLimitsSpec;
   readonly encap?: Encap;
 }
 
@@ -106,6 +121,11 @@ export interface State {
   readonly selector: Selector;
   readonly limits: LifetimeLimits;
   readonly encap: Encap | undefined;
+  /**
+   * The SA's identity: given when it is added, kept by updates, never given to another SA
+   * (a u64 counter). Results and lifetime notices from the packet path name SAs by it.
+   */
+  readonly serial: bigint;
 }
 
 /** What a worker needs to attach to the SAD. */
@@ -125,29 +145,33 @@ export interface StateDbOptions {
   allowNullCipher?: boolean;
 }
 
-// State record fields (payload words).
-export const S_SPI = 0;
-export const S_PROTO = 1;
-export const S_FAMILY = 2;
-export const S_MODE = 3;
-export const S_REQID = 4;
-export const S_DST = 5;
-export const S_SRC = 9;
-export const S_FLAGS = 13;
-export const S_REPLAY_WINDOW = 14;
-export const S_GENID = 15;
-export const S_NEXT_DST = 16;
-export const S_NEXT_SRC = 17;
-export const S_ALG = 18;
-export const S_ICV = 19;
-export const S_KEYLEN = 20;
-export const S_KEY = 21; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 30; // sport << 16 | dport; 0 without encapsulation
-export const S_ENCAP_OA = 31;
-export const S_RUNTIME = 35;
-export const S_DEAD = 36;
-export const S_SEL = 37;
-/** Writer-only back links of the bydst and bysrc chains (O(1) unlink). */
+// State record fields (payload words). The u64 fields come first, at even offsets.
+export const S_GENID = 0; // u64
+export const S_SERIAL = 2; // u64
+export const S_HARD_BYTES = 4; // u64 limits the packet path enforces
+export const S_HARD_PACKETS = 6;
+export const S_SOFT_BYTES = 8;
+export const S_SOFT_PACKETS = 10;
+export const S_SPI = 12;
+export const S_PROTO = 13;
+export const S_FAMILY = 14;
+export const S_MODE = 15;
+export const S_REQID = 16;
+export const S_DST = 17;
+export const S_SRC = 21;
+export const S_FLAGS = 25;
+export const S_REPLAY_WINDOW = 26;
+export const S_NEXT_DST = 27;
+export const S_NEXT_SRC = 28;
+export const S_ALG = 29;
+export const S_ICV = 30;
+export const S_KEYLEN = 31;
+export const S_KEY = 32; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 41; // sport << 16 | dport; 0 without encapsulation
+export const S_ENCAP_OA = 42;
+export const S_RUNTIME = 46;
+export const S_DEAD = 47;
+export const S_SEL = 48;
 const S_PREV_DST = S_SEL + SEL_WORDS;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
@@ -208,7 +232,7 @@ export class StateDbView {
   }
 
   /** The genid `bydst` read from the state it returned (before it checked it was alive). */
-  lastGenid = 0;
+  lastGenid = 0n;
 
   private setDstKey(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): Int32Array {
     const key = this.dstKey;
@@ -224,21 +248,21 @@ export class StateDbView {
   }
 
   /**
-   * The shadow generation of a `bydst` key (0 if it has no state): it moves every time a state
-   * is added on the key, after the state is linked. Read it *before* {@link bydst}: a bundle
-   * that recorded it then cannot miss a state added during its lookup.
+   * The shadow generation of a `bydst` key (0 if it has no state; u64): it moves every time a
+   * state is added or updated on the key, after the state is linked. Read it *before*
+   * {@link bydst}: a bundle that recorded it then cannot miss a state added during its lookup.
    */
-  chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): number {
+  chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): bigint {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     const block = HashTable.lookupIn(this.heap, this.tables.chains, key, 0);
-    return block < 0 ? 0 : Atomics.load(this.heap.cover(block + 1), block);
+    return block < 0 ? 0n : Atomics.load(this.heap.cover64(block + 2), block >> 1);
   }
 
   /** The current shadow generation of the `bydst` key of the state in `slot`. */
-  chainGenOf(slot: number): number {
+  chainGenOf(slot: number): bigint {
     const at = this.field(slot, S_CHAIN); // covers the record: read it after
     const block = this.heap.i32[at];
-    return Atomics.load(this.heap.cover(block + 1), block);
+    return Atomics.load(this.heap.cover64(block + 2), block >> 1);
   }
 
   /**
@@ -264,7 +288,7 @@ export class StateDbView {
     for (let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0); slot >= 0; ) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
-      const genid = Atomics.load(i32, p + S_GENID);
+      const genid = Atomics.load(this.heap.u64, (p + S_GENID) >> 1);
       if (
         Atomics.load(i32, p + S_DEAD) === 0 &&
         (spi === 0 || i32[p + S_SPI] === spi) &&
@@ -278,10 +302,16 @@ export class StateDbView {
     return -1;
   }
 
-  /** The state's generation: it changes when the state dies (shadowing moves its key's chainGen). */
-  genid(slot: number): number {
+  /** The state's generation (u64): it changes when the state dies or is updated (shadowing moves its key's chainGen). */
+  genid(slot: number): bigint {
     const at = this.field(slot, S_GENID);
-    return Atomics.load(this.heap.i32, at);
+    return Atomics.load(this.heap.u64, at >> 1);
+  }
+
+  /** The identity of the SA in `slot` ({@link State.serial}). */
+  serialOf(slot: number): bigint {
+    const at = this.field(slot, S_SERIAL);
+    return Atomics.load(this.heap.u64, at >> 1);
   }
 
   /** The high half of the number the last {@link nextOutputSeq} call handed out (0 without ESN). */
@@ -331,6 +361,7 @@ export class StateDbView {
 interface Entry {
   state: State;
   slot: number;
+  readonly serial: bigint;
   readonly runtime: number;
   readonly runtimeWords: number;
 }
@@ -346,12 +377,15 @@ export class StateDb extends StateDbView {
   declare readonly heap: SharedHeap;
   declare readonly arena: RecordArena;
   private readonly entries = new Map<string, Entry>();
+  private readonly bySerial = new Map<bigint, Entry>();
   private readonly spis: HashTable;
   private readonly dsts: Chains;
   private readonly srcs: Chains;
   private readonly chains: HashTable;
   private readonly chainBlocks = new Map<string, ChainBlock>();
-  private genids = 0;
+  /** Last genid and serial given (u64 counters: 2^64 changes is beyond any gateway's life). */
+  private genids = 0n;
+  private serials = 0n;
 
   private constructor(
     heap: SharedHeap,
@@ -388,7 +422,7 @@ export class StateDb extends StateDbView {
 
   /** Add a state. Throws XfrmError: EEXIST for a second (dst, spi, proto), EINVAL. */
   add(spec: StateSpec): State {
-    const state = this.check(spec);
+    const state: State = Object.freeze({ ...this.check(spec), serial: ++this.serials });
     const id = stateId(state.dst, state.spi, state.proto);
     const other = this.entries.get(id);
     if (other !== undefined) {
@@ -416,8 +450,10 @@ export class StateDb extends StateDbView {
     this.spis.insert(spiKey(state), 0, slot);
     // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
     // after the link: a bundle that read the generation before it looked will see the change.
-    Atomics.add(this.heap.i32, chain.offset, 1);
-    this.entries.set(id, { state, slot, runtime, runtimeWords });
+    Atomics.add(this.heap.u64, chain.offset >> 1, 1n);
+    const entry = { state, slot, serial: state.serial, runtime, runtimeWords };
+    this.entries.set(id, entry);
+    this.bySerial.set(state.serial, entry);
     return state;
   }
 
@@ -446,7 +482,7 @@ export class StateDb extends StateDbView {
     if (!same) {
       throw new XfrmError('EINVAL', 'update may change only the selector, limits and encap; delete and add to change the rest');
     }
-    const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e) });
+    const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e), serial: e.serial });
     const slot = this.arena.alloc();
     const chainAt = this.field(e.slot, S_CHAIN);
     const chain = this.heap.i32[chainAt];
@@ -457,7 +493,7 @@ export class StateDb extends StateDbView {
     this.kill(e.slot);
     // The new selector may cover flows that an older state on this key serves now: stale
     // their bundles as an add would (after the switch, like every generation move).
-    Atomics.add(this.heap.i32, chain, 1);
+    Atomics.add(this.heap.u64, chain >> 1, 1n);
     e.slot = slot;
     e.state = state;
     return state;
@@ -485,6 +521,27 @@ export class StateDb extends StateDbView {
     const dst: Address = { family, words: [i32[p + S_DST], i32[p + S_DST + 1], i32[p + S_DST + 2], i32[p + S_DST + 3]] };
     const e = this.entries.get(stateId(dst, i32[p + S_SPI], i32[p + S_PROTO]));
     return e !== undefined && e.slot === slot ? e.state : undefined;
+  }
+
+  /** The state an SA identity names, while it is in the database. */
+  stateBySerial(serial: bigint): State | undefined {
+    return this.bySerial.get(serial)?.state;
+  }
+
+  /** Bytes and packets the packet path has counted for a state (u64). */
+  usageOf(state: State): { bytes: bigint; packets: bigint } | undefined {
+    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
+    if (e === undefined) return undefined;
+    const u64 = this.heap.u64;
+    return { bytes: Atomics.load(u64, (e.runtime + RT_BYTES) >> 1), packets: Atomics.load(u64, (e.runtime + RT_PACKETS) >> 1) };
+  }
+
+  /** Count usage from outside the packet path (tools, tests): adds to the shared counters. */
+  addUsage(state: State, bytes: bigint, packets: bigint): void {
+    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
+    if (e === undefined) return;
+    Atomics.add(this.heap.u64, (e.runtime + RT_BYTES) >> 1, bytes);
+    Atomics.add(this.heap.u64, (e.runtime + RT_PACKETS) >> 1, packets);
   }
 
   /** The slot of a state, for lookups from this thread. */
@@ -547,6 +604,7 @@ export class StateDb extends StateDbView {
     const { runtime, runtimeWords } = e;
     this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
     this.entries.delete(stateId(s.dst, s.spi, s.proto));
+    this.bySerial.delete(e.serial);
     (s.algorithm.key as Uint8Array).fill(0);
   }
 
@@ -558,8 +616,8 @@ export class StateDb extends StateDbView {
   }
 
   private bump(slot: number): void {
-    this.genids = (this.genids + 1) | 0;
-    Atomics.store(this.heap.i32, this.field(slot, S_GENID), this.genids);
+    const at = this.field(slot, S_GENID);
+    Atomics.store(this.heap.u64, at >> 1, ++this.genids);
   }
 
   /** The shadow generation block of a bydst key (created, published, on its first state). */
@@ -567,8 +625,8 @@ export class StateDb extends StateDbView {
     const k = dkey.join(',');
     let chain = this.chainBlocks.get(k);
     if (chain === undefined) {
-      const offset = this.heap.alloc(2);
-      Atomics.store(this.heap.i32, offset, 1);
+      const offset = this.heap.alloc(2); // one u64
+      Atomics.store(this.heap.u64, offset >> 1, 1n);
       this.chains.insert(dkey, 0, offset);
       chain = { offset, count: 0 };
       this.chainBlocks.set(k, chain);
@@ -603,12 +661,18 @@ export class StateDb extends StateDbView {
     }
     i32[p + S_RUNTIME] = runtime;
     i32[p + S_CHAIN] = chain;
+    const u64 = this.heap.u64;
+    u64[(p + S_SERIAL) >> 1] = s.serial;
+    u64[(p + S_HARD_BYTES) >> 1] = s.limits.hardBytes;
+    u64[(p + S_HARD_PACKETS) >> 1] = s.limits.hardPackets;
+    u64[(p + S_SOFT_BYTES) >> 1] = s.limits.softBytes;
+    u64[(p + S_SOFT_PACKETS) >> 1] = s.limits.softPackets;
     writeSelector(i32, p + S_SEL, sel);
     this.bump(slot);
   }
 
-  /** Validate a spec and complete it with defaults. Throws XfrmError EINVAL. */
-  private check(spec: StateSpec): State {
+  /** Validate a spec and complete it with defaults (all but the serial). Throws XfrmError EINVAL. */
+  private check(spec: StateSpec): Omit<State, 'serial'> {
     const family = spec.dst.family;
     if (spec.src.family !== family) throw new XfrmError('EINVAL', 'state src and dst are of different families');
     const proto = spec.proto ?? IPPROTO_ESP;
@@ -637,10 +701,7 @@ export class StateDb extends StateDbView {
       throw new XfrmError('EINVAL', 'replay-seq-hi and replay-oseq-hi need flag esn');
     }
     const selector = spec.selector ?? anySelector(family);
-    const limits = spec.limits === undefined ? NO_LIMITS : Object.freeze({ ...NO_LIMITS, ...spec.limits });
-    for (const [k, v] of spec.limits === undefined ? [] : Object.entries(limits)) {
-      if (!(v >= 0 && (Number.isInteger(v) || v === Infinity))) throw new XfrmError('EINVAL', `bad limit ${k} ${v}`);
-    }
+    const limits = checkLimits(spec.limits);
     const encap = spec.encap;
     if (encap !== undefined) {
       if (encap.type !== 'espinudp') throw new XfrmError('EINVAL', `encap ${String(encap.type)} is not supported (only espinudp)`);
@@ -694,6 +755,25 @@ export class StateDb extends StateDbView {
     if (n > MAX_KEY_BYTES) throw new XfrmError('EINVAL', 'key too long');
     return { name: a.name, key: Uint8Array.from(a.key), icvBits: a.icvBits };
   }
+}
+
+/** Limits completed with NO_LIMITS; byte and packet limits made exact u64 (numbers must be safe integers). */
+function checkLimits(spec: LifetimeLimitsSpec | undefined): LifetimeLimits {
+  if (spec === undefined) return NO_LIMITS;
+  const out: Record<string, bigint | number> = { ...NO_LIMITS };
+  for (const [k, v] of Object.entries(spec)) {
+    if (!(k in NO_LIMITS)) throw new XfrmError('EINVAL', `unknown limit ${k}`);
+    if (v === undefined) continue;
+    if ((COUNT_LIMITS as readonly string[]).includes(k)) {
+      const n = typeof v === 'bigint' ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
+      if (!(n >= 0n && n <= XFRM_INF)) throw new XfrmError('EINVAL', `bad limit ${k} ${String(v)}: a whole number of 0..2^64-1`);
+      out[k] = n;
+    } else {
+      if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) throw new XfrmError('EINVAL', `bad limit ${k} ${String(v)}: whole seconds`);
+      out[k] = v;
+    }
+  }
+  return Object.freeze(out) as unknown as LifetimeLimits;
 }
 
 function hex8(n: number): string {

@@ -16,7 +16,8 @@ import { type Address } from './address.js';
 import { bundleValid, resolveBundle, type AcquireRequest, type Bundle } from './bundle.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { EpochDomain, type EpochDescription } from '../shm/epoch.js';
-import { lifetimeVerdict, timeDeadlines, type LifetimeUsage } from './lifetime.js';
+import { lifetimeVerdict, limitReached, timeDeadlines, type LifetimeUsage } from './lifetime.js';
+import { NOTICE_FIRST_USE, NOTICE_SOFT } from './sa-runtime.js';
 import { DIR_NUMBER, PolicyDb, type Policy, type PolicyDbDescription, type PolicyDir, type PolicySpec } from './policy-db.js';
 import { packFlow, type Flow } from './selector.js';
 import { SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from '../shm/shared-heap.js';
@@ -80,9 +81,11 @@ export interface FlowResolution {
   readonly bundle: Bundle | undefined;
 }
 
+/** The control side of a state's lifetime; bytes and packets are counted in shared memory. */
 interface Lifetime {
   state: State;
-  usage: LifetimeUsage;
+  readonly addTime: number;
+  useTime: number;
   softFired: boolean;
 }
 
@@ -148,7 +151,7 @@ export class Xfrm extends EventEmitter {
     if (this.ablate.eagerIv) getRandomValues(new Uint8Array(16)); // the talk's "ESP Bogosity"
     const state = this.sad.add(spec);
     const now = this.now();
-    const l = { state, usage: { addTime: now, useTime: 0, bytes: 0, packets: 0 }, softFired: false };
+    const l: Lifetime = { state, addTime: now, useTime: 0, softFired: false };
     this.lifetimes.set(stateId(state.dst, state.spi, state.proto), l);
     this.schedule(l);
     this.acquires.satisfy(acquireKey(state));
@@ -176,10 +179,15 @@ export class Xfrm extends EventEmitter {
     return gone.length;
   }
 
-  /** Lifetime usage of a state so far. */
+  /** Lifetime usage of a state so far (bytes and packets as the packet path counted them). */
   usage(state: State): LifetimeUsage | undefined {
     const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
-    return l === undefined ? undefined : { ...l.usage };
+    return l === undefined ? undefined : this.usageOf(l);
+  }
+
+  private usageOf(l: Lifetime): LifetimeUsage {
+    const c = this.sad.usageOf(l.state) ?? { bytes: 0n, packets: 0n };
+    return { addTime: l.addTime, useTime: l.useTime, bytes: c.bytes, packets: c.packets };
   }
 
   /**
@@ -219,20 +227,53 @@ export class Xfrm extends EventEmitter {
   }
 
   /**
-   * Account packets and bytes the dataplane processed with a state, and check its byte,
-   * packet and sequence-number limits. Returns false if the state is gone.
+   * Account packets and bytes used outside the packet path (a tool, a test) and check the
+   * state's limits. The packet path counts in shared memory itself and reports with
+   * {@link notice}. Returns false if the state is gone.
    */
-  account(state: State, bytes: number, packets: number): boolean {
+  account(state: State, bytes: number | bigint, packets: number | bigint): boolean {
     const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
     if (l === undefined) return false;
+    this.sad.addUsage(l.state, BigInt(bytes), BigInt(packets));
+    return this.noticeLifetime(l, BigInt(packets) > 0n ? NOTICE_FIRST_USE : 0);
+  }
+
+  /**
+   * A lifetime notice from the packet path (sa-runtime.ts `chargeLifetime` bits, or 0 after a
+   * sequence number exhaustion) for the SA named by its identity: records the first use (for
+   * use-time limits), then fires the soft expiry once or the hard one (deleting the state).
+   * Notices for an SA that is gone are ignored. Returns false if the state is gone.
+   */
+  notice(serial: bigint, bits: number): boolean {
+    const state = this.sad.stateBySerial(serial);
+    const l = state && this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
+    return l !== undefined && this.noticeLifetime(l, bits);
+  }
+
+  /** Check every state's lifetime against the shared counters (after notices were lost). */
+  checkAll(): void {
     const now = this.now();
-    if (l.usage.useTime === 0 && packets > 0) {
-      l.usage.useTime = now;
+    for (const l of [...this.lifetimes.values()]) {
+      if (l.useTime === 0 && (this.sad.usageOf(l.state)?.packets ?? 0n) > 0n) this.noticeLifetime(l, NOTICE_FIRST_USE);
+      else this.checkLifetime(l, now);
+    }
+  }
+
+  private noticeLifetime(l: Lifetime, bits: number): boolean {
+    const now = this.now();
+    if ((bits & NOTICE_FIRST_USE) !== 0 && l.useTime === 0) {
+      l.useTime = now;
       this.schedule(l);
     }
-    l.usage.bytes += bytes;
-    l.usage.packets += packets;
+    // A packet crossed a soft limit: the key manager hears of it even if the hard one
+    // followed before this notice was read (as Linux's km_state_expired on that packet).
+    if ((bits & NOTICE_SOFT) !== 0 && !l.softFired) this.fireSoft(l, this.usageOf(l));
     return this.checkLifetime(l, now);
+  }
+
+  private fireSoft(l: Lifetime, usage: LifetimeUsage): void {
+    l.softFired = true;
+    this.emit('expire', { state: l.state, hard: false, reason: this.reason(l.state, usage, 'soft') } satisfies ExpireEvent);
   }
 
   /** Fire due timers: time limits of states, expired ACQUIREs. Call every second or so. */
@@ -249,17 +290,18 @@ export class Xfrm extends EventEmitter {
   private checkLifetime(l: Lifetime, now: number): boolean {
     const state = l.state;
     const exhausted = this.sad.exhausted(state);
-    const verdict = exhausted ? 'hard' : lifetimeVerdict(state.limits, l.usage, now);
+    const usage = this.usageOf(l);
+    const verdict = exhausted ? 'hard' : lifetimeVerdict(state.limits, usage, now);
     if (verdict === 'hard') {
-      const reason: ExpireReason = exhausted ? 'sequence' : this.reason(state, l.usage, 'hard');
+      // Queues report in no order across each other: a soft limit passed on the way is still
+      // announced, once, before the hard expiry.
+      if (!l.softFired && !exhausted && limitReached(state.limits, usage, now, 'soft')) this.fireSoft(l, usage);
+      const reason: ExpireReason = exhausted ? 'sequence' : this.reason(state, usage, 'hard');
       this.deleteState(state.dst, state.spi, state.proto);
       this.emit('expire', { state, hard: true, reason } satisfies ExpireEvent);
       return false;
     }
-    if (verdict === 'soft' && !l.softFired) {
-      l.softFired = true;
-      this.emit('expire', { state, hard: false, reason: this.reason(state, l.usage, 'soft') } satisfies ExpireEvent);
-    }
+    if (verdict === 'soft' && !l.softFired) this.fireSoft(l, usage);
     return true;
   }
 
@@ -273,7 +315,7 @@ export class Xfrm extends EventEmitter {
   /** Queue the state's time limits (stale entries are checked and dropped when due). */
   private schedule(l: Lifetime): void {
     const id = stateId(l.state.dst, l.state.spi, l.state.proto);
-    for (const at of timeDeadlines(l.state.limits, l.usage)) this.deadlines.push(at, id);
+    for (const at of timeDeadlines(l.state.limits, this.usageOf(l))) this.deadlines.push(at, id);
   }
 
   private changed<E extends MonitorEvent>(event: E): E {

@@ -89,3 +89,52 @@ describe('long-running dataplane', () => {
     }
   });
 });
+
+describe('reclamation with live queues (defect 10)', () => {
+  it('a stuck queue is reported (event and stat), awaited calls reject instead of hanging, then all recovers', async () => {
+    const dp = await Dataplane.create({ queues: 2, graceTimeoutMs: 300, stallMs: 500 });
+    const stalls: { queue: number }[] = [];
+    dp.on('stall', (s) => stalls.push(s));
+    try {
+      await dp.apply(POLICY);
+      await dp.apply(STATE(0x77));
+      dp.stallQueue(1, 4000);
+      await new Promise((r) => setTimeout(r, 100)); // it is stuck now, online
+      await expect(dp.apply(STATE(0x78))).rejects.toThrow(/stalled/);
+      await new Promise((r) => setTimeout(r, 2200));
+      expect(stalls).toEqual([expect.objectContaining({ queue: 1 })]);
+      expect(dp.stats().stalls).toEqual({ total: 1, now: [1] });
+      await within(
+        (async () => {
+          while (dp.stats().stalls.now.length > 0) {
+            await new Promise((r) => setTimeout(r, 200));
+            await dp.synchronize().catch(() => undefined);
+          }
+        })(),
+        10_000,
+        'recovery',
+      );
+      await dp.synchronize();
+      expect((await dp.process(packets(20))).every((r) => r.verdict === 'transmitted')).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it('queue workers killed again and again leak no epoch line', async () => {
+    const dp = await Dataplane.create({ queues: 2 });
+    try {
+      for (let i = 0; i < 70; i++) {
+        dp.killQueue(i % 2);
+        while (dp.stats().restarts <= i) await new Promise((r) => setTimeout(r, 2));
+        await dp.ready();
+      }
+      expect(dp.xfrm.epochs.registered).toBe(2);
+      await dp.apply(POLICY);
+      await dp.apply(STATE(0x77));
+      expect((await dp.process(packets(50))).every((r) => r.verdict === 'transmitted')).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+});

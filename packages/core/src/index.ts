@@ -12,7 +12,7 @@ export {
   type SharedHeapOptions,
 } from './shm/shared-heap.js';
 export { xxh32Words, randomSeed } from './shm/hash.js';
-export { EpochDomain, EpochReader, type EpochDescription, type Reclaimer } from './shm/epoch.js';
+export { EpochDomain, EpochReader, StalledReaderError, type EpochDescription, type EpochDomainOptions, type Reclaimer } from './shm/epoch.js';
 export { ArenaView, RecordArena, type ArenaDescription, type ArenaOptions } from './shm/record-arena.js';
 export { HashTableView, HashTable, type HashTableDescription, type HashTableOptions } from './shm/hash-table.js';
 export * from './xfrm/address.js';

@@ -56,6 +56,14 @@ export interface DataplaneOptions {
   /** Packets a worker takes per batch (between quiescent reports). Default 32. */
   batch?: number;
   /**
+   * Longest an awaited control call (a delete, a flush, `apply`, `synchronize`) waits for the
+   * queues to pass a quiescent point (ms); past it the call rejects with a StalledReaderError
+   * naming the queues (the change itself is made). Default 30 000.
+   */
+  graceTimeoutMs?: number;
+  /** A queue that has not reported for this long while work waits for it is reported stalled (ms). Default 2000. */
+  stallMs?: number;
+  /**
    * Longest an idle queue sleeps before it looks again (ms). Wake-ups never depend on it
    * (every publish, release, stop and kill rings the queue's doorbell); it is a safety net.
    * Default 1000.
@@ -130,13 +138,25 @@ export interface DataplaneStats {
   readonly drops: Partial<Record<DropReason, number>>;
   readonly queues: QueueStats[];
   readonly restarts: number;
+  /** Stall episodes seen (see the `stall` event), and the queues stalled now. */
+  readonly stalls: { total: number; now: number[] };
   readonly states: number;
   readonly policies: number;
   /** Per SA: what the queues counted for it (lifetime usage, u64). */
   readonly perState: { spi: number; dst: string; reqid: number; serial: bigint; bytes: bigint; packets: bigint }[];
 }
 
-/** A multi-queue IPsec dataplane. Emits `acquire`, `expire` and `monitor` (see Xfrm). */
+/** A queue that stopped reporting quiescent states while work waited for it (a stuck worker). */
+export interface StallEvent {
+  readonly queue: number;
+  /** How long it has not reported (ms), at least `stallMs`. */
+  readonly ms: number;
+}
+
+/**
+ * A multi-queue IPsec dataplane. Emits `acquire`, `expire` and `monitor` (see Xfrm), and
+ * `stall` (StallEvent) once each time a queue stops reporting while reclamation waits for it.
+ */
 export class Dataplane extends EventEmitter {
   private readonly rx: PacketRing[];
   private readonly tx: PacketRing[];
@@ -154,6 +174,10 @@ export class Dataplane extends EventEmitter {
   private submitted = 0;
   private readonly totals = { transmitted: 0, passed: 0, dropped: 0, dummy: 0 };
   private restarts = 0;
+  /** Each queue's epoch reader line, claimed here so that a worker dying at any point leaks none. */
+  private readonly readers: number[];
+  private stallsTotal = 0;
+  private stalledNow = new Set<number>();
 
   private constructor(
     /** The control plane: tables, events, lifetimes. */
@@ -173,8 +197,12 @@ export class Dataplane extends EventEmitter {
     this.nextId = new Array<number>(q).fill(0);
     this.expectId = new Array<number>(q).fill(0);
     this.steering = new Steering(q);
+    this.readers = Array.from({ length: q }, () => xfrm.epochs.claim());
     for (const e of ['acquire', 'expire', 'monitor']) xfrm.on(e, (v) => this.emit(e, v));
-    this.timer = setInterval(() => this.xfrm.tick(), 1000);
+    this.timer = setInterval(() => {
+      this.xfrm.tick();
+      this.watchStalls();
+    }, 1000);
     this.timer.unref();
     this.noticeTimer = setInterval(() => this.takeNotices(), 100);
     this.noticeTimer.unref();
@@ -281,7 +309,7 @@ export class Dataplane extends EventEmitter {
 
   /** Resolve after a grace period: every queue has passed a quiescent point (or is parked). */
   synchronize(): Promise<void> {
-    return this.xfrm.synchronize();
+    return this.xfrm.synchronize({ timeoutMs: this.opts.graceTimeoutMs ?? 30_000 });
   }
 
   // ---- packets ----
@@ -421,6 +449,7 @@ export class Dataplane extends EventEmitter {
       drops,
       queues,
       restarts: this.restarts,
+      stalls: { total: this.stallsTotal, now: [...this.stalledNow].sort() },
       states: this.xfrm.sad.size,
       policies: this.xfrm.spd.size,
       perState: this.xfrm.sad.list().map((s) => {
@@ -434,6 +463,12 @@ export class Dataplane extends EventEmitter {
   go(): void {
     Atomics.store(this.control, L.CTRL_GO, 1);
     Atomics.notify(this.control, L.CTRL_GO);
+  }
+
+  /** Test hook: make queue `q`'s worker hang for `ms`, online and not reporting (a stuck queue). */
+  stallQueue(q: number, ms: number): void {
+    Atomics.store(this.control, L.CTRL_LINE * (1 + q) + L.Q_STALL, ms);
+    this.rx[q].wake();
   }
 
   /** Test hook: make queue `q`'s worker exit abruptly at its next batch. */
@@ -468,6 +503,7 @@ export class Dataplane extends EventEmitter {
     this.poll();
     this.takeNotices();
     await this.pool.destroy();
+    for (const r of this.readers) this.xfrm.epochs.unregister(r);
     this.xfrm.removeAllListeners();
   }
 
@@ -481,6 +517,7 @@ export class Dataplane extends EventEmitter {
       control: this.control.buffer as SharedArrayBuffer,
       counters: this.counters.buffer as SharedArrayBuffer,
       notices: this.notices[q].buffer,
+      reader: this.readers[q],
       flowCacheSize: this.opts.flowCacheSize,
       backend: this.opts.crypto,
       batch: this.opts.batch,
@@ -497,9 +534,7 @@ export class Dataplane extends EventEmitter {
     this.running[q] = this.pool.run(task).then(
       () => undefined,
       () => {
-        const reader = Atomics.load(this.control, line + L.Q_READER);
-        if (reader > 0) this.xfrm.epochs.unregister(reader - 1);
-        Atomics.store(this.control, line + L.Q_READER, 0);
+        this.xfrm.epochs.offline(this.readers[q]); // it holds nobody up; its replacement takes the line
         Atomics.store(this.control, line + L.Q_READY, 0);
         if (this.closing) return;
         this.restarts++;
@@ -507,6 +542,20 @@ export class Dataplane extends EventEmitter {
         return this.running[q];
       },
     );
+  }
+
+  /** Report queues that stopped reporting while reclamation waits for them (once per episode). */
+  private watchStalls(): void {
+    const stalled = new Set(this.xfrm.epochs.stalled(Date.now(), this.opts.stallMs ?? 2000));
+    for (let q = 0; q < this.queues; q++) {
+      const now = stalled.has(this.readers[q]);
+      if (now && !this.stalledNow.has(q)) {
+        this.stallsTotal++;
+        this.emit('stall', { queue: q, ms: this.opts.stallMs ?? 2000 } satisfies StallEvent);
+      }
+      if (now) this.stalledNow.add(q);
+      else this.stalledNow.delete(q);
+    }
   }
 
   /** Turn the queues' lifetime notices into expiries (and check every SA if some were lost). */

@@ -4,8 +4,8 @@
  *
  * Control words (Int32Array, one 64-byte line per queue after line 0):
  *   line 0: [stop, go]                              written by the control thread (go: start generating)
- *   line 1+q: [reader id + 1, kill, ready, starts]  reader id/ready/starts by the worker (Atomics),
- *                                                   kill by the control thread (tests)
+ *   line 1+q: [stall, kill, ready, starts]         ready/starts by the worker (Atomics),
+ *                                                   stall and kill by the control thread (tests)
  * Counters (Float64Array, one line of COUNTER_LINE per queue): written only by that queue's
  * worker with plain stores after each batch; the control thread reads them for statistics
  * (a figure may be one batch old, never torn in practice on 64-bit hosts; exact after close).
@@ -15,7 +15,8 @@ import { DROP_REASONS } from '@xfrm/core';
 export const CTRL_LINE = 16;
 export const CTRL_STOP = 0;
 export const CTRL_GO = 1;
-export const Q_READER = 0;
+/** Test hook: milliseconds the worker is to hang, online, without reporting (a stuck queue). */
+export const Q_STALL = 0;
 export const Q_KILL = 1;
 export const Q_READY = 2;
 export const Q_STARTS = 3;

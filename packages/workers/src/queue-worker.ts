@@ -47,6 +47,8 @@ export interface QueueTask {
   counters: SharedArrayBuffer;
   /** Lifetime notices to the control thread (notice-ring.ts). */
   notices: SharedArrayBuffer;
+  /** The epoch reader line the control thread claimed for this queue. */
+  reader: number;
   flowCacheSize: number;
   backend: 'noble' | 'node';
   batch: number;
@@ -80,8 +82,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const line = L.CTRL_LINE * (1 + t.queue);
   const counters = new Float64Array(t.counters);
   const c = L.COUNTER_LINE * t.queue;
-  const reader = EpochReader.register(heap, t.xfrm.epochs);
-  Atomics.store(control, line + L.Q_READER, reader.id + 1);
+  const reader = EpochReader.attach(heap, t.xfrm.epochs, t.reader); // claimed by the control thread: nothing leaks if we die
   Atomics.add(control, line + L.Q_STARTS, 1);
   // One view per slot, made once: no per-packet allocation.
   const rxViews = Array.from({ length: rx.capacity }, (_, i) => rx.u8.subarray(64 + i * rx.slotBytes + SLOT_HEADER, 64 + (i + 1) * rx.slotBytes));
@@ -163,6 +164,8 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       Atomics.store(control, line + L.Q_KILL, 0);
       process.exit(1); // test hook: a worker dying mid-run
     }
+    const stall = Atomics.exchange(control, line + L.Q_STALL, 0);
+    if (stall > 0) Atomics.wait(control, line + L.Q_STALL, 0, stall); // test hook: stuck, online, not reporting
     const available = rx.available();
     const n = Math.min(available, tx.free(), t.batch);
     const started = performance.now();
@@ -230,10 +233,11 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       tx.u64[(to >> 3) + 2] = engine.usedCount > 0 ? sad.serialOf(engine.used[0]) : 0n; // the SA's never-reused identity
       counters[c + L.C_BYTES] += len;
     }
+    // Counters and notices first: whoever sees these results sees the figures that include them.
+    publishCounters(n, (performance.now() - started) * 1e6);
     tx.publish(n);
     rx.release(n);
     reader.quiescent();
-    publishCounters(n, (performance.now() - started) * 1e6);
   }
   return finish();
 
@@ -261,8 +265,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   }
 
   function finish(): { packets: number } {
-    reader.unregister();
-    Atomics.store(control, line + L.Q_READER, 0);
+    reader.offline(); // the line stays the queue's (the control thread gives it back at close)
     engine.contexts.clear();
     return { packets };
   }

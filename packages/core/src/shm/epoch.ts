@@ -3,22 +3,29 @@
  * liburcu-qsbr: readers never take locks or reference counts; the writer frees a retired
  * thing only after every online reader has reported a quiescent state since it was retired.
  *
- * Shared layout (int32 words in the heap), one 64-byte line per reader to avoid false sharing:
- *   line 0:     [token, maxReaders]
- *   line 1 + r: [counter, registered]   counter 0 = offline, else the token last reported
+ * Shared layout (heap words), one 64-byte line per reader to avoid false sharing:
+ *   line 0:     [token (u64), maxReaders]
+ *   line 1 + r: [counter (u64), registered]   counter 0 = offline, else the token last reported
  *
  * Concurrency contract
  * - The writer (control thread) increments `token` when it retires something, and reads
  *   every reader's counter to decide what is safe to free.
- * - Reader r writes only its own line: `registered` by compare-exchange when it registers,
- *   `counter` on online/quiescent/offline. The control thread may also clear the line of a
- *   reader that died ({@link EpochDomain.unregister}).
+ * - Reader r writes only its own line's counter, on online/quiescent/offline. A line is
+ *   claimed either by the reader (`register`, compare-exchange on `registered`) or, for
+ *   workers the control thread supervises, by the control thread before the worker starts
+ *   (`claim`, then `EpochReader.attach` in the worker): a worker that dies at any point then
+ *   leaks nothing, because the control thread knows its line and takes it offline.
  * - Ordering: all accesses are `Atomics` (sequentially consistent). The writer unlinks a
  *   thing *before* incrementing the token to T; a reader that stores a counter >= T loaded
  *   the token after the unlink, so it holds no reference from before. A reader going online
  *   stores its counter before reading any table, so a writer that saw it offline cannot free
  *   anything the reader can still reach.
- * - Tokens are 32-bit and compared with wrap-safe signed differences; 0 is never a token.
+ * - Tokens and counters are u64 (as DPDK's): at a billion retirements a second they would
+ *   take 584 years to wrap, so they are compared as plain numbers.
+ * - The defer queue is bounded ({@link EpochDomainOptions.maxPending}, as `rte_rcu_qsbr_dq`):
+ *   a reader that is alive but stuck holds everything retired after its last report, so the
+ *   writer must be able to see that ({@link EpochDomain.stalled}) and refuse more work
+ *   ({@link EpochDomain.full}) rather than grow without end.
  */
 import { type HeapView, type SharedHeap } from './shared-heap.js';
 
@@ -34,35 +41,53 @@ export interface EpochDescription {
   readonly maxReaders: number;
 }
 
-const LINE = 16;
-const OFFLINE = 0;
-
-function nextToken(i32: Int32Array, base: number): number {
-  let t = Atomics.add(i32, base, 1) + 1;
-  if (t === 0) t = Atomics.add(i32, base, 1) + 1; // skip 0: it means "offline"
-  return t | 0;
+/** Options for {@link EpochDomain.create}. */
+export interface EpochDomainOptions {
+  /** Retired things that may wait for a grace period at once. Default 2^20. */
+  maxPending?: number;
 }
+
+/** A grace period did not end in time: these readers have not reported since it began. */
+export class StalledReaderError extends Error {
+  constructor(
+    readonly readers: number[],
+    readonly waitedMs: number,
+  ) {
+    super(`grace period not over after ${waitedMs} ms: reader ${readers.join(', ')} online but not reporting (stalled?)`);
+    this.name = 'StalledReaderError';
+  }
+}
+
+const LINE = 16;
+const OFFLINE = 0n;
 
 /** The writer's side of an epoch domain, owned by the control thread. */
 export class EpochDomain implements Reclaimer {
-  private readonly queue: { token: number; free: () => void }[] = [];
+  private readonly queue: { token: bigint; free: () => void }[] = [];
   private head = 0;
+  /** Per reader: the counter last seen and when it was first seen (for stall detection). */
+  private readonly seen: { counter: bigint; since: number }[];
+  readonly maxPending: number;
 
   private constructor(
     private readonly heap: HeapView,
     private readonly base: number,
     readonly maxReaders: number,
-  ) {}
+    opts: EpochDomainOptions,
+  ) {
+    this.maxPending = opts.maxPending ?? 1 << 20;
+    this.seen = Array.from({ length: maxReaders }, () => ({ counter: OFFLINE, since: 0 }));
+  }
 
   /** Create a domain for at most `maxReaders` reader threads. */
-  static create(heap: SharedHeap, maxReaders = 64): EpochDomain {
+  static create(heap: SharedHeap, maxReaders = 64, opts: EpochDomainOptions = {}): EpochDomain {
     if (!(Number.isInteger(maxReaders) && maxReaders >= 1 && maxReaders <= 4096)) {
       throw new RangeError(`maxReaders must be 1..4096, got ${maxReaders}`);
     }
     const base = heap.alloc(LINE * (maxReaders + 1));
-    heap.i32[base] = 1;
-    heap.i32[base + 1] = maxReaders;
-    return new EpochDomain(heap, base, maxReaders);
+    Atomics.store(heap.u64, base >> 1, 1n);
+    heap.i32[base + 2] = maxReaders;
+    return new EpochDomain(heap, base, maxReaders, opts);
   }
 
   /** The description to post to reader threads. */
@@ -72,7 +97,7 @@ export class EpochDomain implements Reclaimer {
 
   /** Defer `free` until one grace period from now has passed. */
   retire(free: () => void): void {
-    this.queue.push({ token: nextToken(this.heap.i32, this.base), free });
+    this.queue.push({ token: this.nextToken(), free });
     this.reclaim();
   }
 
@@ -81,9 +106,20 @@ export class EpochDomain implements Reclaimer {
     return this.queue.length - this.head;
   }
 
+  /**
+   * True when the defer queue has no room for `n` more retirements even after reclaiming:
+   * a writer checks this before a change, and refuses the change instead of growing the
+   * queue without end behind a stalled reader.
+   */
+  full(n = 64): boolean {
+    if (this.pending + n <= this.maxPending) return false;
+    this.reclaim();
+    return this.pending + n > this.maxPending;
+  }
+
   /** True when every online reader has reported `token` or later. */
-  passed(token: number): boolean {
-    return ((token - this.safeToken()) | 0) <= 0;
+  passed(token: bigint): boolean {
+    return token <= this.safeToken();
   }
 
   /** Free everything whose grace period is over; returns how many were freed. */
@@ -91,7 +127,7 @@ export class EpochDomain implements Reclaimer {
     if (this.head === this.queue.length) return 0;
     const safe = this.safeToken();
     let n = 0;
-    while (this.head < this.queue.length && ((this.queue[this.head].token - safe) | 0) <= 0) {
+    while (this.head < this.queue.length && this.queue[this.head].token <= safe) {
       const item = this.queue[this.head];
       this.queue[this.head++] = undefined as never;
       item.free();
@@ -106,35 +142,97 @@ export class EpochDomain implements Reclaimer {
 
   /**
    * Resolve after one grace period: every reader online now has reported a quiescent state
-   * (or gone offline). Reclaims what became free on the way.
+   * (or gone offline). Reclaims what became free on the way. With `timeoutMs`, rejects with
+   * a {@link StalledReaderError} naming the readers that held it up, instead of waiting
+   * forever for a reader that is alive but stuck.
    */
-  async synchronize(): Promise<void> {
-    const token = nextToken(this.heap.i32, this.base);
+  async synchronize(opts: { timeoutMs?: number } = {}): Promise<void> {
+    const token = this.nextToken();
+    const started = Date.now();
     for (let spins = 0; !this.passed(token); spins++) {
+      if (opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs) {
+        throw new StalledReaderError(this.behind(token), Date.now() - started);
+      }
       await new Promise<void>((resolve) => (spins < 8 ? setImmediate(resolve) : setTimeout(resolve, 1)));
     }
     this.reclaim();
   }
 
-  /** Take a dead reader's line back so it no longer holds up reclamation. */
+  /**
+   * Readers that are online and have not reported a quiescent state for `thresholdMs` while
+   * something waits for them (a retirement, or a grace period asked for). Call it now and
+   * then (the control thread's timer): it remembers each reader's counter between calls.
+   */
+  stalled(now: number, thresholdMs: number): number[] {
+    const token = Atomics.load(this.heap.u64, this.base >> 1);
+    const out: number[] = [];
+    for (let r = 0; r < this.maxReaders; r++) {
+      const c = Atomics.load(this.heap.u64, this.lineOf(r) >> 1);
+      const s = this.seen[r];
+      if (c !== s.counter) {
+        s.counter = c;
+        s.since = now;
+      } else if (c !== OFFLINE && c < token && now - s.since >= thresholdMs) {
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Claim a free reader line for a worker this thread supervises (the worker attaches to it
+   * with {@link EpochReader.attach}). Throws when the domain is full.
+   */
+  claim(): number {
+    const i32 = this.heap.i32;
+    for (let r = 0; r < this.maxReaders; r++) {
+      if (Atomics.compareExchange(i32, this.lineOf(r) + 2, 0, 1) === 0) return r;
+    }
+    throw new RangeError(`epoch domain full: ${this.maxReaders} readers registered`);
+  }
+
+  /** Take a reader offline for it (a worker that died): it no longer holds up reclamation. The line stays claimed. */
+  offline(reader: number): void {
+    Atomics.store(this.heap.u64, this.lineOf(reader) >> 1, OFFLINE);
+  }
+
+  /** Take a reader's line back (a reader that died, or a claimed line no longer needed). */
   unregister(reader: number): void {
     const line = this.lineOf(reader);
-    Atomics.store(this.heap.i32, line, OFFLINE);
-    Atomics.store(this.heap.i32, line + 1, 0);
+    Atomics.store(this.heap.u64, line >> 1, OFFLINE);
+    Atomics.store(this.heap.i32, line + 2, 0);
+  }
+
+  /** Readers claimed or registered now. */
+  get registered(): number {
+    let n = 0;
+    for (let r = 0; r < this.maxReaders; r++) n += Atomics.load(this.heap.i32, this.lineOf(r) + 2);
+    return n;
+  }
+
+  private nextToken(): bigint {
+    return Atomics.add(this.heap.u64, this.base >> 1, 1n) + 1n;
   }
 
   /** The oldest token any online reader may still be before. */
-  private safeToken(): number {
-    const i32 = this.heap.i32;
-    const token = Atomics.load(i32, this.base);
-    let oldest = 0; // largest age (token - counter) over online readers
+  private safeToken(): bigint {
+    const u64 = this.heap.u64;
+    let oldest = Atomics.load(u64, this.base >> 1);
     for (let r = 0; r < this.maxReaders; r++) {
-      const c = Atomics.load(i32, this.lineOf(r));
-      if (c === OFFLINE) continue;
-      const age = (token - c) | 0;
-      if (age > oldest) oldest = age;
+      const c = Atomics.load(u64, this.lineOf(r) >> 1);
+      if (c !== OFFLINE && c < oldest) oldest = c;
     }
-    return (token - oldest) | 0;
+    return oldest;
+  }
+
+  /** Online readers that have not reported `token` yet. */
+  private behind(token: bigint): number[] {
+    const out: number[] = [];
+    for (let r = 0; r < this.maxReaders; r++) {
+      const c = Atomics.load(this.heap.u64, this.lineOf(r) >> 1);
+      if (c !== OFFLINE && c < token) out.push(r);
+    }
+    return out;
   }
 
   private lineOf(reader: number): number {
@@ -148,6 +246,7 @@ export class EpochDomain implements Reclaimer {
 /** A reader thread's handle on an epoch domain. Starts offline. */
 export class EpochReader {
   private constructor(
+    private readonly u64: BigUint64Array,
     private readonly i32: Int32Array,
     private readonly base: number,
     private readonly line: number,
@@ -157,14 +256,19 @@ export class EpochReader {
 
   /** Claim a free reader line. Throws when the domain is full. */
   static register(heap: HeapView, desc: EpochDescription): EpochReader {
-    const i32 = heap.i32;
+    const i32 = heap.cover(desc.offset + LINE * (desc.maxReaders + 1));
     for (let r = 0; r < desc.maxReaders; r++) {
       const line = desc.offset + LINE * (r + 1);
-      if (Atomics.compareExchange(i32, line + 1, 0, 1) === 0) {
-        return new EpochReader(i32, desc.offset, line, r);
-      }
+      if (Atomics.compareExchange(i32, line + 2, 0, 1) === 0) return new EpochReader(heap.u64, i32, desc.offset, line, r);
     }
     throw new RangeError(`epoch domain full: ${desc.maxReaders} readers registered`);
+  }
+
+  /** Use the line the control thread claimed for this reader ({@link EpochDomain.claim}). */
+  static attach(heap: HeapView, desc: EpochDescription, id: number): EpochReader {
+    if (!(Number.isInteger(id) && id >= 0 && id < desc.maxReaders)) throw new RangeError(`no reader ${id} in this epoch domain`);
+    const i32 = heap.cover(desc.offset + LINE * (desc.maxReaders + 1));
+    return new EpochReader(heap.u64, i32, desc.offset, desc.offset + LINE * (id + 1), id);
   }
 
   /** Start reading: from now on this reader holds up reclamation until it reports. */
@@ -174,18 +278,17 @@ export class EpochReader {
 
   /** Report that this reader holds no reference into shared tables right now. */
   quiescent(): void {
-    // A token read as 0 is mid-skip in nextToken(): the unlink it follows is done, so 1 is true.
-    Atomics.store(this.i32, this.line, Atomics.load(this.i32, this.base) || 1);
+    Atomics.store(this.u64, this.line >> 1, Atomics.load(this.u64, this.base >> 1));
   }
 
   /** Stop reading (e.g. before parking): this reader no longer delays anyone. */
   offline(): void {
-    Atomics.store(this.i32, this.line, OFFLINE);
+    Atomics.store(this.u64, this.line >> 1, OFFLINE);
   }
 
   /** Go offline and give the line back. */
   unregister(): void {
     this.offline();
-    Atomics.store(this.i32, this.line + 1, 0);
+    Atomics.store(this.i32, this.line + 2, 0);
   }
 }

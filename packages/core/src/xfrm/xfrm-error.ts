@@ -1,10 +1,10 @@
 /**
  * Errors of the xfrm model, with the errno name Linux would give (EEXIST, ENOENT, EINVAL,
- * ENOSPC), so callers and the `ip xfrm` front end can tell them apart.
+ * ENOSPC, EAGAIN), so callers and the `ip xfrm` front end can tell them apart.
  */
 
-/** Why an xfrm operation was refused. */
-export type XfrmErrorCode = 'EEXIST' | 'ENOENT' | 'EINVAL' | 'ENOSPC';
+/** Why an xfrm operation was refused (EAGAIN: memory waits for a stalled reader; try again). */
+export type XfrmErrorCode = 'EEXIST' | 'ENOENT' | 'EINVAL' | 'ENOSPC' | 'EAGAIN';
 
 /** A refused xfrm operation; nothing was changed. */
 export class XfrmError extends Error {

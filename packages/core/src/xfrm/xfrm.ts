@@ -23,12 +23,19 @@ import { packFlow, type Flow } from './selector.js';
 import { SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from '../shm/shared-heap.js';
 import { StateDb, stateId, type State, type StateDbDescription, type StateSpec } from './state-db.js';
 import { IPPROTO_ESP } from './template.js';
+import { XfrmError } from './xfrm-error.js';
 
 /** Options for {@link Xfrm.create}. */
 export interface XfrmOptions {
   heap?: SharedHeapOptions;
   /** Reader threads that may attach (queue workers). Default 64. */
   maxReaders?: number;
+  /**
+   * Retired records and blocks that may wait for a grace period at once (default 2^20).
+   * Past it, changes are refused with EAGAIN until the readers report: a stalled reader
+   * cannot make the control plane's memory grow without end.
+   */
+  maxPending?: number;
   policyCapacity?: number;
   stateCapacity?: number;
   /** Accept `cipher_null` states: benchmarks only. */
@@ -113,7 +120,7 @@ export class Xfrm extends EventEmitter {
   /** Create empty tables in a new shared heap. */
   static create(opts: XfrmOptions = {}): Xfrm {
     const heap = SharedHeap.create({ maxBytes: 2 ** 32, ...opts.heap });
-    const epochs = EpochDomain.create(heap, opts.maxReaders ?? 64);
+    const epochs = EpochDomain.create(heap, opts.maxReaders ?? 64, { maxPending: opts.maxPending });
     const spd = PolicyDb.create(heap, epochs, { capacity: opts.policyCapacity, linear: opts.ablate?.linearSpd });
     const sad = StateDb.create(heap, epochs, { capacity: opts.stateCapacity, allowNullCipher: opts.allowNullCipher });
     return new Xfrm(heap, epochs, spd, sad, opts);
@@ -124,30 +131,38 @@ export class Xfrm extends EventEmitter {
     return { heap: this.heap.describe(), epochs: this.epochs.describe(), spd: this.spd.describe(), sad: this.sad.describe() };
   }
 
-  /** Resolve after one grace period: no reader still sees what was deleted before the call. */
-  synchronize(): Promise<void> {
-    return this.epochs.synchronize();
+  /**
+   * Resolve after one grace period: no reader still sees what was deleted before the call.
+   * With `timeoutMs`, reject with a StalledReaderError rather than wait for a stuck reader.
+   */
+  synchronize(opts: { timeoutMs?: number } = {}): Promise<void> {
+    return this.epochs.synchronize(opts);
   }
 
   addPolicy(spec: PolicySpec): Policy {
+    this.room();
     return this.changed({ kind: 'policy', op: 'add', policy: this.spd.add(spec) }).policy;
   }
 
   updatePolicy(spec: PolicySpec): Policy {
+    this.room();
     return this.changed({ kind: 'policy', op: 'update', policy: this.spd.update(spec) }).policy;
   }
 
   deletePolicy(index: number): Policy {
+    this.room();
     return this.changed({ kind: 'policy', op: 'delete', policy: this.spd.delete(index) }).policy;
   }
 
   flushPolicies(dir?: PolicyDir): number {
+    this.room();
     const count = this.spd.flush(dir);
     this.emit('monitor', { kind: 'policy', op: 'flush', count } satisfies MonitorEvent);
     return count;
   }
 
   addState(spec: StateSpec): State {
+    this.room();
     if (this.ablate.eagerIv) getRandomValues(new Uint8Array(16)); // the talk's "ESP Bogosity"
     const state = this.sad.add(spec);
     const now = this.now();
@@ -159,6 +174,7 @@ export class Xfrm extends EventEmitter {
   }
 
   updateState(spec: StateSpec): State {
+    this.room();
     const state = this.sad.update(spec);
     const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto))!;
     l.state = state;
@@ -167,12 +183,19 @@ export class Xfrm extends EventEmitter {
   }
 
   deleteState(dst: Address, spi: number, proto = IPPROTO_ESP): State {
+    this.room();
+    return this.removeState(dst, spi, proto);
+  }
+
+  /** Delete without the backlog check: a hard expiry must go through, stalled reader or not. */
+  private removeState(dst: Address, spi: number, proto: number): State {
     const state = this.sad.delete(dst, spi, proto);
     this.lifetimes.delete(stateId(dst, spi, proto));
     return this.changed({ kind: 'state', op: 'delete', state }).state;
   }
 
   flushStates(proto?: number): number {
+    this.room();
     const gone = this.sad.flush(proto);
     for (const s of gone) this.lifetimes.delete(stateId(s.dst, s.spi, s.proto));
     this.emit('monitor', { kind: 'state', op: 'flush', count: gone.length } satisfies MonitorEvent);
@@ -297,7 +320,7 @@ export class Xfrm extends EventEmitter {
       // announced, once, before the hard expiry.
       if (!l.softFired && !exhausted && limitReached(state.limits, usage, now, 'soft')) this.fireSoft(l, usage);
       const reason: ExpireReason = exhausted ? 'sequence' : this.reason(state, usage, 'hard');
-      this.deleteState(state.dst, state.spi, state.proto);
+      this.removeState(state.dst, state.spi, state.proto);
       this.emit('expire', { state, hard: true, reason } satisfies ExpireEvent);
       return false;
     }
@@ -316,6 +339,13 @@ export class Xfrm extends EventEmitter {
   private schedule(l: Lifetime): void {
     const id = stateId(l.state.dst, l.state.spi, l.state.proto);
     for (const at of timeDeadlines(l.state.limits, this.usageOf(l))) this.deadlines.push(at, id);
+  }
+
+  /** Refuse a change (EAGAIN, nothing changed) while retired memory waits for a stalled reader. */
+  private room(): void {
+    if (this.epochs.full()) {
+      throw new XfrmError('EAGAIN', `${this.epochs.pending} retired records wait for a reader that has not reported (a stalled queue?): try again`);
+    }
   }
 
   private changed<E extends MonitorEvent>(event: E): E {

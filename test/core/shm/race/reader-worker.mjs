@@ -1,5 +1,7 @@
-// A race-test reader: looks keys up in a tight loop while the writer churns, reports a
-// quiescent state between batches, and counts every invariant violation with Atomics.
+// A race-test reader: looks keys up in a tight loop while the writer churns, scans buckets
+// of the live bucket array (every live bucket's key must be its record's key: a bucket
+// published before its key is filled is caught here, not by lookups), reports a quiescent
+// state between batches, and counts every invariant violation with Atomics.
 import { workerData } from 'node:worker_threads';
 import { ArenaView, EpochReader, HashTableView, HeapView, POISON } from '@xfrm/core';
 import { CTL, checkRecord, fillKey } from './race-layout.mjs';
@@ -14,6 +16,43 @@ const presence = new Int32Array(presenceBuf);
 const key = new Int32Array(table.keyWords);
 const reader = EpochReader.register(heap, epoch);
 const BATCH = 128;
+const SCAN = 64;
+const want = new Int32Array(table.keyWords);
+
+/**
+ * Scan SCAN buckets of the table's current bucket array from a random place (layout of
+ * hash-table.ts: header [bucketArray, keyWords, seed], array [capacity, 0, buckets], bucket
+ * [ref, hash, key]): every live bucket must hold the key of the record it names.
+ */
+function scan(start) {
+  const base = tableDesc.offset;
+  const arr = Atomics.load(heap.cover(base + 3), base);
+  const cap = heap.cover(arr + 2)[arr];
+  const stride = table.keyWords + 2;
+  const i32 = heap.cover(arr + 2 + cap * stride);
+  for (let n = 0; n < SCAN; n++) {
+    const b = arr + 2 + ((start + n) & (cap - 1)) * stride;
+    const ref = Atomics.load(i32, b);
+    if (ref <= 0) continue;
+    if (ref - 1 >= arena.capacity) {
+      Atomics.add(ctl, CTL.POISON_SEEN, 1);
+      continue;
+    }
+    const p = arena.payload(ref - 1);
+    const k = heap.i32[p];
+    if (k === POISON) {
+      Atomics.add(ctl, CTL.POISON_SEEN, 1);
+      continue;
+    }
+    fillKey(want, k, table.keyWords);
+    for (let w = 0; w < table.keyWords; w++) {
+      if (i32[b + 2 + w] !== want[w]) {
+        Atomics.add(ctl, CTL.WRONG_RECORD, 1);
+        break;
+      }
+    }
+  }
+}
 
 let rng = seed | 1;
 reader.online();
@@ -44,6 +83,11 @@ while (Atomics.load(ctl, CTL.STOP) === 0) {
       // Only freed memory read as offsets can throw (an index out of range).
       Atomics.add(ctl, CTL.POISON_SEEN, 1);
     }
+  }
+  try {
+    scan(rng >>> 0);
+  } catch {
+    Atomics.add(ctl, CTL.POISON_SEEN, 1);
   }
   Atomics.add(ctl, CTL.LOOKUPS, BATCH);
   Atomics.add(ctl, CTL.HITS, hits);

@@ -1,0 +1,171 @@
+// Mutation check of the concurrency and protocol tests (`pnpm test:mutations`; on demand,
+// not in CI: about ten minutes on 2 cores). Each mutation is a known-bad change to one
+// ordering or rule the code depends on; it is applied alone, the packages are rebuilt, the
+// tests that guard that rule run, and the source is restored. Every mutation must be caught
+// (its tests must fail); the command exits 1 if one survives.
+//
+// Usage: node test/mutations/run.mjs [name ...]   (no name: all)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const CORE = 'packages/core/src/';
+
+/** name, what it breaks, the file, the exact text replaced and its replacement, the tests that must catch it. */
+const MUTATIONS = [
+  {
+    name: 'publish-before-key',
+    what: 'a hash bucket is published (ref stored) before its hash and key are written',
+    file: CORE + 'shm/hash-table.ts',
+    from: `    i32[b + 1] = h;
+    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
+    Atomics.store(i32, b, ref);`,
+    to: `    Atomics.store(i32, b, ref);
+    i32[b + 1] = h;
+    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];`,
+    tests: ['test/core/shm/race.test.ts'],
+  },
+  {
+    name: 'reclaim-one-token-early',
+    what: 'a retired thing is freed one grace period too early',
+    file: CORE + 'shm/epoch.ts',
+    from: 'while (this.head < this.queue.length && this.queue[this.head].token <= safe) {',
+    to: 'while (this.head < this.queue.length && this.queue[this.head].token <= safe + 1n) {',
+    tests: ['test/core/shm/race.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'scan-one-reader-line',
+    what: 'the writer looks at the first reader line only when it decides what is safe to free',
+    file: CORE + 'shm/epoch.ts',
+    from: `    let oldest = Atomics.load(u64, this.base >> 1);
+    for (let r = 0; r < this.maxReaders; r++) {`,
+    to: `    let oldest = Atomics.load(u64, this.base >> 1);
+    for (let r = 0; r < 1; r++) {`,
+    tests: ['test/core/shm/race.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'free-old-bucket-array-at-once',
+    what: 'a table rebuild frees the old bucket array at once instead of after a grace period',
+    file: CORE + 'shm/hash-table.ts',
+    from: '    this.reclaimer.retire(() => this.heap.release(old, words));',
+    to: '    this.heap.release(old, words);',
+    tests: ['test/core/shm/race.test.ts'],
+  },
+  {
+    name: 'skip-online-after-park',
+    what: 'a queue worker reads the tables after a park without going online again',
+    file: 'packages/workers/src/queue-worker.ts',
+    from: `      else tx.park(txBell, t.parkTimeoutMs);
+      reader.online();`,
+    to: `      else tx.park(txBell, t.parkTimeoutMs);`,
+    tests: ['test/workers/park-online.test.ts'],
+  },
+  {
+    name: 'drop-a-cover',
+    what: 'a reader reads a table header through a view that may end before it',
+    file: CORE + 'shm/hash-table.ts',
+    from: '    const i32 = heap.cover(base + HEADER_WORDS); // a table made after this reader\'s view',
+    to: '    const i32 = heap.i32;',
+    tests: ['test/core/xfrm/coherency.test.ts'],
+  },
+  {
+    name: 'replay-window-without-lock',
+    what: 'two queues advance one replay window without the SA lock and without checking again',
+    file: CORE + 'esp/replay.ts',
+    from: `  while (Atomics.compareExchange(i32, rt + RT_LOCK, 0, 1) !== 0); // a few dozen instructions, held by queue workers only
+  const ok = replayCheck(i32, rt, window, esn, seqLo) === seqHi;`,
+    to: '  const ok = true;',
+    tests: ['test/workers/replay-nested.test.ts'],
+  },
+  {
+    name: 'genid-32-bit',
+    what: 'state genids kept in 32 bits (a slot reused 2^32 times meets an old value again)',
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    Atomics.store(this.heap.u64, at >> 1, ++this.genids);',
+    to: '    Atomics.store(this.heap.u64, at >> 1, BigInt.asUintN(32, ++this.genids));',
+    tests: ['test/core/xfrm/coherency.test.ts'],
+  },
+  {
+    name: 'delete-without-genid',
+    what: 'a deleted state keeps its genid (bundles built from it stay valid)',
+    file: CORE + 'xfrm/state-db.ts',
+    from: `    Atomics.store(this.heap.i32, this.field(slot, S_DEAD), 1);
+    this.bump(slot);`,
+    to: `    Atomics.store(this.heap.i32, this.field(slot, S_DEAD), 1);`,
+    tests: ['test/core/xfrm/race.test.ts', 'test/core/xfrm/xfrm-model.test.ts'],
+  },
+  {
+    name: 'update-without-shadow-bump',
+    what: 'a state update does not move its bydst key\'s shadow generation',
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    Atomics.add(this.heap.u64, chain >> 1, 1n);',
+    to: '',
+    tests: ['test/core/xfrm/coherency.test.ts'],
+  },
+  {
+    name: 'sequence-through-double',
+    what: 'the 64-bit output sequence number is carried as one JS number',
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    this.outSeqHi = hi >>> 0;\n    return lo >>> 0;',
+    to: '    const seq = (hi >>> 0) * 4294967296 + (lo >>> 0);\n    this.outSeqHi = Math.floor(seq / 4294967296);\n    return (seq - this.outSeqHi * 4294967296) >>> 0;',
+    tests: ['test/core/esp/sequence-64.test.ts'],
+  },
+  {
+    name: 'lifetime-not-enforced',
+    what: 'the packet path counts lifetimes but never refuses a packet past a hard limit',
+    file: CORE + 'xfrm/sa-runtime.ts',
+    from: '  if (op >= l.hardPackets || ob >= l.hardBytes) {',
+    to: '  if (false) {',
+    tests: ['test/workers/lifetimes.test.ts'],
+  },
+  {
+    name: 'wakeup-without-doorbell',
+    what: 'a sleeper waits on the doorbell\'s current value, not the one it read before its checks',
+    file: 'packages/workers/src/packet-ring.ts',
+    from: '    const r = Atomics.wait(this.i32, H_BELL, bell, timeoutMs);',
+    to: '    const r = Atomics.wait(this.i32, H_BELL, Atomics.load(this.i32, H_BELL), timeoutMs);',
+    tests: ['test/workers/ring.test.ts'],
+  },
+  {
+    name: 'clear-text-accepted',
+    what: 'a packet without ESP skips the inbound policy check',
+    file: CORE + 'esp/esp-engine.ts',
+    from: '        if (depth === 0) return this.clearText(cur, co);',
+    to: '        if (depth === 0) return PASS;',
+    tests: ['test/core/esp/inbound.test.ts'],
+  },
+];
+
+const build = () => execFileSync('pnpm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+const want = process.argv.slice(2);
+const chosen = MUTATIONS.filter((m) => want.length === 0 || want.includes(m.name));
+if (chosen.length === 0) {
+  console.error(`no such mutation; known: ${MUTATIONS.map((m) => m.name).join(', ')}`);
+  process.exit(2);
+}
+const rows = [];
+for (const m of chosen) {
+  const path = root + m.file;
+  const original = readFileSync(path, 'utf8');
+  if (!original.includes(m.from)) {
+    rows.push({ ...m, verdict: 'STALE (the code it mutates has changed: update the mutation)' });
+    continue;
+  }
+  writeFileSync(path, original.replace(m.from, m.to));
+  const started = Date.now();
+  try {
+    build();
+    const r = spawnSync('npx', ['vitest', 'run', ...m.tests], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    rows.push({ ...m, verdict: r.status !== 0 ? 'caught' : 'SURVIVED', seconds: Math.round((Date.now() - started) / 1000) });
+  } finally {
+    writeFileSync(path, original);
+  }
+  console.log(`${rows.at(-1).verdict.padEnd(9)} ${m.name} (${rows.at(-1).seconds ?? 0} s)`);
+}
+build();
+console.log('\n| mutation | what it breaks | caught by | verdict |\n| --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.name} | ${r.what} | ${r.tests.join(', ')} | ${r.verdict} |`);
+const survived = rows.filter((r) => r.verdict !== 'caught');
+console.log(`\n${rows.length - survived.length} of ${rows.length} mutations caught`);
+process.exit(survived.length === 0 ? 0 : 1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  EpochReader,
   Xfrm,
   XfrmError,
   anySelector,
@@ -107,10 +108,15 @@ describe('bundles and generation counts', () => {
 
   it('no bundle built from a deleted state or policy is valid once the delete returns', () => {
     const { x } = setup();
+    // A queue in the middle of a batch: the deleted record stays readable (not yet freed),
+    // so only the genid tells the bundle it is stale.
+    const queue = EpochReader.register(x.heap, x.epochs.describe());
+    queue.online();
     const a = x.addState(sa('192.0.2.1', '198.51.100.1', 0x100, 1));
     const r1 = x.resolve('out', flow);
     x.deleteState(a.dst, a.spi);
     expect(x.bundleValid(r1.bundle!)).toBe(false);
+    queue.unregister();
     x.addState(sa('192.0.2.1', '198.51.100.1', 0x101, 1));
     const r2 = x.resolve('out', flow);
     expect(x.bundleValid(r2.bundle!)).toBe(true);

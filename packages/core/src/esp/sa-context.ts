@@ -9,6 +9,7 @@
  * Reads shared state records (immutable once published); writes only thread-local memory.
  */
 import { type AeadBackend, type AeadContext } from './aead.js';
+import { XFRM_INF } from '../xfrm/lifetime.js';
 import { type CountLimits } from '../xfrm/sa-runtime.js';
 import {
   FLAG_ESN,
@@ -133,15 +134,20 @@ export class SaContextCache {
     }
     const ports = i32[p + S_ENCAP_PORTS];
     const u64 = heap.u64;
+    const hardBytes = u64[(p + S_HARD_BYTES) >> 1];
+    const hardPackets = u64[(p + S_HARD_PACKETS) >> 1];
+    const softBytes = u64[(p + S_SOFT_BYTES) >> 1];
+    const softPackets = u64[(p + S_SOFT_PACKETS) >> 1];
     return {
       slot,
       genid,
       serial: u64[(p + S_SERIAL) >> 1],
       limits: {
-        hardBytes: u64[(p + S_HARD_BYTES) >> 1],
-        hardPackets: u64[(p + S_HARD_PACKETS) >> 1],
-        softBytes: u64[(p + S_SOFT_BYTES) >> 1],
-        softPackets: u64[(p + S_SOFT_PACKETS) >> 1],
+        hardBytes,
+        hardPackets,
+        softBytes,
+        softPackets,
+        none: hardBytes === XFRM_INF && hardPackets === XFRM_INF && softBytes === XFRM_INF && softPackets === XFRM_INF,
       },
       spi: i32[p + S_SPI],
       family: i32[p + S_FAMILY],

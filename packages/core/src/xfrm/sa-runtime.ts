@@ -37,6 +37,8 @@ export interface CountLimits {
   readonly hardPackets: bigint;
   readonly softBytes: bigint;
   readonly softPackets: bigint;
+  /** True when all four are 2^64 - 1 (no limit): the packet path only counts. */
+  readonly none: boolean;
 }
 
 /** {@link chargeLifetime}: the packet may not use the SA (a hard limit was reached before it). */
@@ -45,6 +47,9 @@ export const CHARGE_REFUSED = -1;
 export const NOTICE_FIRST_USE = 1;
 export const NOTICE_SOFT = 2;
 export const NOTICE_HARD = 4;
+
+/** Packet sizes as bigint, made once: converting a length per packet allocates. */
+const SMALL: readonly bigint[] = Array.from({ length: 2048 }, (_, i) => BigInt(i));
 
 /**
  * Count one packet of `bytes` against the SA whose runtime block is at word `rt`, as Linux's
@@ -57,8 +62,13 @@ export const NOTICE_HARD = 4;
 export function chargeLifetime(u64: BigUint64Array, rt: number, bytes: number, l: CountLimits): number {
   const pi = (rt + RT_PACKETS) >> 1;
   const bi = (rt + RT_BYTES) >> 1;
-  const n = BigInt(bytes);
+  const n = bytes < SMALL.length ? SMALL[bytes] : BigInt(bytes);
   const op = Atomics.add(u64, pi, 1n);
+  if (l.none) {
+    // No limit to check (the common case): count, and say whether this was the first use.
+    Atomics.add(u64, bi, n);
+    return op === 0n ? NOTICE_FIRST_USE : 0;
+  }
   const ob = Atomics.add(u64, bi, n);
   if (op >= l.hardPackets || ob >= l.hardBytes) {
     Atomics.sub(u64, pi, 1n);

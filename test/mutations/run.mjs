@@ -128,6 +128,22 @@ const MUTATIONS = [
     tests: ['test/workers/ring.test.ts'],
   },
   {
+    name: 'precise-policy-no-invalidate',
+    what: 'a precise policy change moves no generation (cached answers of its pair stay valid)',
+    file: CORE + 'xfrm/policy-db.ts',
+    from: '    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);',
+    to: '',
+    tests: ['test/core/xfrm/coherency.test.ts'],
+  },
+  {
+    name: 'pair-word-misread',
+    what: 'a reader takes the pair generation of the wrong address pair (destination twice)',
+    file: CORE + 'xfrm/policy-db.ts',
+    from: '    const word = this.pairWord(dir, flow, f + 1);',
+    to: '    const word = this.pairWord(dir, flow, f + 5);',
+    tests: ['test/core/xfrm/coherency.test.ts'],
+  },
+  {
     name: 'clear-text-accepted',
     what: 'a packet without ESP skips the inbound policy check',
     file: CORE + 'esp/esp-engine.ts',

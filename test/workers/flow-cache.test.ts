@@ -1,7 +1,7 @@
 // The per-queue flow cache: hits are used only while their generations hold, and a flood of
 // never-repeating flows keeps it within its bound (1M distinct flows through one queue).
 import { describe, expect, it } from 'vitest';
-import { DIR_NUMBER, FLOW_WORDS, Xfrm, packFlow, resolveBundle, applyXfrmLine } from '@xfrm/core';
+import { DIR_NUMBER, FLOW_WORDS, Xfrm, applyXfrmLine, newPolicyGenerations, packFlow, resolveBundle } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
 import { addr } from '../core/xfrm/model-helpers.js';
 
@@ -15,7 +15,7 @@ describe('FlowCache', () => {
     const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
     const cache = new FlowCache(16);
     const install = () => {
-      const g = x.spd.generation(OUT);
+      const g = x.spd.readGenerations(OUT, flow, 0, newPolicyGenerations());
       return cache.install(OUT, flow, resolveBundle(x.spd, x.sad, OUT, flow, 0), g);
     };
     return { x, cache, install };
@@ -50,8 +50,8 @@ describe('FlowCache', () => {
 
   it('has a fixed size', () => {
     const c = new FlowCache(1024);
-    // key, meta, states (int32); policy generation, genids, chains (u64); one LRU byte a pair
-    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6) * 4 + (1 + 6 + 6) * 8) + 512);
+    // key, meta, states (int32); policy and pair generations, genids, chains (u64); one LRU byte a pair
+    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6) * 4 + (2 + 6 + 6) * 8) + 512);
     expect(() => new FlowCache(1000)).toThrow(RangeError);
   });
 });

@@ -18,6 +18,7 @@ import {
   randomSeed,
   xxh32Words,
   type PolicyDbView,
+  type PolicyGenerations,
   type Resolution,
   type StateDbView,
 } from '@xfrm/core';
@@ -30,6 +31,7 @@ export const CACHED_BUNDLE = 3;
 const M_KIND = 0;
 const M_DIR = 1;
 const M_COUNT = 2;
+const M_PAIR_WORD = 3;
 const META = 4;
 
 /** A bounded, worker-local flow cache. */
@@ -38,7 +40,11 @@ export class FlowCache {
   private readonly meta: Int32Array;
   /** State slots of cached bundles, MAX_TEMPLATES per entry. */
   readonly states: Int32Array;
-  /** The u64 generations an entry was resolved under: the policy direction's, and per state its genid and bydst chain's. */
+  /**
+   * The u64 generations an entry was resolved under: the policy direction's and its address
+   * pair's (two per entry; the pair word's index is in the meta), and per state its genid and
+   * bydst chain's.
+   */
   private readonly generations: BigUint64Array;
   private readonly genids: BigUint64Array;
   private readonly chains: BigUint64Array;
@@ -58,7 +64,7 @@ export class FlowCache {
     this.keys = new Int32Array(capacity * FLOW_WORDS);
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
-    this.generations = new BigUint64Array(capacity);
+    this.generations = new BigUint64Array(2 * capacity);
     this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.mask = capacity - 2;
@@ -103,7 +109,7 @@ export class FlowCache {
   private valid(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, i: number): boolean {
     const m = i * META;
     const meta = this.meta;
-    if (meta[m + M_KIND] !== 0 && meta[m + M_DIR] === dir && this.generations[i] === spd.generation(dir)) {
+    if (meta[m + M_KIND] !== 0 && meta[m + M_DIR] === dir && spd.generationsValid(dir, this.generations[2 * i], meta[m + M_PAIR_WORD], this.generations[2 * i + 1])) {
       const k = i * FLOW_WORDS;
       let w = 0;
       while (w < FLOW_WORDS && this.keys[k + w] === flow[w]) w++;
@@ -131,10 +137,10 @@ export class FlowCache {
   }
 
   /**
-   * Remember a resolution (not an ACQUIRE, which is asked again). `generation` is the
-   * direction's policy generation read before resolving. Returns the entry index, or -1.
+   * Remember a resolution (not an ACQUIRE, which is asked again). `g` holds the policy
+   * generations read before resolving. Returns the entry index, or -1.
    */
-  install(dir: number, flow: Int32Array, r: Resolution, generation: bigint): number {
+  install(dir: number, flow: Int32Array, r: Resolution, g: PolicyGenerations): number {
     if (r.kind === 'acquire') return -1;
     const pair = this.pairOf(flow);
     // An empty way, else the one not used last.
@@ -145,7 +151,9 @@ export class FlowCache {
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
     this.meta[m + M_DIR] = dir;
-    this.generations[i] = r.kind === 'bundle' ? r.bundle.generation : generation;
+    this.generations[2 * i] = g.generation;
+    this.generations[2 * i + 1] = g.pairGeneration;
+    this.meta[m + M_PAIR_WORD] = g.pairWord;
     this.meta[m + M_KIND] = r.kind === 'none' ? CACHED_NONE : r.kind === 'block' ? CACHED_BLOCK : CACHED_BUNDLE;
     const n = r.kind === 'bundle' ? r.bundle.states.length : 0;
     this.meta[m + M_COUNT] = n;

@@ -22,6 +22,7 @@ import {
   newIpInfo,
   parseIp,
   newBundleScratch,
+  newPolicyGenerations,
   resolveBundle,
   writePacketFlow,
   DROP,
@@ -91,6 +92,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const info = newIpInfo();
   const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
   const scratch = newBundleScratch(); // the flow cache copies what it keeps
+  const gens = newPolicyGenerations();
   let packets = 0;
   counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
 
@@ -109,14 +111,14 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     lookups++;
     let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
-      const generation = spd.generation(OUT);
+      spd.readGenerations(OUT, flow, 0, gens); // before resolving: a change meanwhile makes the entry stale
       const r = resolveBundle(spd, sad, OUT, flow, 0, scratch);
       lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
       if (r.kind === 'acquire') {
         engine.acquire = r.acquire;
         return engine.drop(DROP.XfrmOutNoStates);
       }
-      i = cache.install(OUT, flow, r, generation);
+      i = cache.install(OUT, flow, r, gens);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;

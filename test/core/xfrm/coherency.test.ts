@@ -14,11 +14,13 @@ import {
   Xfrm,
   applyXfrmLine,
   bundleValid,
+  newPolicyGenerations,
   packFlow,
   resolveBundle,
   type Flow,
+  type PolicyGenerations,
 } from '@xfrm/core';
-import { addr } from './model-helpers.js';
+import { addr, prng } from './model-helpers.js';
 
 const KEY = '0x' + '11'.repeat(16) + '01020304';
 const STATE = (spi: number, sel: string) =>
@@ -141,5 +143,95 @@ describe('generations never come back (defect 8)', () => {
     const g = x.spd.generation(OUT);
     for (let i = 0; i < 3; i++) applyXfrmLine(x, `ip xfrm policy add src 10.7.${i}.0/24 dst 10.8.0.0/16 dir out`);
     expect(x.spd.generation(OUT)).toBe(g + 3n);
+  });
+});
+
+// Issue 13: a change invalidates only the cached answers it can affect, and every cached
+// answer that still validates is the one a fresh lookup gives.
+describe('narrow invalidation', () => {
+  const FLOWS = 32;
+  const pairFlow = (i: number) => packFlow({ family: 4, src: addr(`10.1.0.${i}`), dst: addr(`10.2.0.${i}`), proto: 17, sport: 1000 + i, dport: 53 });
+  type Cached = { r: ReturnType<typeof resolveBundle>; g: PolicyGenerations };
+
+  function cache(x: Xfrm, i: number): Cached {
+    const g = x.spd.readGenerations(OUT, pairFlow(i), 0, newPolicyGenerations());
+    return { g, r: resolveBundle(x.spd, x.sad, OUT, pairFlow(i), 0) };
+  }
+  function valid(x: Xfrm, c: Cached): boolean {
+    if (c.r.kind === 'acquire') return false; // never cached (asked again), as the flow cache does
+    if (c.r.kind === 'bundle') return bundleValid(x.spd, x.sad, c.r.bundle);
+    return x.spd.generationsValid(OUT, c.g.generation, c.g.pairWord, c.g.pairGeneration);
+  }
+  const answer = (r: ReturnType<typeof resolveBundle>) =>
+    r.kind === 'bundle' ? `bundle ${r.bundle.policy} ${[...r.bundle.states].join(',')}` : r.kind === 'block' ? `block ${r.policy}` : r.kind;
+
+  it('under random churn of every kind, a cached answer that validates is the fresh answer', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 27 } });
+    const reader = EpochReader.register(x.heap, x.epochs.describe());
+    reader.online(); // records retired by the churn stay readable (as in a live dataplane) until it reports
+    const rand = prng(13);
+    const states: number[][] = Array.from({ length: 4 }, () => []);
+    const cached: (Cached | undefined)[] = [];
+    let checked = 0;
+    let spi = 0x100;
+    for (let step = 0; step < 6000; step++) {
+      const i = Math.floor(rand() * FLOWS);
+      const reqid = 1 + Math.floor(rand() * 4);
+      const precise = `src 10.1.0.${i}/32 dst 10.2.0.${i}/32`;
+      const tmplLine = `tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid ${reqid} mode tunnel`;
+      const act = rand() < 0.2 ? 'action block' : tmplLine;
+      const op = Math.floor(rand() * 8);
+      try {
+        if (op === 0) applyXfrmLine(x, `ip xfrm policy add ${precise} dir out priority ${Math.floor(rand() * 3)} ${act}`);
+        else if (op === 1) applyXfrmLine(x, `ip xfrm policy update ${precise} dir out priority ${Math.floor(rand() * 3)} ${act}`);
+        else if (op === 2) applyXfrmLine(x, `ip xfrm policy delete ${precise} dir out`);
+        else if (op === 3) applyXfrmLine(x, `ip xfrm policy add src 10.1.0.0/${27 + Math.floor(rand() * 3)} dst 10.2.0.0/24 dir out priority 1 ${act}`);
+        else if (op === 4) applyXfrmLine(x, `ip xfrm policy delete src 10.1.0.0/${27 + Math.floor(rand() * 3)} dst 10.2.0.0/24 dir out`);
+        else if (op === 5) {
+          const sel = rand() < 0.5 ? '' : `sel src 10.1.0.${i}/32`;
+          applyXfrmLine(x, STATE(spi, sel).replace('reqid 1', `reqid ${reqid}`));
+          states[reqid - 1].push(spi++);
+        } else if (op === 6 && states[reqid - 1].length > 0) {
+          const s = states[reqid - 1][Math.floor(rand() * states[reqid - 1].length)];
+          applyXfrmLine(x, STATE(s, rand() < 0.5 ? '' : `sel src 10.1.0.${i}/32`).replace('reqid 1', `reqid ${reqid}`).replace('state add', 'state update'));
+        } else if (op === 7 && states[reqid - 1].length > 0) {
+          applyXfrmLine(x, `ip xfrm state delete src 192.0.2.1 dst 198.51.100.1 proto esp spi ${states[reqid - 1].shift()}`);
+        }
+      } catch {
+        // exists / does not exist: nothing changed
+      }
+      if (step % 64 === 63) {
+        reader.quiescent();
+        x.epochs.reclaim();
+      }
+      for (let f = 0; f < FLOWS; f++) {
+        const c = cached[f];
+        if (c !== undefined && valid(x, c)) {
+          expect(answer(c.r), `flow ${f} at step ${step}`).toBe(answer(resolveBundle(x.spd, x.sad, OUT, pairFlow(f), 0)));
+          checked++;
+        } else {
+          cached[f] = cache(x, f);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50_000); // most answers stayed valid across most changes
+    reader.unregister();
+  });
+
+  it('a precise policy change for one host pair leaves the other flows cached answers valid', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 5 tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel');
+    applyXfrmLine(x, STATE(0x10, ''));
+    const all = Array.from({ length: FLOWS }, (_, i) => cache(x, i));
+    expect(all.every((c) => c.r.kind === 'bundle' && valid(x, c))).toBe(true);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.5/32 dst 10.2.0.5/32 dir out priority 1 action block');
+    all.forEach((c, i) => {
+      // Only flow 5, and any flow that happens to share its pair generation word (1 in 4096), went stale.
+      expect(valid(x, c)).toBe(i !== 5 && c.g.pairWord !== all[5].g.pairWord);
+    });
+    expect(resolveBundle(x.spd, x.sad, OUT, pairFlow(5), 0).kind).toBe('block');
+    // A prefixed change may affect any flow: all go stale.
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/24 dst 10.2.0.0/24 dir out priority 9 action block');
+    expect(all.some((c) => valid(x, c))).toBe(false);
   });
 });

@@ -12,7 +12,7 @@
  * arena memory is never handed back to the heap.
  */
 import { type Address, type Family } from './address.js';
-import { P_ACTION, P_NTMPL, P_TMPL, type PolicyDbView } from './policy-db.js';
+import { P_ACTION, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView } from './policy-db.js';
 import { type StateDbView } from './state-db.js';
 import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
 
@@ -23,6 +23,9 @@ export interface Bundle {
   readonly policy: number;
   /** The direction's policy generation when the bundle was built (u64). */
   readonly generation: bigint;
+  /** The flow's pair generation word (u64 index) and its value then (policy-db.ts). */
+  readonly pairWord: number;
+  readonly pairGeneration: bigint;
   /** State slots, outermost last (in template order). */
   readonly states: Int32Array;
   /** Each state's genid when the bundle was built (u64). */
@@ -54,6 +57,7 @@ const NONE: Resolution = Object.freeze({ kind: 'none' });
 // Per-thread scratch of resolveBundle (it is not re-entrant): the current tunnel ends.
 const cur = new Int32Array(8);
 const ends = new Int32Array(8);
+const gens = newPolicyGenerations();
 
 /**
  * Reusable arrays for {@link resolveBundle} on a packet path that copies what it keeps (a
@@ -88,7 +92,7 @@ export function resolveBundle(
   f: number,
   scratch?: BundleScratch,
 ): Resolution {
-  const generation = spd.generation(dir); // before the lookup: a change during it makes the bundle stale
+  const { generation, pairWord, pairGeneration } = spd.readGenerations(dir, flow, f, gens); // before the lookup: a change during it makes the bundle stale
   const policy = spd.lookup(dir, flow, f);
   if (policy < 0) return NONE;
   const pp = spd.field(policy, 0);
@@ -154,13 +158,13 @@ export function resolveBundle(
   }
   return {
     kind: 'bundle',
-    bundle: { dir, policy, generation, states: states.subarray(0, count), genids: genids.subarray(0, count), chains: chains.subarray(0, count) },
+    bundle: { dir, policy, generation, pairWord, pairGeneration, states: states.subarray(0, count), genids: genids.subarray(0, count), chains: chains.subarray(0, count) },
   };
 }
 
 /** True while nothing the bundle was built from has changed. */
 export function bundleValid(spd: PolicyDbView, sad: StateDbView, b: Bundle): boolean {
-  if (spd.generation(b.dir) !== b.generation) return false;
+  if (!spd.generationsValid(b.dir, b.generation, b.pairWord, b.pairGeneration)) return false;
   for (let i = 0; i < b.states.length; i++) {
     if (sad.genid(b.states[i]) !== b.genids[i] || sad.chainGenOf(b.states[i]) !== b.chains[i]) return false;
   }

@@ -11,7 +11,10 @@
  * value; between equal priorities the one inserted first, as in Linux.
  *
  * Shared layout (int32 words):
- *   root:        [groupArray[in, out, fwd], -, generation[in, out, fwd] (u64), list[in, out, fwd], linear]
+ *   root:        [groupArray[in, out, fwd], -, generation[in, out, fwd] (u64), list[in, out, fwd], linear,
+ *                 pairGenerations, seed]
+ *   pair generations: PAIR_WORDS u64 words per direction, one chosen by a seeded hash of a
+ *                flow's address pair
  *   list:        [count, slot[count]...] by (priority, insertion), only with `linear` (ablation)
  *   group array: [count, group[count]...]  group: [family, srcLen, dstLen, bestPriority, table]
  *                sorted by bestPriority (unsigned), immutable once published
@@ -24,15 +27,21 @@
  *   unlinked record keeps its own `next`, so a reader standing on it walks on correctly, and
  *   is retired through the epoch domain. A group array is rebuilt whole and published with
  *   one `Atomics.store` of `groupArray[dir]`; the old one is retired.
- * - Every change bumps `generation[dir]` (a u64 `Atomics.add`: never wraps, so equality never
- *   meets an old value) after it is visible: a bundle built under an older generation is stale
- *   (talk: "Cheap State Coherency"). Nothing is flushed.
+ * - Every change moves a generation (a u64 `Atomics.add`: never wraps, so equality never meets
+ *   an old value) after it is visible, and only as wide as the change reaches: a precise
+ *   policy (full-length source and destination) can only change what flows of its own address
+ *   pair resolve to, so it moves the pair generation word its pair hashes to; any other
+ *   change (a prefixed policy, a flush) moves the direction's `generation`. A resolution
+ *   records both (read before its lookup) and is stale when either moved (talk: "Cheap State
+ *   Coherency"). Nothing is flushed; a change for one host pair leaves other flows' cached
+ *   answers valid (unless they share its word: 1 in PAIR_WORDS).
  * - Reads: any thread, lock-free, within one read-side section (between quiescent reports).
  */
-import { addressBits, maskWord } from './address.js';
+import { addressBits, maskWord, writeAddressPair } from './address.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { type Reclaimer } from '../shm/epoch.js';
 import { HashTable, HashTableView } from '../shm/hash-table.js';
+import { randomSeed, xxh32Words } from '../shm/hash.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, isIcmp, selectorKey, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
@@ -102,7 +111,28 @@ const G_WORDS = 5;
 const ROOT_GEN = 4; // three u64, at even words
 const ROOT_LIST = 10;
 const ROOT_LINEAR = 13;
-const ROOT_WORDS = 14;
+const ROOT_PAIRS = 14;
+const ROOT_SEED = 15;
+const ROOT_WORDS = 16;
+/** Pair generation words per direction (a power of two): 32 KiB each. */
+export const PAIR_WORDS = 4096;
+
+/**
+ * What a flow's resolution depends on in the SPD: the direction's generation and the pair
+ * generation word of its address pair (a u64 index into the heap's `u64` view) with its value.
+ * Read before the lookup ({@link PolicyDbView.readGenerations}), checked with
+ * {@link PolicyDbView.generationsValid}.
+ */
+export interface PolicyGenerations {
+  generation: bigint;
+  pairWord: number;
+  pairGeneration: bigint;
+}
+
+/** A scratch {@link PolicyGenerations} (one per thread or cache; nothing is allocated per packet). */
+export function newPolicyGenerations(): PolicyGenerations {
+  return { generation: 0n, pairWord: 0, pairGeneration: 0n };
+}
 
 /** A reader's view of the SPD: lookups and record fields. */
 export class PolicyDbView {
@@ -129,9 +159,30 @@ export class PolicyDbView {
     return { root: this.root, arena: this.arena.describe() };
   }
 
-  /** The generation of a direction's policies (u64); it moves on every change. */
+  /** The generation of a direction's policies (u64); it moves on every change but a precise policy's. */
   generation(dir: number): bigint {
     return Atomics.load(this.heap.cover64(this.root + ROOT_WORDS), (this.root + ROOT_GEN) / 2 + dir);
+  }
+
+  /** The u64 index of the pair generation word of the address pair at `pair[p .. p+8)` (src then dst words). */
+  pairWord(dir: number, pair: Int32Array, p: number): number {
+    const root = this.heap.cover(this.root + ROOT_WORDS);
+    const h = xxh32Words(pair, p, 8, root[this.root + ROOT_SEED]) & (PAIR_WORDS - 1);
+    return (root[this.root + ROOT_PAIRS] >> 1) + dir * PAIR_WORDS + h;
+  }
+
+  /** Read what resolving the packed flow at `flow[f]` in `dir` depends on, into `into`. Call before the lookup. */
+  readGenerations(dir: number, flow: Int32Array, f: number, into: PolicyGenerations): PolicyGenerations {
+    into.generation = this.generation(dir);
+    const word = this.pairWord(dir, flow, f + 1);
+    into.pairWord = word;
+    into.pairGeneration = Atomics.load(this.heap.cover64(2 * word + 2), word);
+    return into;
+  }
+
+  /** True while nothing a resolution read under `g` depends on has changed. */
+  generationsValid(dir: number, generation: bigint, pairWord: number, pairGeneration: bigint): boolean {
+    return this.generation(dir) === generation && Atomics.load(this.heap.cover64(2 * pairWord + 2), pairWord) === pairGeneration;
   }
 
   /**
@@ -227,6 +278,7 @@ export class PolicyDb extends PolicyDbView {
   private readonly groups = DIRS.map(() => new Map<string, Group>());
   private seq = 0;
   private indexGenerator = 0;
+  private readonly pairScratch = new Int32Array(8);
 
   private constructor(
     heap: SharedHeap,
@@ -246,6 +298,8 @@ export class PolicyDb extends PolicyDbView {
       Atomics.store(heap.i32, root + ROOT_LIST + d, heap.alloc(1));
     }
     heap.i32[root + ROOT_LINEAR] = opts.linear ? 1 : 0;
+    heap.i32[root + ROOT_PAIRS] = heap.alloc(2 * 3 * PAIR_WORDS); // zeroed u64 words
+    heap.i32[root + ROOT_SEED] = randomSeed();
     return new PolicyDb(heap, root, arena, reclaimer);
   }
 
@@ -362,7 +416,7 @@ export class PolicyDb extends PolicyDbView {
     this.byIndex.set(index, entry);
     this.bySelector[d].set(sk, entry);
     this.publishList(d);
-    this.bumpGeneration(d);
+    this.invalidate(d, policy.selector);
     return policy;
   }
 
@@ -458,7 +512,21 @@ export class PolicyDb extends PolicyDbView {
       this.publishGroups(d);
     }
     this.publishList(d);
-    this.bumpGeneration(d);
+    this.invalidate(d, p.selector);
+  }
+
+  /**
+   * Stale what a change of a policy with selector `s` can affect: the flows of its own address
+   * pair when it is precise (full lengths both ways), else every flow of the direction.
+   */
+  private invalidate(d: number, s: Selector): void {
+    const bits = addressBits(s.family);
+    if (s.srcLen !== bits || s.dstLen !== bits) {
+      this.bumpGeneration(d);
+      return;
+    }
+    writeAddressPair(this.pairScratch, 0, s.src, s.dst);
+    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);
   }
 
   /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */

@@ -90,6 +90,22 @@ describe('lifetimes in the packet path (defect 6)', () => {
   });
 });
 
+describe('use-time limits through the packet path', () => {
+  it("the queues report an SA's first use only where a use-time limit needs it", async () => {
+    await withDataplane(2, async (dp) => {
+      await dp.apply(OUT);
+      await dp.apply(SA(0x600, 'limit time-use-soft 100'));
+      await dp.apply(SA(0x601).replace('reqid 8', 'reqid 9'));
+      await dp.apply('ip xfrm policy add src 10.3.0.0/16 dst 10.4.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 9 mode tunnel');
+      expect(dp.xfrm.usage(dp.getState(dp.listStates()[0].dst, 0x600)!)!.useTime).toBe(0);
+      await dp.process([...packets(10), udpPacket('10.3.0.1', '10.4.0.1', 20)]);
+      const used = (spi: number) => dp.xfrm.usage(dp.getState(dp.listStates()[0].dst, spi)!)!;
+      expect(used(0x600).useTime).toBeGreaterThan(0); // armed: its use-time limit now runs
+      expect(used(0x601).packets).toBe(1n); // counted, but nobody needed to hear of its first use
+    });
+  });
+});
+
 describe('SA identity (defect 5)', () => {
   it('results name the SA that carried them, even after it is deleted and its slot taken by another', async () => {
     await withDataplane(1, async (dp) => {

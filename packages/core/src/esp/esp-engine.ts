@@ -126,7 +126,7 @@ export class EspEngine {
       const sa = this.contexts.get(slot);
       const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa.limits);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
-      if (charged !== 0) this.notices.push({ serial: sa.serial, bits: charged });
+      if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       const seqLo = this.sad.nextOutputSeq(slot);
       if (seqLo < 0) {
         this.notices.push({ serial: sa.serial, bits: NOTICE_HARD }); // used up: the control thread deletes it
@@ -203,7 +203,7 @@ export class EspEngine {
       }
       const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa.limits);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmInStateExpired);
-      if (charged !== 0) this.notices.push({ serial: sa.serial, bits: charged });
+      if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       if (r === DECAP_DUMMY) return DUMMY;
       if (r < 0) return this.drop(-1 - r);
       this.used[this.usedCount++] = slot;

@@ -10,9 +10,10 @@
  */
 import { type AeadBackend, type AeadContext } from './aead.js';
 import { XFRM_INF } from '../xfrm/lifetime.js';
-import { type CountLimits } from '../xfrm/sa-runtime.js';
+import { NOTICE_FIRST_USE, type CountLimits } from '../xfrm/sa-runtime.js';
 import {
   FLAG_ESN,
+  FLAG_USE_TIME,
   S_HARD_BYTES,
   S_HARD_PACKETS,
   S_SERIAL,
@@ -43,6 +44,8 @@ export interface SaContext {
   readonly serial: bigint;
   /** Byte and packet limits the packet path enforces. */
   readonly limits: CountLimits;
+  /** Lifetime notice bits worth sending for this SA (first use only with a use-time limit). */
+  readonly noticeMask: number;
   readonly spi: number;
   readonly family: number;
   readonly tunnel: boolean;
@@ -142,6 +145,7 @@ export class SaContextCache {
       slot,
       genid,
       serial: u64[(p + S_SERIAL) >> 1],
+      noticeMask: (i32[p + S_FLAGS] & FLAG_USE_TIME) !== 0 ? -1 : ~NOTICE_FIRST_USE,
       limits: {
         hardBytes,
         hardPackets,

@@ -184,6 +184,8 @@ export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
 /** A selector that is "any" is not checked against the flow. */
 export const FLAG_SEL_ANY = 4;
+/** The state has a use-time limit: the control thread must hear of its first use. */
+export const FLAG_USE_TIME = 8;
 
 
 const MAX_KEY_BYTES = 36;
@@ -649,7 +651,8 @@ export class StateDb extends StateDbView {
     }
     const sel = s.selector;
     const selAny = sel.srcLen === 0 && sel.dstLen === 0 && sel.proto === 0;
-    i32[p + S_FLAGS] = (s.esn ? FLAG_ESN : 0) | (s.encap ? FLAG_ENCAP : 0) | (selAny ? FLAG_SEL_ANY : 0);
+    const useTime = s.limits.softUseSeconds > 0 || s.limits.hardUseSeconds > 0;
+    i32[p + S_FLAGS] = (s.esn ? FLAG_ESN : 0) | (s.encap ? FLAG_ENCAP : 0) | (selAny ? FLAG_SEL_ANY : 0) | (useTime ? FLAG_USE_TIME : 0);
     i32[p + S_REPLAY_WINDOW] = s.replayWindow;
     i32[p + S_ALG] = ALG_NUMBER[s.algorithm.name];
     i32[p + S_ICV] = s.algorithm.icvBits / 8;

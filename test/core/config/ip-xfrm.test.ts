@@ -132,7 +132,6 @@ describe('ip xfrm syntax', () => {
     ['ip xfrm policy add dir out index 10', /index 10 does not belong to dir out/],
     ['ip xfrm policy add dir out tmpl proto esp level maybe', /level must be 'required' or 'use'/, 'maybe'],
     ['ip xfrm policy add dir out mark 5', /'mark' is not supported/, 'mark'],
-    ['ip xfrm policy add src 10.0.0.0/8 sport 80 dir out', /'sport' needs a 'proto' before it/, 'sport'],
     ['ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out', /policy exists/],
     ['ip xfrm policy add src 10.1.0.0/16 dst 2001:db8::/32 dir out', /src and dst are of different families/, '2001:db8::/32'],
     ['ip xfrm policy get dir out', /give 'index N' or a selector/],
@@ -185,5 +184,55 @@ describe('u64 limits', () => {
       expect(() => parseXfrmLine(line(`byte-hard ${bad}`))).toThrow(XfrmSyntaxError);
     }
     expect(() => parseXfrmLine(line('time-hard 9007199254740993'))).toThrow(/below 2\^53/);
+  });
+});
+
+describe('policies as Linux keeps them (issue 13)', () => {
+  it('ports without a protocol, proto any and proto 0 are accepted, printed and parsed back, and match any protocol', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dport 53 dir out action block');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.3.0.0/16 dst 10.2.0.0/16 proto any dport 53 dir out action block');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.4.0.0/16 dst 10.2.0.0/16 proto 0 sport 1000 dport 53 dir out action block');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.5.0.0/16 dst 10.2.0.0/16 proto any dir out action block');
+    const listed = applyXfrmLine(x, 'ip xfrm policy list');
+    expect(listed).toContain('src 10.1.0.0/16 dst 10.2.0.0/16 dport 53');
+    expect(listed).toContain('src 10.4.0.0/16 dst 10.2.0.0/16 sport 1000 dport 53');
+    const back = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    for (const cmd of parseXfrmList(listed, 'policy')) if (cmd.object === 'policy' && cmd.op === 'add') back.addPolicy(cmd.spec);
+    expect(applyXfrmLine(back, 'ip xfrm policy list')).toBe(listed);
+    for (const proto of ['tcp', 'udp'] as const) {
+      const flow = { family: 4 as const, src: { family: 4 as const, words: [0x0a010005, 0, 0, 0] }, dst: { family: 4 as const, words: [0x0a020003, 0, 0, 0] }, proto: proto === 'tcp' ? 6 : 17, sport: 1, dport: 53 };
+      expect(x.resolve('out', flow).policy?.selector.dport).toBe(53);
+      expect(x.resolve('out', { ...flow, dport: 54 }).policy).toBeUndefined();
+    }
+  });
+
+  it('host bits are part of a policy: 10.0.0.0/8 and 10.1.2.3/8 are two policies, kept and printed as given', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, 'ip xfrm policy add src 10.0.0.0/8 dst 10.2.0.0/16 dir out priority 5 action block');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.2.3/8 dst 10.2.0.0/16 dir out priority 5');
+    expect(x.spd.list('out')).toHaveLength(2);
+    const listed = applyXfrmLine(x, 'ip xfrm policy list');
+    expect(listed).toContain('src 10.1.2.3/8 dst 10.2.0.0/16');
+    // The first inserted wins the tie; an update of the second with its priority keeps it second.
+    const flow = { family: 4 as const, src: { family: 4 as const, words: [0x0a090909, 0, 0, 0] }, dst: { family: 4 as const, words: [0x0a020003, 0, 0, 0] }, proto: 6, sport: 1, dport: 2 };
+    expect(x.resolve('out', flow).policy?.action).toBe('block');
+    applyXfrmLine(x, 'ip xfrm policy update src 10.1.2.3/8 dst 10.2.0.0/16 dir out priority 5 action allow');
+    expect(x.spd.list('out')).toHaveLength(2);
+    expect(x.resolve('out', flow).policy?.action).toBe('block');
+    expect(() => applyXfrmLine(x, 'ip xfrm policy add src 10.1.2.3/8 dst 10.2.0.0/16 dir out')).toThrow(/exists/);
+  });
+
+  it('an update with the same priority keeps its place among equal priorities; a new priority goes behind', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 7 action allow');
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/24 dst 10.2.0.0/16 dir out priority 7 action block');
+    const flow = { family: 4 as const, src: { family: 4 as const, words: [0x0a010005, 0, 0, 0] }, dst: { family: 4 as const, words: [0x0a020003, 0, 0, 0] }, proto: 6, sport: 1, dport: 2 };
+    expect(x.resolve('out', flow).policy?.action).toBe('allow'); // inserted first
+    applyXfrmLine(x, 'ip xfrm policy update src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 7 action allow');
+    expect(x.resolve('out', flow).policy?.action).toBe('allow'); // kept its place
+    applyXfrmLine(x, 'ip xfrm policy update src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 8 action allow');
+    applyXfrmLine(x, 'ip xfrm policy update src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 7 action allow');
+    expect(x.resolve('out', flow).policy?.action).toBe('block'); // its priority changed: now behind
   });
 });

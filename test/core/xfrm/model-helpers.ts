@@ -39,8 +39,11 @@ export function randomSelector(rnd: () => number, family: Family, precise: boole
     PORTED.includes(proto) && rnd() < 0.5 ? [pick(rnd, [53, 80, 443]), 0xffff] : [0, 0];
   const icmp = proto === 1 || proto === 58;
   const [sport, sportMask] = icmp && rnd() < 0.5 ? [pick(rnd, [0, 8, 128]), 0xffff] : port();
-  const [dport, dportMask] = icmp && rnd() < 0.5 ? [0, 0xffff] : port();
-  return makeSelector({
+  let [dport, dportMask] = icmp && rnd() < 0.5 ? [0, 0xffff] : port();
+  if (proto === 0 && rnd() < 0.3) [dport, dportMask] = [pick(rnd, [53, 80, 443]), 0xffff]; // ports without a protocol (Linux matches any)
+  // Host bits kept half the time: they are part of the policy's identity, and masked for matching.
+  const keep = rnd() < 0.5 ? (s: Selector) => s : makeSelector;
+  return keep({
     family,
     src: poolAddress(rnd, family, spread),
     srcLen: precise ? full : pick(rnd, lens),

@@ -37,9 +37,13 @@ function run(seed: number, policies: number, preciseShare: number, lookups: numb
       priority: pick(rnd, [0, 1, 2, 100, 0xffffffff]),
       action: rnd() < 0.1 ? ('block' as const) : ('allow' as const),
     };
-    if (spd.find(spec.dir, spec.selector) !== undefined) {
-      const p = spd.update(spec); // same selector: replaced, index kept, inserted anew
-      ref.set(p.index, { policy: p, order: ++order });
+    const before = spd.find(spec.dir, spec.selector);
+    if (before !== undefined) {
+      // Same selector: replaced, index kept; with the same priority it keeps its place among
+      // equal priorities (the kernel replaces in place), else it goes behind them.
+      const p = spd.update(spec);
+      const kept = before.priority === p.priority ? ref.get(p.index)!.order : ++order;
+      ref.set(p.index, { policy: p, order: kept });
     } else {
       const p = spd.add(spec);
       ref.set(p.index, { policy: p, order: ++order });

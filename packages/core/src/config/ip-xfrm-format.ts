@@ -27,12 +27,10 @@ function hex(n: number, width = 0): string {
 /** A selector in the `src A/L dst B/L [proto P [sport N] [dport N] | [type N] [code N]]` form. */
 export function formatSelector(s: Selector): string {
   let out = `src ${formatAddress(s.src)}/${s.srcLen} dst ${formatAddress(s.dst)}/${s.dstLen}`;
-  if (s.proto !== 0) {
-    out += ` proto ${PROTO_NAMES.get(s.proto) ?? s.proto}`;
-    const [a, b] = isIcmp(s.proto) ? ['type', 'code'] : ['sport', 'dport'];
-    if (s.sportMask !== 0) out += ` ${a} ${s.sport}`;
-    if (s.dportMask !== 0) out += ` ${b} ${s.dport}`;
-  }
+  if (s.proto !== 0) out += ` proto ${PROTO_NAMES.get(s.proto) ?? s.proto}`;
+  const [a, b] = isIcmp(s.proto) ? ['type', 'code'] : ['sport', 'dport'];
+  if (s.sportMask !== 0) out += ` ${a} ${s.sport}`;
+  if (s.dportMask !== 0) out += ` ${b} ${s.dport}`;
   return out;
 }
 

@@ -11,7 +11,7 @@
 import { addressBits, anyAddress, parseAddress, type Address, type Family } from '../xfrm/address.js';
 import { XFRM_INF, type LifetimeLimits } from '../xfrm/lifetime.js';
 import { DIR_NUMBER, type PolicyAction, type PolicyDir, type PolicySpec } from '../xfrm/policy-db.js';
-import { PROTOCOLS, anySelector, isIcmp, makeSelector, type Selector } from '../xfrm/selector.js';
+import { PROTOCOLS, anySelector, isIcmp, type Selector } from '../xfrm/selector.js';
 import { type AlgorithmName, type Encap, type ReplayCounters, type StateSpec } from '../xfrm/state-db.js';
 import { IPPROTO_ESP, MAX_TEMPLATES, type Mode, type Template } from '../xfrm/template.js';
 import { TokenCursor, tokenize, type Token } from './ip-xfrm-tokens.js';
@@ -131,6 +131,7 @@ function prefix(c: TokenCursor, what: string): { a: Address; len: number; t: Tok
 
 function protocol(c: TokenCursor): { proto: number; t: Token } {
   const t = c.take('a protocol');
+  if (t.text === 'any') return { proto: 0, t }; // as iproute2: proto any (= 0)
   const named = PROTOCOLS[t.text];
   const n = named ?? (/^\d+$/.test(t.text) ? Number(t.text) : NaN);
   if (!(n >= 0 && n <= 255)) c.fail(t, 'unknown protocol');
@@ -184,19 +185,23 @@ function selectorWords(c: TokenCursor, seen: Set<string>, stopAt: (w: string) =>
       const word = t.text as keyof typeof ports;
       once(c, seen, c.take(word));
       const icmpWord = word === 'type' || word === 'code';
-      if (protoTok === undefined) c.fail(t, `'${word}' needs a 'proto' before it`);
+      // Ports need no protocol (iproute2 and the kernel take `dport 53` alone and match it for
+      // any protocol); ICMP type and code do.
+      if (icmpWord && protoTok === undefined) c.fail(t, `'${word}' needs 'proto icmp' or 'proto ipv6-icmp' before it`);
       if (icmpWord !== isIcmp(proto)) c.fail(t, icmpWord ? `'${word}' is for icmp and ipv6-icmp` : `'${word}' is not for icmp; use type and code`);
       ports[word] = [u32(c, word, icmpWord ? 255 : 65535), t];
     } else {
       break;
     }
   }
-  if (src === undefined && dst === undefined && protoTok === undefined) return undefined;
+  if (src === undefined && dst === undefined && protoTok === undefined && ports.sport === undefined && ports.dport === undefined) return undefined;
   const family = src?.a.family ?? dst?.a.family ?? (proto === 58 ? 6 : 4);
   if (src !== undefined && dst !== undefined && src.a.family !== dst.a.family) c.fail(dst.t, 'src and dst are of different families');
   const sp = ports.sport ?? ports.type;
   const dp = ports.dport ?? ports.code;
-  return makeSelector({
+  // Addresses as given, host bits and all: they are part of a policy's identity (the kernel
+  // keeps them); matching masks them.
+  return {
     family,
     src: src?.a ?? anyAddress(family),
     srcLen: src?.len ?? 0,
@@ -207,7 +212,7 @@ function selectorWords(c: TokenCursor, seen: Set<string>, stopAt: (w: string) =>
     sportMask: sp === undefined ? 0 : 0xffff,
     dport: dp?.[0] ?? 0,
     dportMask: dp === undefined ? 0 : 0xffff,
-  });
+  };
 }
 
 const LIMIT_FIELDS: Readonly<Record<string, keyof LifetimeLimits>> = {

@@ -407,10 +407,14 @@ export class PolicyDb extends PolicyDbView {
       templates: Object.freeze([...(spec.templates ?? [])]),
     });
     const slot = this.arena.alloc(); // throws when full, before anything changed
-    const seq = ++this.seq;
+    // An update that keeps the priority keeps the old one's place among equal priorities (its
+    // chain position and its insertion sequence), as the kernel replaces a policy in place; one
+    // that changes it goes behind the policies of its new priority, as a new one.
+    const inPlace = old !== undefined && old.policy.priority === policy.priority;
+    const seq = inPlace ? old.seq : ++this.seq;
     this.writeRecord(slot, policy, d, seq);
     const group = this.groupFor(d, policy.selector);
-    this.link(group, slot, policy);
+    this.link(group, slot, policy, inPlace ? old.slot : undefined);
     const entry: Entry = { policy, slot, seq, group };
     if (old !== undefined) this.remove(old); // after the new one is visible: no gap
     this.byIndex.set(index, entry);
@@ -465,21 +469,22 @@ export class PolicyDb extends PolicyDbView {
     return g;
   }
 
+  /** The group table key of a selector: its addresses masked (lookups mask the flow's the same way). */
   private chainKey(s: Selector): Int32Array {
     const kw = s.family === 4 ? 1 : 4;
     const key = new Int32Array(2 * kw);
     for (let w = 0; w < kw; w++) {
-      key[w] = s.src.words[w];
-      key[kw + w] = s.dst.words[w];
+      key[w] = maskWord(s.src.words[w], w, s.srcLen);
+      key[kw + w] = maskWord(s.dst.words[w], w, s.dstLen);
     }
     return key;
   }
 
-  /** Link a filled record into its chain, after every policy of equal or better priority. */
-  private link(g: Group, slot: number, p: Policy): void {
+  /** Link a filled record into its chain: right after `after`, or else after every policy of equal or better priority. */
+  private link(g: Group, slot: number, p: Policy, after?: number): void {
     const key = this.chainKey(p.selector);
-    let pred = -1;
-    for (let cur = g.chains.head(key); cur >= 0 && this.heap.i32[this.field(cur, P_PRIORITY)] >>> 0 <= p.priority; ) {
+    let pred = after ?? -1;
+    for (let cur = after === undefined ? g.chains.head(key) : -1; cur >= 0 && this.heap.i32[this.field(cur, P_PRIORITY)] >>> 0 <= p.priority; ) {
       pred = cur;
       cur = g.chains.next(cur);
     }
@@ -585,9 +590,6 @@ function checkPolicy(spec: PolicySpec): number {
   }
   if (s.src.family !== s.family || s.dst.family !== s.family) {
     throw new XfrmError('EINVAL', 'selector addresses are of different families');
-  }
-  if (s.proto === 0 && (s.sportMask !== 0 || s.dportMask !== 0)) {
-    throw new XfrmError('EINVAL', 'ports need a protocol');
   }
   if (isIcmp(s.proto) && (s.sport > 255 || s.dport > 255)) throw new XfrmError('EINVAL', 'ICMP type and code are 0..255');
   const prio = spec.priority ?? 0;

@@ -9,7 +9,10 @@
  */
 import { anyAddress, formatAddress, maskAddress, maskWord, writeAddressPair, type Address, type Family } from './address.js';
 
-/** A selector (control-plane form). Addresses are kept masked to their prefix length. */
+/**
+ * A selector (control-plane form). Addresses are kept as given, host bits and all (they are
+ * part of a policy's identity, as in Linux); matching masks them to the prefix lengths.
+ */
 export interface Selector {
   readonly family: Family;
   readonly src: Address;
@@ -64,7 +67,7 @@ export function anySelector(family: Family): Selector {
   };
 }
 
-/** Build a selector, masking its addresses to their prefix lengths. */
+/** A selector with its addresses masked to their prefix lengths (host bits dropped). */
 export function makeSelector(s: Selector): Selector {
   return { ...s, src: maskAddress(s.src, s.srcLen), dst: maskAddress(s.dst, s.dstLen) };
 }

@@ -133,9 +133,13 @@ describe('xfrmctl encrypt and decrypt', () => {
       const esp = join(dir, `${tag}.esp.pcap`);
       const back = join(dir, `${tag}.back.pcap`);
       writeFileSync(input, capture);
-      const enc = await xfrmctl('encrypt', '-c', confA, '-i', input, '-o', esp);
+      // Every capture is encrypted from sequence 1 again, on purpose (a test): --reuse-nonces.
+      const enc = await xfrmctl('encrypt', '-c', confA, '-i', input, '-o', esp, '--reuse-nonces');
       expect(enc.code).toBe(0);
-      expect(enc.stderr).toBe('dropped:XfrmOutPolBlock 1\nencrypted 3\npassed 1\n');
+      expect(enc.stderr).toBe(
+        'dropped:XfrmOutPolBlock 1\nencrypted 3\npassed 1\n' +
+          'next: state dst 198.51.100.1 spi 0x100 replay-oseq 0x2\nnext: state dst 2001:db8:eeee::1 spi 0x200 replay-oseq 0x1\n',
+      );
       const wire = readPcapFrames(readFileSync(esp));
       expect(wire.linkType).toBe(101);
       expect(wire.frames.map((f) => (f.data[0] >> 4 === 4 ? f.data[9] : f.data[6]))).toEqual([50, 50, 50, 17]);
@@ -152,7 +156,7 @@ describe('xfrmctl encrypt and decrypt', () => {
     const input = join(dir, 'twice.pcap');
     const esp = join(dir, 'twice.esp.pcap');
     writeFileSync(input, pcap(101, frames((p) => p)));
-    await xfrmctl('encrypt', '-c', confA, '-i', input, '-o', esp);
+    await xfrmctl('encrypt', '-c', confA, '-i', input, '-o', esp, '--reuse-nonces');
     const espFrames = readPcapFrames(readFileSync(esp)).frames;
     const doubled = join(dir, 'doubled.pcap');
     writeFileSync(doubled, pcap(101, [...espFrames, ...espFrames]));

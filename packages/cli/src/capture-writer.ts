@@ -1,27 +1,31 @@
 /**
  * Writes classic pcap with the raw IP link type (LINKTYPE_RAW, 101): what `xfrmctl encrypt`
- * and `decrypt` produce. Writes as it goes, honouring the stream's backpressure.
+ * and `decrypt` produce. Writes as it goes, through a sink that honours backpressure and
+ * reports write errors (output-file.ts).
  */
-import { type Writable } from 'node:stream';
+
+/** Where the bytes go. */
+export interface ByteSink {
+  write(data: Uint8Array | string): Promise<void>;
+}
 
 /** LINKTYPE_RAW: each record is an IPv4 or IPv6 packet. */
 export const LINKTYPE_RAW = 101;
 
 /** A pcap file being written. */
 export class PcapWriter {
-  private constructor(private readonly out: Writable) {}
+  private constructor(private readonly out: ByteSink) {}
 
   /** Start a capture on `out` (writes the file header). */
-  static async open(out: Writable): Promise<PcapWriter> {
+  static async open(out: ByteSink): Promise<PcapWriter> {
     const h = Buffer.alloc(24);
     h.writeUInt32LE(0xa1b2c3d4, 0);
     h.writeUInt16LE(2, 4);
     h.writeUInt16LE(4, 6);
     h.writeUInt32LE(262144, 16);
     h.writeUInt32LE(LINKTYPE_RAW, 20);
-    const w = new PcapWriter(out);
-    await w.write(h);
-    return w;
+    await out.write(h);
+    return new PcapWriter(out);
   }
 
   /** Append one packet. */
@@ -31,16 +35,7 @@ export class PcapWriter {
     r.writeUInt32LE(micros >>> 0, 4);
     r.writeUInt32LE(data.length, 8);
     r.writeUInt32LE(data.length, 12);
-    await this.write(r);
-    await this.write(Buffer.from(data));
-  }
-
-  /** Finish the file. */
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  }
-
-  private write(b: Buffer): Promise<void> {
-    return this.out.write(b) ? Promise.resolve() : new Promise((resolve) => this.out.once('drain', () => resolve()));
+    await this.out.write(r);
+    await this.out.write(Buffer.from(data));
   }
 }

@@ -4,11 +4,11 @@
  * with --compare) and prints what it measured: a table on a terminal, with a live status line
  * that stays quiet when output is not a terminal; JSON with --json; an HTML report with --out.
  */
-import { writeFile } from 'node:fs/promises';
 import { ABLATIONS, HELP, UsageError, parseBenchArgs, type BenchArgs } from './bench-args.js';
 import { formatCompare, formatTable, htmlReport, type CompareRow } from './bench-report.js';
 import { runBench, type BenchResult } from './bench-run.js';
 import { commandArgs, runMain } from './cli-process.js';
+import { OutputError, OutputFile } from './output-file.js';
 
 async function main(): Promise<number> {
   let args: BenchArgs;
@@ -28,14 +28,34 @@ async function main(): Promise<number> {
     if (live) process.stderr.write(`\r  ${label}: ${Math.min(100, Math.round(f * 100))} %  `);
   };
   const clear = () => live && process.stderr.write('\r\x1b[K');
+  // The report file is opened (and its writability checked) before the run, and put in place after it.
+  let report: OutputFile | undefined;
+  try {
+    report = args.out === undefined ? undefined : await OutputFile.open(args.out);
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    process.stderr.write(`dataplane-bench: ${e.message}\n`);
+    return 1;
+  }
+  const writeReport = async (html: string): Promise<number> => {
+    if (report === undefined) return 0;
+    try {
+      await report.write(html);
+      await report.commit();
+      return 0;
+    } catch (e) {
+      if (!(e instanceof OutputError)) throw e;
+      process.stderr.write(`dataplane-bench: ${e.message}\n`);
+      return 1;
+    }
+  };
 
   if (!args.compare) {
     const result = await runBench(args, status(args.scenario));
     clear();
     if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stdout.write(formatTable(result));
-    if (args.out) await writeFile(args.out, htmlReport(result));
-    return 0;
+    return writeReport(htmlReport(result));
   }
   // --compare: base and ablated runs interleaved, so drift hits both alike.
   const which = args.ablate.length > 0 ? args.ablate : [...ABLATIONS];
@@ -50,8 +70,7 @@ async function main(): Promise<number> {
   clear();
   if (args.json) process.stdout.write(JSON.stringify({ compare: rows.map((r) => ({ ablation: r.ablation, base: r.base, ablated: r.ablated })) }) + '\n');
   else process.stdout.write(formatCompare(rows));
-  if (args.out && last) await writeFile(args.out, htmlReport(last, rows));
-  return 0;
+  return last === undefined ? 0 : writeReport(htmlReport(last, rows));
 }
 
 await runMain(main);

@@ -11,6 +11,8 @@ export interface LoadedConfig {
   readonly xfrm: Xfrm;
   readonly errors: string[];
   readonly lines: number;
+  /** The configuration as read. */
+  readonly text: string;
 }
 
 /** Strip a `#` comment: at the start of the line, or after white space. */
@@ -35,7 +37,7 @@ export function loadConfigText(text: string, name: string, opts: { allowNullCiph
       errors.push(`${name}:${i + 1}: ${e.message}`);
     }
   });
-  return { xfrm, errors, lines };
+  return { xfrm, errors, lines, text };
 }
 
 /** Read and apply a configuration file (`-` for standard input). */

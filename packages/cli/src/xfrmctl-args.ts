@@ -17,12 +17,25 @@ Usage:
           [--proto udp|tcp|icmp|ipv6-icmp|N] [--sport N] [--dport N] [--type N --code N] [--json]
                                               which policy and states a flow gets
   xfrmctl encrypt -c FILE -i IN.pcap -o OUT.pcap   every packet through the output path
+          [--update-config] [--reuse-nonces]
   xfrmctl decrypt -c FILE -i IN.pcap -o OUT.pcap   every ESP packet through the input path
+          [--no-policy-check]
   xfrmctl wireshark -c FILE                   states as Wireshark esp_sa table lines
 
 Options:
   --allow-null-cipher   accept 'enc cipher_null' states (benchmarks only)
   --crypto-backend noble|node   AEAD implementation (default noble)
+  -i - / -o - / -c -    standard input / output
+  --log FILE            encrypt/decrypt: one JSON line per frame (frame, spi, seq, verdict, reason)
+  --strict              encrypt/decrypt: exit 1 if any packet was dropped
+  --no-policy-check     decrypt without the inbound policy check (keys known, inner subnets not)
+  --update-config       encrypt: write each SA's next replay-oseq back into the configuration
+  --reuse-nonces        encrypt: start SAs where the configuration says even if an earlier run
+                        sent those sequence numbers (only if that output was never sent)
+
+The IV of an ESP packet is its sequence number: encrypt records each SA's next number in
+FILE.oseq.json and refuses to start an SA below it, since two outputs that share (key, IV)
+pairs break AES-GCM and ChaCha20-Poly1305.
 
 Captures: pcap or pcapng in; Ethernet, raw IP, Linux cooked v1/v2 link types; pcap with
 raw IP link type out. Exit codes: 0 success, 1 errors in the input or configuration, 2 bad usage.
@@ -43,7 +56,19 @@ export type XfrmctlArgs =
   | { cmd: 'check' | 'wireshark'; config: string; allowNull: boolean }
   | { cmd: 'list'; config: string; allowNull: boolean; what: 'state' | 'policy' | 'all' }
   | { cmd: 'lookup'; config: string; allowNull: boolean; flow: FlowArgs; json: boolean }
-  | { cmd: 'encrypt' | 'decrypt'; config: string; allowNull: boolean; input: string; output: string; backend: 'noble' | 'node' };
+  | {
+      cmd: 'encrypt' | 'decrypt';
+      config: string;
+      allowNull: boolean;
+      input: string;
+      output: string;
+      backend: 'noble' | 'node';
+      log: string | undefined;
+      strict: boolean;
+      noPolicyCheck: boolean;
+      updateConfig: boolean;
+      reuseNonces: boolean;
+    };
 
 function num(name: string, v: string | undefined, max: number): number {
   if (v === undefined) return 0;
@@ -80,6 +105,11 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
         json: { type: 'boolean', default: false },
         'allow-null-cipher': { type: 'boolean', default: false },
         'crypto-backend': { type: 'string' },
+        log: { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        'no-policy-check': { type: 'boolean', default: false },
+        'update-config': { type: 'boolean', default: false },
+        'reuse-nonces': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -125,7 +155,22 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
       if (v.input === undefined || v.output === undefined) throw new UsageError(`${cmd} needs -i IN.pcap and -o OUT.pcap`);
       const backend = v['crypto-backend'] ?? 'noble';
       if (backend !== 'noble' && backend !== 'node') throw new UsageError(`--crypto-backend must be noble or node, got '${backend}'`);
-      return { cmd: cmd as 'encrypt' | 'decrypt', ...base, input: v.input, output: v.output, backend };
+      if (v.config === '-' && v.input === '-') throw new UsageError('-c - and -i - cannot both read standard input');
+      if (cmd === 'encrypt' && v['no-policy-check']) throw new UsageError('--no-policy-check is for decrypt');
+      if (cmd === 'decrypt' && (v['update-config'] || v['reuse-nonces'])) throw new UsageError('--update-config and --reuse-nonces are for encrypt');
+      if (v['update-config'] && v.config === '-') throw new UsageError('--update-config needs a configuration file, not stdin');
+      return {
+        cmd: cmd as 'encrypt' | 'decrypt',
+        ...base,
+        input: v.input,
+        output: v.output,
+        backend,
+        log: v.log,
+        strict: v.strict ?? false,
+        noPolicyCheck: v['no-policy-check'] ?? false,
+        updateConfig: v['update-config'] ?? false,
+        reuseNonces: v['reuse-nonces'] ?? false,
+      };
     }
   }
 }

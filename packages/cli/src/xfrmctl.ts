@@ -4,11 +4,14 @@
  * states a flow gets (as `ip route get` does for routes), push captures through the output
  * and input paths, and export the SAs for Wireshark.
  */
+import { createReadStream } from 'node:fs';
 import { formatAddress, formatPolicy, formatSelector, formatState, type Xfrm } from '@xfrm/core';
 import { CaptureError } from './capture-reader.js';
-import { formatCounts, transformCapture } from './capture-transform.js';
+import { droppedCount, formatCounts, transformCapture } from './capture-transform.js';
+import { OutputError, OutputFile, sameFile } from './output-file.js';
+import { nextSequences, reuseConflicts, saveHistory, updateConfig } from './oseq-history.js';
 import { loadConfig } from './xfrm-config.js';
-import { UsageError, XFRMCTL_HELP, parseXfrmctlArgs, type FlowArgs } from './xfrmctl-args.js';
+import { UsageError, XFRMCTL_HELP, parseXfrmctlArgs, type FlowArgs, type XfrmctlArgs } from './xfrmctl-args.js';
 import { wiresharkSaLine } from './wireshark-sa.js';
 import { commandArgs, runMain } from './cli-process.js';
 
@@ -31,6 +34,48 @@ function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
     out += 'no templates: the packet passes without IPsec\n';
   }
   return out;
+}
+
+/** encrypt / decrypt: nothing is written over an existing file unless the whole run succeeded. */
+async function transform(x: Xfrm, args: Extract<XfrmctlArgs, { cmd: 'encrypt' | 'decrypt' }>, configText: string): Promise<number> {
+  if (sameFile(args.input, args.output) || (args.log !== undefined && (sameFile(args.log, args.input) || sameFile(args.log, args.output)))) {
+    process.stderr.write(`xfrmctl: ${args.output === args.input || sameFile(args.input, args.output) ? 'output' : 'log'} is the same file as an input or output: refused\n`);
+    return 2;
+  }
+  if (args.cmd === 'encrypt' && !args.reuseNonces) {
+    const conflicts = reuseConflicts(x, args.config);
+    if (args.config === '-') process.stderr.write('xfrmctl: warning: configuration from stdin: no sequence history is kept, a later run may reuse nonces\n');
+    if (conflicts.length > 0) {
+      for (const c of conflicts) process.stderr.write(`xfrmctl: ${c}\n`);
+      process.stderr.write(`xfrmctl: raise replay-oseq in ${args.config} (encrypt --update-config does it), or pass --reuse-nonces if that output was never sent\n`);
+      return 1;
+    }
+  }
+  let output: OutputFile | undefined;
+  let log: OutputFile | undefined;
+  try {
+    output = await OutputFile.open(args.output);
+    log = args.log === undefined ? undefined : await OutputFile.open(args.log);
+    const input = args.input === '-' ? process.stdin : createReadStream(args.input);
+    const counts = await transformCapture(x, args.cmd, input, output, { backend: args.backend, log, noPolicyCheck: args.noPolicyCheck });
+    await output.commit();
+    await log?.commit();
+    process.stderr.write(formatCounts(counts));
+    if (args.cmd === 'encrypt') {
+      await saveHistory(x, args.config);
+      if (args.updateConfig) await updateConfig(x, args.config, configText);
+      process.stderr.write(nextSequences(x));
+    }
+    return args.strict && droppedCount(counts) > 0 ? 1 : 0;
+  } catch (e) {
+    await output?.abort();
+    await log?.abort();
+    if (e instanceof OutputError) process.stderr.write(`xfrmctl: ${e.message}\n`);
+    else if (e instanceof CaptureError || (e as NodeJS.ErrnoException).code !== undefined) {
+      process.stderr.write(`xfrmctl: ${args.input === '-' ? '<stdin>' : args.input}: ${(e as Error).message}\n`);
+    } else throw e;
+    return 1;
+  }
 }
 
 async function main(): Promise<number> {
@@ -74,16 +119,7 @@ async function main(): Promise<number> {
       return 0;
     case 'encrypt':
     case 'decrypt':
-      try {
-        process.stderr.write(formatCounts(await transformCapture(x, args.cmd, args.input, args.output, args.backend)));
-        return 0;
-      } catch (e) {
-        if (e instanceof CaptureError || (e as NodeJS.ErrnoException).code !== undefined) {
-          process.stderr.write(`xfrmctl: ${args.input}: ${(e as Error).message}\n`);
-          return 1;
-        }
-        throw e;
-      }
+      return transform(x, args, config.text);
     default:
       return 0;
   }

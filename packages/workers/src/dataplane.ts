@@ -177,6 +177,9 @@ export class Dataplane extends EventEmitter {
   /** Each queue's epoch reader line, claimed here so that a worker dying at any point leaks none. */
   private readonly readers: number[];
   private stallsTotal = 0;
+  /** Why a queue worker died before it ever served: create() fails with it instead of restarting forever. */
+  private startFailure: Error | undefined;
+  private readonly startFailures: number[];
   private stalledNow = new Set<number>();
 
   private constructor(
@@ -198,6 +201,7 @@ export class Dataplane extends EventEmitter {
     this.expectId = new Array<number>(q).fill(0);
     this.steering = new Steering(q);
     this.readers = Array.from({ length: q }, () => xfrm.epochs.claim());
+    this.startFailures = new Array<number>(q).fill(0);
     for (const e of ['acquire', 'expire', 'monitor']) xfrm.on(e, (v) => this.emit(e, v));
     this.timer = setInterval(() => {
       this.xfrm.tick();
@@ -210,8 +214,8 @@ export class Dataplane extends EventEmitter {
 
   /** Start a dataplane: tables, rings, and one worker per queue (resolves once all serve). */
   static async create(options: DataplaneOptions = {}): Promise<Dataplane> {
+    checkOptions(options);
     const queues = options.queues ?? 2;
-    if (!(Number.isInteger(queues) && queues >= 1 && queues <= 64)) throw new RangeError(`queues must be 1..64, got ${queues}`);
     const opts = { ...options, queues, crypto: options.crypto ?? 'noble', flowCacheSize: options.flowCacheSize ?? 4096, batch: options.batch ?? 32 };
     const xfrm = Xfrm.create({
       ablate: { linearSpd: options.ablate?.linearSpd, flush: options.ablate?.flush, eagerIv: options.ablate?.eagerIv },
@@ -231,7 +235,12 @@ export class Dataplane extends EventEmitter {
     });
     const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? 2048);
     for (let q = 0; q < queues; q++) dp.serve(q);
-    await dp.ready();
+    try {
+      await dp.ready();
+    } catch (e) {
+      await dp.close();
+      throw e;
+    }
     return dp;
   }
 
@@ -242,16 +251,24 @@ export class Dataplane extends EventEmitter {
 
   // ---- control API (the tables change here only) ----
 
+  /** Throw if the dataplane was closed: nothing after close() may look as if it worked. */
+  private open(what: string): void {
+    if (this.closing) throw new Error(`${what}: the dataplane is closed`);
+  }
+
   addState(spec: StateSpec): State {
+    this.open('addState');
     return this.xfrm.addState(spec);
   }
 
   updateState(spec: StateSpec): State {
+    this.open('updateState');
     return this.xfrm.updateState(spec);
   }
 
   /** Delete a state; resolves once no queue can still use it. */
   async deleteState(dst: Address, spi: number, proto?: number): Promise<State> {
+    this.open('deleteState');
     const s = this.xfrm.deleteState(dst, spi, proto);
     await this.synchronize();
     return s;
@@ -266,21 +283,25 @@ export class Dataplane extends EventEmitter {
   }
 
   async flushStates(proto?: number): Promise<number> {
+    this.open('flushStates');
     const n = this.xfrm.flushStates(proto);
     await this.synchronize();
     return n;
   }
 
   addPolicy(spec: PolicySpec): Policy {
+    this.open('addPolicy');
     return this.xfrm.addPolicy(spec);
   }
 
   updatePolicy(spec: PolicySpec): Policy {
+    this.open('updatePolicy');
     return this.xfrm.updatePolicy(spec);
   }
 
   /** Delete a policy; resolves once no queue can still use it. */
   async deletePolicy(index: number): Promise<Policy> {
+    this.open('deletePolicy');
     const p = this.xfrm.deletePolicy(index);
     await this.synchronize();
     return p;
@@ -295,6 +316,7 @@ export class Dataplane extends EventEmitter {
   }
 
   async flushPolicies(dir?: PolicyDir): Promise<number> {
+    this.open('flushPolicies');
     const n = this.xfrm.flushPolicies(dir);
     await this.synchronize();
     return n;
@@ -302,6 +324,8 @@ export class Dataplane extends EventEmitter {
 
   /** Run an `ip xfrm ...` line; resolves (with what it prints) once the queues see the change. */
   async apply(line: string, opts?: FormatOptions): Promise<string> {
+    this.open('apply');
+    if (typeof line !== 'string') throw new TypeError(`apply: an 'ip xfrm ...' line (a string) is needed, got ${describeValue(line)}`);
     const out = applyXfrmLine(this.xfrm, line, opts);
     await this.synchronize();
     return out;
@@ -321,6 +345,8 @@ export class Dataplane extends EventEmitter {
    * (queue, id) of each taken packet is pushed on it: its result will carry the same pair.
    */
   submit(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out', tickets?: { queue: number; id: number }[]): number {
+    this.open('submit');
+    checkPackets('submit', packets, dir);
     const d = dir === 'in' ? L.DIR_INPUT : L.DIR_OUTPUT;
     const counts = new Array<number>(this.queues).fill(0);
     const free = this.rx.map((r) => r.free());
@@ -387,6 +413,8 @@ export class Dataplane extends EventEmitter {
 
   /** Submit packets and resolve with their results, in submission order. */
   async process(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out'): Promise<PacketResult[]> {
+    this.open('process');
+    checkPackets('process', packets, dir);
     const results: PacketResult[] = [];
     const waits: Promise<void>[] = [];
     let next = 0;
@@ -403,6 +431,7 @@ export class Dataplane extends EventEmitter {
       if (taken === 0) await new Promise((r) => setImmediate(r));
     }
     while (this.pending.size > 0) {
+      if (this.closing) throw new Error('process: the dataplane was closed before every result came back');
       this.poll();
       if (this.pending.size > 0) await new Promise((r) => setTimeout(r, 0));
     }
@@ -481,7 +510,10 @@ export class Dataplane extends EventEmitter {
   /** Resolve once every queue worker is attached and serving. */
   async ready(): Promise<void> {
     for (let q = 0; q < this.queues; q++) {
-      while (Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_READY) === 0) await new Promise((r) => setTimeout(r, 2));
+      while (Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_READY) === 0) {
+        if (this.startFailure !== undefined) throw this.startFailure;
+        await new Promise((r) => setTimeout(r, 2));
+      }
     }
   }
 
@@ -533,9 +565,17 @@ export class Dataplane extends EventEmitter {
     const line = L.CTRL_LINE * (1 + q);
     this.running[q] = this.pool.run(task).then(
       () => undefined,
-      () => {
+      (e: unknown) => {
         this.xfrm.epochs.offline(this.readers[q]); // it holds nobody up; its replacement takes the line
+        const served = Atomics.load(this.control, line + L.Q_READY) !== 0;
         Atomics.store(this.control, line + L.Q_READY, 0);
+        this.startFailures[q] = served ? 0 : this.startFailures[q] + 1;
+        // A worker that cannot even start (at create(), or three replacements in a row) is not
+        // restarted in a loop: create() and ready() fail with its error instead.
+        if (this.startFailures[q] > 0 && (Atomics.load(this.control, line + L.Q_STARTS) <= 1 || this.startFailures[q] >= 3)) {
+          this.startFailure = new Error(`queue ${q} failed to start: ${(e as Error)?.message ?? String(e)}`);
+          return;
+        }
         if (this.closing) return;
         this.restarts++;
         this.serve(q);
@@ -573,3 +613,38 @@ export class Dataplane extends EventEmitter {
   }
 }
 
+function describeValue(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 40)}`;
+}
+
+/** The packets and direction given to submit() or process(), checked at the boundary. */
+function checkPackets(what: string, packets: readonly Uint8Array[], dir: unknown): void {
+  if (dir !== 'out' && dir !== 'in') throw new TypeError(`${what}: direction must be 'out' or 'in', got ${describeValue(dir)}`);
+  if (!Array.isArray(packets)) throw new TypeError(`${what}: an array of Uint8Array packets is needed, got ${describeValue(packets)}`);
+  const bad = packets.findIndex((p) => !(p instanceof Uint8Array));
+  if (bad >= 0) throw new TypeError(`${what}: packet ${bad} is not a Uint8Array (${describeValue(packets[bad])})`);
+}
+
+const powerOfTwo = (n: unknown, lo: number, hi: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi && (n & (n - 1)) === 0;
+
+/** Every option checked on the control thread, before a thread starts: a bad one is a RangeError naming it. */
+function checkOptions(o: DataplaneOptions): void {
+  const fail = (name: string, want: string, got: unknown) => {
+    throw new RangeError(`Dataplane option ${name} must be ${want}, got ${describeValue(got)}`);
+  };
+  const int = (name: string, v: unknown, lo: number, hi: number) => {
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi)) fail(name, `a whole number from ${lo} to ${hi}`, v);
+  };
+  int('queues', o.queues, 1, 64);
+  if (o.crypto !== undefined && o.crypto !== 'noble' && o.crypto !== 'node') fail('crypto', "'noble' or 'node'", o.crypto);
+  if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 2, 1 << 24)) fail('flowCacheSize', 'a power of two from 2 to 2^24', o.flowCacheSize);
+  if (o.ringSlots !== undefined && !powerOfTwo(o.ringSlots, 2, 1 << 20)) fail('ringSlots', 'a power of two from 2 to 2^20', o.ringSlots);
+  if (o.slotBytes !== undefined && !(typeof o.slotBytes === 'number' && o.slotBytes % 16 === 0 && o.slotBytes >= 64 && o.slotBytes <= 1 << 17)) {
+    fail('slotBytes', 'a multiple of 16 from 64 to 131072', o.slotBytes);
+  }
+  int('batch', o.batch, 1, o.ringSlots ?? 1024);
+  int('acquireTimeoutMs', o.acquireTimeoutMs, 1, 2 ** 31 - 1);
+  int('graceTimeoutMs', o.graceTimeoutMs, 1, 2 ** 31 - 1);
+  int('stallMs', o.stallMs, 1, 2 ** 31 - 1);
+  int('parkTimeoutMs', o.parkTimeoutMs, 1, 2 ** 31 - 1);
+}

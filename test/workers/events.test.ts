@@ -33,7 +33,7 @@ describe('Dataplane events and statistics', () => {
     const s = dp.stats();
     expect(s.results).toMatchObject({ transmitted: 50, dropped: 100 });
     expect(s.drops.XfrmOutNoStates).toBe(100);
-    expect(s.perState).toEqual([{ spi: 0x77, dst: '198.51.100.1', reqid: 8, serial: dp.listStates()[0].serial, bytes: 50n * 48n, packets: 50n }]);
+    expect(dp.stats({ perState: true }).perState).toEqual([{ spi: 0x77, dst: '198.51.100.1', reqid: 8, serial: dp.listStates()[0].serial, bytes: 50n * 48n, packets: 50n }]);
     expect(s.queues.reduce((a, q) => a + q.packets, 0)).toBe(150);
     await dp.close();
   });

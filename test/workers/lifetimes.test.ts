@@ -63,7 +63,7 @@ describe('lifetimes in the packet path (defect 6)', () => {
       expect(expires.map((e) => [e.state.spi, e.hard, e.reason])).toEqual([[0x201, true, 'packets']]);
       // The outer SA was used up after 7 and deleted; each state counts a packet as it passes
       // it (Linux's xfrm_output), so the inner SA counted at least those 7.
-      const usage = dp.stats().perState;
+      const usage = dp.stats({ perState: true }).perState!;
       expect(usage.map((s) => s.spi)).toEqual([0x200]);
       expect(usage[0].packets >= 7n).toBe(true);
     });
@@ -122,7 +122,7 @@ describe('SA identity (defect 5)', () => {
       const results = dp.poll();
       expect(results).toHaveLength(200);
       expect(results.every((r) => r.sa === a.serial)).toBe(true);
-      expect(dp.stats().perState).toEqual([expect.objectContaining({ spi: 0x401, packets: 0n, bytes: 0n })]);
+      expect(dp.stats({ perState: true }).perState!).toEqual([expect.objectContaining({ spi: 0x401, packets: 0n, bytes: 0n })]);
     });
   });
 
@@ -138,7 +138,7 @@ describe('SA identity (defect 5)', () => {
       const results: ReturnType<Dataplane['poll']> = [];
       while (results.length < 100) results.push(...dp.poll());
       expect(results.every((r) => r.sa === before.serial)).toBe(true);
-      expect(dp.stats().perState[0].packets).toBe(100n);
+      expect(dp.stats({ perState: true }).perState![0].packets).toBe(100n);
     });
   });
 });

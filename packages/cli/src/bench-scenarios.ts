@@ -89,13 +89,18 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
     const n = fn();
     return n === 0 ? 0 : (x.heap.bytesInUse - before) / n;
   };
-  /** Prefixed policies for other networks (192.168/16): searched, never matching the traffic. */
+  /**
+   * Prefixed policies for other networks (11/8 to 200/8): searched, never matching the
+   * traffic. Nine prefix-length pairs (16, 24, 32 each way); the k-th policy of a pair puts
+   * k's two bytes in the second octets, so every masked pair is distinct up to 65,536 per pair
+   * (bench-args.ts caps --prefixed below 9 x 65,536).
+   */
   const prefixed = (x: Xfrm) => {
-    const lens = [8, 16, 24];
+    const lens = [16, 24, 32];
     for (let i = 0; i < a.prefixed; i++) {
-      const sl = lens[i % 3];
-      const dl = lens[Math.floor(i / 3) % 3] + 8;
-      x.addPolicy(policy(0x0b000000 + i * 256, sl, 0xc0a80000 + i * 256, dl, 0));
+      const pair = i % 9;
+      const k = Math.floor(i / 9);
+      x.addPolicy(policy((11 << 24) | ((k & 255) << 16), lens[pair % 3], (200 << 24) | (((k >> 8) & 255) << 16), lens[Math.floor(pair / 3)], 0));
     }
     return a.prefixed;
   };

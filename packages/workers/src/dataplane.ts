@@ -131,6 +131,16 @@ export interface QueueStats {
   readonly drops: Partial<Record<DropReason, number>>;
 }
 
+/** What the queues counted for one SA. */
+export interface StateUsage {
+  readonly spi: number;
+  readonly dst: string;
+  readonly reqid: number;
+  readonly serial: bigint;
+  readonly bytes: bigint;
+  readonly packets: bigint;
+}
+
 /** Statistics of the whole dataplane. */
 export interface DataplaneStats {
   readonly submitted: number;
@@ -142,8 +152,12 @@ export interface DataplaneStats {
   readonly stalls: { total: number; now: number[] };
   readonly states: number;
   readonly policies: number;
-  /** Per SA: what the queues counted for it (lifetime usage, u64). */
-  readonly perState: { spi: number; dst: string; reqid: number; serial: bigint; bytes: bigint; packets: bigint }[];
+  /**
+   * Per SA: what the queues counted for it (lifetime usage, u64); only when asked for
+   * (`stats({ perState: { offset, limit } })`): a gateway with a million SAs would pay for
+   * the whole list on every call otherwise.
+   */
+  readonly perState?: StateUsage[];
 }
 
 /** A queue that stopped reporting quiescent states while work waited for it (a stuck worker). */
@@ -439,8 +453,12 @@ export class Dataplane extends EventEmitter {
     return results;
   }
 
-  /** Statistics: totals, per queue, drops by reason. */
-  stats(): DataplaneStats {
+  /**
+   * Statistics: totals, per queue, drops by reason (cheap: a few words per queue). Per-SA
+   * usage only when asked, a page at a time: `stats({ perState: { offset: 0, limit: 100 } })`
+   * (in the order SAs were added; `perState: true` for all of them).
+   */
+  stats(opts: { perState?: boolean | { offset?: number; limit?: number } } = {}): DataplaneStats {
     const queues: QueueStats[] = [];
     const drops: Partial<Record<DropReason, number>> = {};
     for (let q = 0; q < this.queues; q++) {
@@ -481,11 +499,17 @@ export class Dataplane extends EventEmitter {
       stalls: { total: this.stallsTotal, now: [...this.stalledNow].sort() },
       states: this.xfrm.sad.size,
       policies: this.xfrm.spd.size,
-      perState: this.xfrm.sad.list().map((s) => {
-        const u = this.xfrm.usage(s);
-        return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, serial: s.serial, bytes: u?.bytes ?? 0n, packets: u?.packets ?? 0n };
-      }),
+      perState: opts.perState ? this.stateUsage(opts.perState === true ? {} : opts.perState) : undefined,
     };
+  }
+
+  private stateUsage(page: { offset?: number; limit?: number }): StateUsage[] {
+    const from = page.offset ?? 0;
+    const states = this.xfrm.sad.list().slice(from, page.limit === undefined ? undefined : from + page.limit);
+    return states.map((s) => {
+      const u = this.xfrm.usage(s);
+      return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, serial: s.serial, bytes: u?.bytes ?? 0n, packets: u?.packets ?? 0n };
+    });
   }
 
   /** Start the queues' own traffic (with the `generate` option). */

@@ -151,3 +151,22 @@ describe('xfrmctl encrypt never reuses a nonce across runs', () => {
     expect(existsSync(join(dir, 'nonce3.pcap'))).toBe(false);
   });
 });
+
+describe('configuration errors stay short', () => {
+  it('a huge token is cut, unprintable bytes escaped, and a binary file stops after a bounded number of errors', async () => {
+    const huge = join(dir, 'huge.conf');
+    writeFileSync(huge, `ip xfrm state add src ${'9'.repeat(1_000_000)} dst 198.51.100.1\n`);
+    const a = await xfrmctl('check', '-c', huge);
+    expect(a.code).toBe(1);
+    expect(a.stderr.length).toBeLessThan(300);
+    expect(a.stderr).toMatch(/\(1000000 characters\)/);
+    const binary = join(dir, 'binary.conf');
+    writeFileSync(binary, Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 256)));
+    const b = await xfrmctl('check', '-c', binary);
+    expect(b.code).toBe(1);
+    const lines = b.stderr.trim().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(51);
+    expect(lines.at(-1)).toMatch(/stopped after 50 errors/);
+    expect(b.stderr).not.toMatch(/[\x00-\x08\x0e-\x1f\x7f]/);
+  });
+});

@@ -21,22 +21,30 @@ function stripComment(line: string): string {
   return m === null ? line : line.slice(0, m.index);
 }
 
+/** Errors reported before a configuration is given up on (a binary file, a wrong file). */
+export const MAX_ERRORS = 50;
+
 /** Apply the text of a configuration to a new Xfrm. `name` is used in error messages. */
 export function loadConfigText(text: string, name: string, opts: { allowNullCipher?: boolean } = {}): LoadedConfig {
   const xfrm = Xfrm.create({ heap: { maxBytes: 2 ** 31 }, allowNullCipher: opts.allowNullCipher });
   const errors: string[] = [];
   let lines = 0;
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = stripComment(raw);
-    if (line.trim() === '') return;
+  const all = text.split(/\r?\n/);
+  for (let i = 0; i < all.length; i++) {
+    const line = stripComment(all[i]);
+    if (line.trim() === '') continue;
     lines++;
     try {
       applyXfrmLine(xfrm, line);
     } catch (e) {
       if (!(e instanceof XfrmSyntaxError || e instanceof XfrmError)) throw e;
       errors.push(`${name}:${i + 1}: ${e.message}`);
+      if (errors.length === MAX_ERRORS) {
+        errors.push(`${name}: stopped after ${MAX_ERRORS} errors (is it a configuration of ip xfrm lines?)`);
+        break;
+      }
     }
-  });
+  }
   return { xfrm, errors, lines, text };
 }
 

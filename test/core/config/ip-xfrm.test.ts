@@ -236,3 +236,15 @@ describe('policies as Linux keeps them (issue 13)', () => {
     expect(x.resolve('out', flow).policy?.action).toBe('block'); // its priority changed: now behind
   });
 });
+
+describe('template families (issue 14)', () => {
+  it('a transport template of another family than the packets is refused, as Linux refuses it; a tunnel may change it', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    expect(() => applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 2001:db8::1 dst 2001:db8::2 proto esp reqid 1 mode transport')).toThrow(
+      /transport mode template cannot change the family/,
+    );
+    expect(x.spd.size).toBe(0);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 2001:db8::1 dst 2001:db8::2 proto esp reqid 1 mode tunnel');
+    expect(x.spd.size).toBe(1);
+  });
+});

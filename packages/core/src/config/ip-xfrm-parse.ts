@@ -60,6 +60,7 @@ const OPS: Readonly<Record<string, string>> = {
 
 /** Parse one `ip xfrm` command line. Throws XfrmSyntaxError. */
 export function parseXfrmLine(line: string): XfrmCommand {
+  if (typeof line !== 'string') throw new TypeError(`an 'ip xfrm ...' line (a string) is needed, got ${line === null ? 'null' : typeof line}`);
   const c = new TokenCursor(tokenize(line), line.length + 1);
   if (c.accept('ip') && !c.accept('xfrm')) c.fail(c.peek(), "expected 'xfrm' after 'ip'");
   if (c.peek()?.text === 'xfrm') c.take('xfrm');
@@ -395,7 +396,8 @@ function refamily(s: Selector, family: Family): Selector {
   return { ...s, family, src: anyAddress(family), dst: anyAddress(family) };
 }
 
-function template(c: TokenCursor): Template {
+/** A `tmpl` clause; a template that names no address has the family of what it follows (the previous template, or the selector), as in iproute2. */
+function template(c: TokenCursor, inherit: Family): Template {
   const seen = new Set<string>();
   let src: Address | undefined;
   let dst: Address | undefined;
@@ -419,7 +421,7 @@ function template(c: TokenCursor): Template {
       optional = l.text === 'use';
     }
   }
-  const family = src?.family ?? dst?.family ?? 4;
+  const family = src?.family ?? dst?.family ?? inherit;
   if (m === 'tunnel' && (src === undefined || dst === undefined)) c.fail(c.peek(), 'a tunnel template needs src and dst');
   return { family, src: src ?? anyAddress(family), dst: dst ?? anyAddress(family), proto: IPPROTO_ESP, spi, reqid, mode: m, optional };
 }
@@ -473,7 +475,7 @@ function parsePolicyCommand(c: TokenCursor, op: string): XfrmCommand {
       }
       case 'tmpl':
         if (templates.length === MAX_TEMPLATES) c.fail(t, `at most ${MAX_TEMPLATES} templates`);
-        templates.push(template(c));
+        templates.push(template(c, templates.at(-1)?.family ?? selector?.family ?? 4));
         break;
       default:
         c.fail(t, 'unknown word in a policy command');

@@ -16,9 +16,24 @@ export class XfrmSyntaxError extends Error {
     readonly token: string,
     readonly column: number,
   ) {
-    super(token === '' ? `column ${column}: ${reason}` : `column ${column}, '${token}': ${reason}`);
+    super(token === '' ? `column ${column}: ${reason}` : `column ${column}, '${shownToken(token)}': ${reason}`);
     this.name = 'XfrmSyntaxError';
   }
+}
+
+/**
+ * A token as an error message shows it: control and other unprintable characters escaped
+ * (\xNN, \u{N}), and cut after 40 characters with the full length said, so that one bad
+ * token (a megabyte of it, or a binary file given as configuration) makes a short line.
+ */
+export function shownToken(text: string): string {
+  const cut = text.length > 40 ? text.slice(0, 40) : text;
+  // eslint-disable-next-line no-control-regex
+  const escaped = cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffd']/gu, (ch) => {
+    const c = ch.codePointAt(0)!;
+    return c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
+  });
+  return text.length > 40 ? `${escaped}... (${text.length} characters)` : escaped;
 }
 
 /** Split a line into words as a shell would (single and double quotes; no escapes). */

@@ -607,11 +607,16 @@ function checkPolicy(spec: PolicySpec): number {
   }
   const templates = spec.templates ?? [];
   if (templates.length > MAX_TEMPLATES) throw new XfrmError('EINVAL', `more than ${MAX_TEMPLATES} templates`);
+  let family = s.family; // as Linux's validate_tmpl: only a tunnel may change the family
   for (const t of templates) {
     if (t.proto !== IPPROTO_ESP) throw new XfrmError('EINVAL', `template protocol ${t.proto} is not supported (only esp)`);
     if (t.src.family !== t.family || t.dst.family !== t.family) {
       throw new XfrmError('EINVAL', 'template addresses are of different families');
     }
+    if (t.mode === 'transport' && t.family !== family) {
+      throw new XfrmError('EINVAL', `a transport mode template cannot change the family (IPv${family} packets, an IPv${t.family} template): only tunnel mode can`);
+    }
+    family = t.family;
   }
   return d;
 }

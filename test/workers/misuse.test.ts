@@ -51,4 +51,30 @@ describe('Dataplane under misuse', () => {
     expect(() => dp.addPolicy({ dir: 'out', selector: undefined as never })).toThrow(/closed/);
     await dp.close(); // twice is fine
   });
+
+  it('oversized packets are dropped under their real reason, and slots are sized from the MTU asked for', async () => {
+    const KEY = '0x' + '55'.repeat(16) + '02020202';
+    const lines = [
+      `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x77 reqid 8 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`,
+      'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 8 mode tunnel',
+    ];
+    const sized = (n: number) => udpPacket('10.1.0.1', '10.2.0.1', n - 28);
+    const dp = await Dataplane.create({ queues: 1 }); // mtu 1500
+    try {
+      for (const l of lines) await dp.apply(l);
+      const r = await dp.process([sized(1500), sized(1600), sized(1680), sized(3000)]);
+      expect(r.map((x) => x.verdict === 'dropped' ? x.reason : x.verdict)).toEqual(['transmitted', 'transmitted', 'XfrmOutTooBig', 'XfrmOutTooBig']);
+      const [inb] = await dp.process([sized(4000)], 'in');
+      expect(inb.reason).toBe('XfrmInBufferError');
+    } finally {
+      await dp.close();
+    }
+    const jumbo = await Dataplane.create({ queues: 1, mtu: 9000 });
+    try {
+      for (const l of lines) await jumbo.apply(l);
+      expect((await jumbo.process([sized(9000)]))[0].verdict).toBe('transmitted');
+    } finally {
+      await jumbo.close();
+    }
+  });
 });

@@ -49,8 +49,17 @@ export interface DataplaneOptions {
   crypto?: 'noble' | 'node';
   /** Slots per ring (a power of two). Default 1024. */
   ringSlots?: number;
-  /** Bytes per ring slot: the largest packet plus 16. Default 2048. */
+  /**
+   * Bytes per ring slot (a multiple of 16): the slot header (24 bytes) plus the largest
+   * packet *after* encapsulation, which adds up to 77 bytes (IPv6 outer header, UDP, ESP
+   * header, IV, padding, ICV) per tunnel. Default: from `mtu`.
+   */
   slotBytes?: number;
+  /**
+   * The largest plain packet the dataplane must carry (bytes). Slots are sized so that it
+   * still fits once encapsulated in two nested tunnels. Default 1500 (slots of 1680 bytes).
+   */
+  mtu?: number;
   /** Flow cache entries per queue (a power of two). Default 4096. */
   flowCacheSize?: number;
   /** Packets a worker takes per batch (between quiescent reports). Default 32. */
@@ -247,7 +256,7 @@ export class Dataplane extends EventEmitter {
       concurrentTasksPerWorker: 1,
       idleTimeout: 2 ** 31 - 1,
     });
-    const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? 2048);
+    const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? slotBytesFor(options.mtu ?? 1500));
     for (let q = 0; q < queues; q++) dp.serve(q);
     try {
       await dp.ready();
@@ -671,4 +680,10 @@ function checkOptions(o: DataplaneOptions): void {
   int('graceTimeoutMs', o.graceTimeoutMs, 1, 2 ** 31 - 1);
   int('stallMs', o.stallMs, 1, 2 ** 31 - 1);
   int('parkTimeoutMs', o.parkTimeoutMs, 1, 2 ** 31 - 1);
+  int('mtu', o.mtu, 68, 65535);
+}
+
+/** Slot bytes for packets of up to `mtu` bytes, in two nested tunnels (2 x 77 bytes of ESP), with the slot header; a multiple of 16. */
+export function slotBytesFor(mtu: number): number {
+  return Math.ceil((mtu + 2 * 77 + SLOT_HEADER) / 16) * 16;
 }

@@ -195,7 +195,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       engine.acquire = undefined;
       let r: number;
       if (len > rx.maxPacket) {
-        r = engine.drop(dir === L.DIR_INPUT ? DROP.XfrmInHdrError : DROP.XfrmOutError); // larger than a ring slot
+        r = engine.drop(dir === L.DIR_INPUT ? DROP.XfrmInBufferError : DROP.XfrmOutTooBig); // larger than a ring slot
       } else {
         r = dir === L.DIR_INPUT ? engine.input(data, 0, len, out, 0) : output(data, len, out);
       }

@@ -7,6 +7,7 @@
 /** The counters, in a fixed order (the index is the reason's code). */
 export const DROP_REASONS = [
   'XfrmInHdrError',
+  'XfrmInBufferError',
   'XfrmInNoStates',
   'XfrmInStateProtoError',
   'XfrmInStateModeError',
@@ -22,6 +23,7 @@ export const DROP_REASONS = [
   'XfrmOutStateExpired',
   'XfrmOutStateModeError',
   'XfrmOutError',
+  'XfrmOutTooBig',
 ] as const;
 
 /** A drop reason's name. */
@@ -33,6 +35,7 @@ export const DROP = Object.fromEntries(DROP_REASONS.map((r, i) => [r, i])) as { 
 /** What each counter means here. */
 export const DROP_REASON_DOCS: Readonly<Record<DropReason, string>> = {
   XfrmInHdrError: 'inbound packet too short or its IP, UDP or ESP header malformed',
+  XfrmInBufferError: 'an inbound packet larger than a queue slot (Dataplane slotBytes / mtu): no buffer for it',
   XfrmInNoStates: 'no state for the (dst, spi, esp) of an inbound ESP packet',
   XfrmInStateProtoError: 'ESP processing failed: ICV did not verify, bad padding or trailer, length not aligned',
   XfrmInStateModeError: 'decapsulated payload does not fit the SA mode (tunnel next header not IPv4/IPv6, malformed inner packet)',
@@ -47,5 +50,7 @@ export const DROP_REASON_DOCS: Readonly<Record<DropReason, string>> = {
   XfrmOutStateSeqError: 'output sequence numbers of the state are used up (no ESN)',
   XfrmOutStateExpired: 'the state was dying (deleted or expired) when the packet was sent',
   XfrmOutStateModeError: 'the packet cannot be encapsulated in the SA mode (malformed for transport mode, or too big)',
+  XfrmOutTooBig:
+    'the packet would be too big once encapsulated: larger than a queue slot (Dataplane slotBytes / mtu), the output buffer, or 65,535 bytes (not a Linux counter: Linux answers with ICMP fragmentation needed)',
   XfrmOutError: 'an outbound packet that is not an IPv4 or IPv6 packet',
 };

@@ -13,7 +13,7 @@ import { aeadBackend } from './aead-backend.js';
 import { resolveBundle, type AcquireRequest } from '../xfrm/bundle.js';
 import { DROP, DROP_REASONS } from './drop-reasons.js';
 import { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
-import { espEncapsulate } from './esp-output.js';
+import { ESP_TOO_BIG, espEncapsulate } from './esp-output.js';
 import { inboundPolicyCheck } from './inbound-policy.js';
 import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow } from './packet.js';
 import { type PolicyDbView } from '../xfrm/policy-db.js';
@@ -144,7 +144,7 @@ export class EspEngine {
       const dst = last ? out : this.scratch[i & 1];
       const d = last ? oo : 0;
       len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, this.info);
-      if (len < 0) return this.drop(DROP.XfrmOutStateModeError);
+      if (len < 0) return this.drop(len === ESP_TOO_BIG ? DROP.XfrmOutTooBig : DROP.XfrmOutStateModeError);
       this.used[this.usedCount++] = slot;
       src = dst;
       so = d;

@@ -10,6 +10,8 @@ import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp
 import { type SaContext } from './sa-context.js';
 
 const UDP_HEADER = 8;
+/** {@link espEncapsulate}: the packet would be too big once encapsulated. */
+export const ESP_TOO_BIG = -2;
 
 function put16(b: Uint8Array, o: number, v: number): void {
   b[o] = v >> 8;
@@ -25,8 +27,8 @@ function writeUdp(b: Uint8Array, o: number, sa: SaContext, espLen: number): void
 
 /**
  * Encapsulate the IP packet `inp[io .. io+ilen)` with `sa` into `out[oo ..]`, using sequence
- * number seqHi:seqLo. Returns the length written, or -1 when the packet cannot be sent in
- * this mode (malformed, or the result would not fit `out` or 64 KiB).
+ * number seqHi:seqLo. Returns the length written, -1 when the packet cannot be sent in this
+ * mode (malformed), or ESP_TOO_BIG when the result would not fit `out` or 64 KiB.
  */
 export function espEncapsulate(
   sa: SaContext,
@@ -46,7 +48,7 @@ export function espEncapsulate(
   if (sa.tunnel) {
     const outer = sa.family === 4 ? 20 : 40;
     const total = outer + udp + espLength(sa, ilen);
-    if (total > 65535 || oo + total > out.length) return -1;
+    if (total > 65535 || oo + total > out.length) return ESP_TOO_BIG;
     const e = oo + outer + udp;
     out.set(inp.subarray(io, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);
     const espLen = espSeal(sa, seqHi, seqLo, info.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, out, e, ilen);
@@ -62,7 +64,7 @@ export function espEncapsulate(
   const h = info.headerLength;
   const payload = ilen - h;
   const total = h + udp + espLength(sa, payload);
-  if (total > 65535 || oo + total > out.length) return -1;
+  if (total > 65535 || oo + total > out.length) return ESP_TOO_BIG;
   out.set(inp.subarray(io, io + h), oo);
   const e = oo + h + udp;
   out.set(inp.subarray(io + h, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);

@@ -170,3 +170,17 @@ describe('configuration errors stay short', () => {
     expect(b.stderr).not.toMatch(/[\x00-\x08\x0e-\x1f\x7f]/);
   });
 });
+
+describe('xfrmctl lookup --flows', () => {
+  it('answers many flows in one process, one JSON line each, from a file or stdin; a bad line gets an error line', async () => {
+    const a = conf('batch.conf', 'out');
+    const flows = 'out 10.1.0.5 10.2.3.4 udp 1000 53\n# a comment\nout 10.9.0.1 10.2.3.4\nsideways 1.2.3.4 5.6.7.8\n';
+    const r = await piped(['lookup', '-c', a, '--flows', '-'], Buffer.from(flows));
+    const answers = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(answers).toHaveLength(3);
+    expect(answers[0].states).toEqual([{ spi: 0x100, dst: '198.51.100.1', proto: 'esp' }]);
+    expect(answers[1]).toEqual({ policy: null, states: [], acquire: false });
+    expect(answers[2]).toMatchObject({ line: 4, error: expect.stringMatching(/--dir in\|out\|fwd/) });
+    expect(r.code).toBe(1); // a bad line makes the run an error, after every answer
+  });
+});

@@ -16,6 +16,8 @@ Usage:
   xfrmctl lookup -c FILE --dir in|out|fwd --src ADDR --dst ADDR
           [--proto udp|tcp|icmp|ipv6-icmp|N] [--sport N] [--dport N] [--type N --code N] [--json]
                                               which policy and states a flow gets
+  xfrmctl lookup -c FILE --flows FLOWS        many flows in one process: FLOWS ('-' = stdin)
+          has one per line, 'DIR SRC DST [PROTO [SPORT|TYPE [DPORT|CODE]]]'; one JSON answer a line
   xfrmctl encrypt -c FILE -i IN.pcap -o OUT.pcap   every packet through the output path
           [--update-config] [--reuse-nonces]
   xfrmctl decrypt -c FILE -i IN.pcap -o OUT.pcap   every ESP packet through the input path
@@ -56,6 +58,7 @@ export type XfrmctlArgs =
   | { cmd: 'check' | 'wireshark'; config: string; allowNull: boolean }
   | { cmd: 'list'; config: string; allowNull: boolean; what: 'state' | 'policy' | 'all' }
   | { cmd: 'lookup'; config: string; allowNull: boolean; flow: FlowArgs; json: boolean }
+  | { cmd: 'lookup-batch'; config: string; allowNull: boolean; flows: string }
   | {
       cmd: 'encrypt' | 'decrypt';
       config: string;
@@ -103,6 +106,7 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
         type: { type: 'string' },
         code: { type: 'string' },
         json: { type: 'boolean', default: false },
+        flows: { type: 'string' },
         'allow-null-cipher': { type: 'boolean', default: false },
         'crypto-backend': { type: 'string' },
         log: { type: 'string' },
@@ -135,6 +139,10 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
       return { cmd, ...base, what };
     }
     case 'lookup': {
+      if (v.flows !== undefined) {
+        if (v.flows === '-' && v.config === '-') throw new UsageError('-c - and --flows - cannot both read standard input');
+        return { cmd: 'lookup-batch', ...base, flows: v.flows };
+      }
       if (v.dir !== 'in' && v.dir !== 'out' && v.dir !== 'fwd') throw new UsageError(`lookup needs --dir in|out|fwd${v.dir ? `, got '${v.dir}'` : ''}`);
       const src = addr('src', v.src);
       const dst = addr('dst', v.dst);
@@ -173,4 +181,18 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
       };
     }
   }
+}
+
+/** One line of a `lookup --flows` file, 'DIR SRC DST [PROTO [SPORT|TYPE [DPORT|CODE]]]', as a flow. Throws UsageError. */
+export function parseFlowLine(line: string): FlowArgs {
+  const [dir, src, dst, proto, a, b, ...rest] = line.trim().split(/\s+/);
+  if (rest.length > 0) throw new UsageError(`too many words in '${line.trim().slice(0, 60)}'`);
+  const icmp = proto === 'icmp' || proto === 'ipv6-icmp' || proto === '1' || proto === '58';
+  const words = ['lookup', '-c', '-', '--dir', dir ?? '', '--src', src ?? '', '--dst', dst ?? ''];
+  if (proto !== undefined) words.push('--proto', proto);
+  if (a !== undefined) words.push(icmp ? '--type' : '--sport', a);
+  if (b !== undefined) words.push(icmp ? '--code' : '--dport', b);
+  const r = parseXfrmctlArgs(words);
+  if (r.cmd !== 'lookup') throw new UsageError('not a flow');
+  return r.flow;
 }

@@ -11,7 +11,8 @@ import { droppedCount, formatCounts, transformCapture } from './capture-transfor
 import { OutputError, OutputFile, sameFile } from './output-file.js';
 import { nextSequences, reuseConflicts, saveHistory, updateConfig } from './oseq-history.js';
 import { loadConfig } from './xfrm-config.js';
-import { UsageError, XFRMCTL_HELP, parseXfrmctlArgs, type FlowArgs, type XfrmctlArgs } from './xfrmctl-args.js';
+import { UsageError, XFRMCTL_HELP, parseFlowLine, parseXfrmctlArgs, type FlowArgs, type XfrmctlArgs } from './xfrmctl-args.js';
+import { createInterface } from 'node:readline';
 import { wiresharkSaLine } from './wireshark-sa.js';
 import { commandArgs, runMain } from './cli-process.js';
 
@@ -34,6 +35,33 @@ function lookup(x: Xfrm, f: FlowArgs, json: boolean): string {
     out += 'no templates: the packet passes without IPsec\n';
   }
   return out;
+}
+
+/** `lookup --flows`: one JSON answer per input line (a bad line gets {"line", "error"}, the rest go on). */
+async function lookupBatch(x: Xfrm, path: string): Promise<number> {
+  const input = path === '-' ? process.stdin : createReadStream(path);
+  let n = 0;
+  let bad = 0;
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      n++;
+      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+      let answer: string;
+      try {
+        answer = lookup(x, parseFlowLine(line), true);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        bad++;
+        answer = JSON.stringify({ line: n, error: e.message }) + '\n';
+      }
+      if (!process.stdout.write(answer)) await new Promise((ok) => process.stdout.once('drain', ok));
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    process.stderr.write(`xfrmctl: cannot read ${path}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return bad > 0 ? 1 : 0;
 }
 
 /** encrypt / decrypt: nothing is written over an existing file unless the whole run succeeded. */
@@ -117,6 +145,8 @@ async function main(): Promise<number> {
     case 'lookup':
       process.stdout.write(lookup(x, args.flow, args.json));
       return 0;
+    case 'lookup-batch':
+      return lookupBatch(x, args.flows);
     case 'encrypt':
     case 'decrypt':
       return transform(x, args, config.text);

@@ -670,7 +670,7 @@ function checkOptions(o: DataplaneOptions): void {
   };
   int('queues', o.queues, 1, 64);
   if (o.crypto !== undefined && o.crypto !== 'noble' && o.crypto !== 'node') fail('crypto', "'noble' or 'node'", o.crypto);
-  if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 2, 1 << 24)) fail('flowCacheSize', 'a power of two from 2 to 2^24', o.flowCacheSize);
+  if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);
   if (o.ringSlots !== undefined && !powerOfTwo(o.ringSlots, 2, 1 << 20)) fail('ringSlots', 'a power of two from 2 to 2^20', o.ringSlots);
   if (o.slotBytes !== undefined && !(typeof o.slotBytes === 'number' && o.slotBytes % 16 === 0 && o.slotBytes >= 64 && o.slotBytes <= 1 << 17)) {
     fail('slotBytes', 'a multiple of 16 from 64 to 131072', o.slotBytes);

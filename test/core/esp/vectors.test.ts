@@ -1,4 +1,4 @@
-// ESP against the published vectors in ../shared/vectors: whole packets (DPDK, RFC 7634)
+// ESP against the published vectors in test/fixtures/vectors: whole packets (DPDK, RFC 7634)
 // through the real input path, and the ESP transform on the draft-mcgrew payloads; with both
 // backends. Encryption is compared byte for byte wherever the vector uses the RFC's default
 // padding, decryption always. Algorithms outside the mission are skipped by name, and counted.

@@ -73,7 +73,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const heap = HeapView.attach(t.xfrm.heap);
   const spd = PolicyDbView.attach(heap, t.xfrm.spd);
   const sad = StateDbView.attach(heap, t.xfrm.sad);
-  const engine = new EspEngine(spd, sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup });
+  const engine = new EspEngine(spd, sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup, queue: t.queue });
   const cache = new FlowCache(t.flowCacheSize);
   const rx = new PacketRing(t.rx);
   const tx = new PacketRing(t.tx);
@@ -112,7 +112,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
       spd.readGenerations(OUT, flow, 0, gens); // before resolving: a change meanwhile makes the entry stale
-      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch);
+      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch, t.queue);
       lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
       if (r.kind === 'acquire') {
         engine.acquire = r.acquire;

@@ -68,6 +68,7 @@ export function formatState(s: State, counters: ReplayCounters, opts: FormatOpti
   const lim = LIMIT_WORDS.filter(([k]) => s.limits[k] !== NO_LIMITS[k]).map(([k, w]) => `${w} ${s.limits[k]}`);
   if (lim.length > 0) lines.push(`\tlimit ${lim.join(' ')}`);
   lines.push(`\tsel ${formatSelector(s.selector)}`);
+  if (s.pcpuNum !== undefined) lines.push(`\tpcpu-num ${s.pcpuNum}`);
   return lines.join('\n');
 }
 

@@ -281,6 +281,7 @@ function parseStateCommand(c: TokenCursor, op: string): XfrmCommand {
   let selector: Selector | undefined;
   const lim: Record<string, number | bigint> = {};
   let enc: Encap | undefined;
+  let pcpuNum: number | undefined;
   const family = () => dst?.family ?? src?.family;
   for (let t = c.peek(); t !== undefined; t = c.peek()) {
     const w = t.text;
@@ -347,6 +348,9 @@ function parseStateCommand(c: TokenCursor, op: string): XfrmCommand {
       case 'encap':
         enc = encap(c, family());
         break;
+      case 'pcpu-num': // RFC 9611 per-resource SA: bound to one queue (iproute2 7.0, Linux 6.13)
+        pcpuNum = u32(c, 'pcpu-num', 2 ** 31 - 1);
+        break;
       default:
         c.fail(t, 'unknown word in a state command');
     }
@@ -383,6 +387,7 @@ function parseStateCommand(c: TokenCursor, op: string): XfrmCommand {
       selector: selector === undefined || selector.family === dst.family ? selector : refamily(selector, dst.family),
       limits: lim,
       encap: enc,
+      pcpuNum,
     },
   };
 }

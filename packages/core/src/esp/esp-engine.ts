@@ -45,6 +45,8 @@ export interface EspEngineOptions {
    * a gateway.
    */
   inboundPolicyCheck?: boolean;
+  /** The queue this engine serves: states bound to it (`pcpu-num`) are preferred on output. Default -1 (none). */
+  queue?: number;
 }
 
 /** One thread's ESP packet path. */
@@ -73,6 +75,7 @@ export class EspEngine {
   private readonly scratch = [new Uint8Array(MAX_PACKET), new Uint8Array(MAX_PACKET)];
   private readonly secpath = new Int32Array(MAX_TEMPLATES);
   private readonly policyCheck: boolean;
+  private readonly queue: number;
 
   constructor(
     readonly spd: PolicyDbView,
@@ -81,6 +84,7 @@ export class EspEngine {
   ) {
     this.contexts = new SaContextCache(sad, opts.backend ?? aeadBackend('noble'), { perPacketSetup: opts.perPacketSetup });
     this.policyCheck = opts.inboundPolicyCheck ?? true;
+    this.queue = opts.queue ?? -1;
   }
 
   /**
@@ -92,7 +96,7 @@ export class EspEngine {
     this.usedCount = 0;
     if (!parseIp(inp, io, ilen, this.info)) return this.drop(DROP.XfrmOutError);
     writePacketFlow(inp, io, this.info, this.flow, 0);
-    const r = resolveBundle(this.spd, this.sad, DIR_OUT, this.flow, 0);
+    const r = resolveBundle(this.spd, this.sad, DIR_OUT, this.flow, 0, undefined, this.queue);
     switch (r.kind) {
       case 'none':
         return PASS;

@@ -82,7 +82,9 @@ function address(family: number, words: Int32Array, off: number): Address {
  * Resolve the packed flow at `flow[f]` in direction `dir`: no policy (pass), a blocking
  * policy, a bundle, or the ACQUIRE of the first required template that has no state.
  * Each tunnel template's endpoints become the addresses the next template continues from;
- * an optional (`level use`) template with no state is skipped.
+ * an optional (`level use`) template with no state is skipped. `queue` is the resolving
+ * queue: a state bound to it (`pcpu-num`) is preferred, states bound to other queues are
+ * skipped (-1, the control thread: only states bound to none).
  */
 export function resolveBundle(
   spd: PolicyDbView,
@@ -91,6 +93,7 @@ export function resolveBundle(
   flow: Int32Array,
   f: number,
   scratch?: BundleScratch,
+  queue = -1,
 ): Resolution {
   const { generation, pairWord, pairGeneration } = spd.readGenerations(dir, flow, f, gens); // before the lookup: a change during it makes the bundle stale
   const policy = spd.lookup(dir, flow, f);
@@ -131,7 +134,7 @@ export function resolveBundle(
     if (tunnel) fam = i32[tp];
     const mode = tunnel ? 1 : 0;
     const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
-    const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f);
+    const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f, queue);
     if (slot >= 0) {
       states[count] = slot;
       chains[count] = chain;

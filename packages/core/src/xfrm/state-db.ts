@@ -103,6 +103,12 @@ export interface StateSpec {
   readonly selector?: Selector;
   readonly limits?: LifetimeLimitsSpec;
   readonly encap?: Encap;
+  /**
+   * Bind the SA to one queue (`pcpu-num N`, RFC 9611 per-resource Child SAs as Linux 6.13
+   * has them for CPUs): only queue N uses it for output, in preference to a state of the same
+   * template without one (the fallback), which every queue without its own may use.
+   */
+  readonly pcpuNum?: number;
 }
 
 /** A state in the database (the configuration; live counters are in shared memory). */
@@ -121,6 +127,8 @@ export interface State {
   readonly selector: Selector;
   readonly limits: LifetimeLimits;
   readonly encap: Encap | undefined;
+  /** The queue the SA is bound to, or undefined (any queue). */
+  readonly pcpuNum: number | undefined;
   /**
    * The SA's identity: given when it is added, kept by updates, never given to another SA
    * (a u64 counter). Results and lifetime notices from the packet path name SAs by it.
@@ -178,7 +186,9 @@ const S_PREV_SRC = S_PREV_DST + 1;
 export const S_REFCNT = S_PREV_SRC + 1;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
-const S_WORDS = S_CHAIN + 1;
+/** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
+export const S_PCPU = S_CHAIN + 1;
+const S_WORDS = S_PCPU + 1;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -285,23 +295,38 @@ export class StateDbView {
     spi: number,
     flow: Int32Array,
     f: number,
+    queue = -1,
   ): number {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
+    let fallback = -1;
+    let fallbackGenid = 0n;
     for (let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0); slot >= 0; ) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
       const genid = Atomics.load(this.heap.u64, (p + S_GENID) >> 1);
+      const pcpu = i32[p + S_PCPU];
       if (
+        (pcpu === -1 || pcpu === queue) &&
         Atomics.load(i32, p + S_DEAD) === 0 &&
         (spi === 0 || i32[p + S_SPI] === spi) &&
         ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || selectorMatches(i32, p + S_SEL, flow, f))
       ) {
-        this.lastGenid = genid;
-        return slot;
+        // The queue's own state wins (Linux's xfrm_state_look_at prefers pcpu_num == cpu);
+        // else the newest state bound to no queue.
+        if (pcpu === queue) {
+          this.lastGenid = genid;
+          return slot;
+        }
+        if (fallback < 0) {
+          fallback = slot;
+          fallbackGenid = genid;
+          if (queue < 0) break;
+        }
       }
       slot = chainNext(this.heap, this.arena, slot, S_NEXT_DST);
     }
-    return -1;
+    this.lastGenid = fallbackGenid;
+    return fallback;
   }
 
   /** The state's generation (u64): it changes when the state dies or is updated (shadowing moves its key's chainGen). */
@@ -475,6 +500,7 @@ export class StateDb extends StateDbView {
       sameAddress(old.src, fresh.src) &&
       old.mode === fresh.mode &&
       old.reqid === fresh.reqid &&
+      old.pcpuNum === fresh.pcpuNum &&
       old.esn === fresh.esn &&
       old.replayWindow === fresh.replayWindow &&
       old.algorithm.name === fresh.algorithm.name &&
@@ -664,6 +690,7 @@ export class StateDb extends StateDbView {
     }
     i32[p + S_RUNTIME] = runtime;
     i32[p + S_CHAIN] = chain;
+    i32[p + S_PCPU] = s.pcpuNum ?? -1;
     const u64 = this.heap.u64;
     u64[(p + S_SERIAL) >> 1] = s.serial;
     u64[(p + S_HARD_BYTES) >> 1] = s.limits.hardBytes;
@@ -705,6 +732,10 @@ export class StateDb extends StateDbView {
     }
     const selector = spec.selector ?? anySelector(family);
     const limits = checkLimits(spec.limits);
+    const pcpuNum = spec.pcpuNum;
+    if (pcpuNum !== undefined && !(Number.isInteger(pcpuNum) && pcpuNum >= 0 && pcpuNum < 2 ** 31)) {
+      throw new XfrmError('EINVAL', `bad pcpu-num ${pcpuNum}: a queue number`);
+    }
     const encap = spec.encap;
     if (encap !== undefined) {
       if (encap.type !== 'espinudp') throw new XfrmError('EINVAL', `encap ${String(encap.type)} is not supported (only espinudp)`);
@@ -730,6 +761,7 @@ export class StateDb extends StateDbView {
       selector,
       limits,
       encap,
+      pcpuNum,
     });
   }
 

@@ -217,8 +217,8 @@ export class Xfrm extends EventEmitter {
    * Resolve a flow as the output path would (for tools and tests): the winning policy of
    * `dir`, the states of its bundle, or the ACQUIRE it would raise (raised here too).
    */
-  resolve(dir: PolicyDir, flow: Flow): FlowResolution {
-    const r = resolveBundle(this.spd, this.sad, DIR_NUMBER[dir], packFlow(flow), 0);
+  resolve(dir: PolicyDir, flow: Flow, queue = -1): FlowResolution {
+    const r = resolveBundle(this.spd, this.sad, DIR_NUMBER[dir], packFlow(flow), 0, undefined, queue);
     switch (r.kind) {
       case 'none':
         return { policy: undefined, states: [], acquire: undefined, bundle: undefined };

@@ -59,17 +59,22 @@ export function nextSequences(x: Xfrm): string {
     .join('');
 }
 
-/** Record what this run sent (merged with earlier runs: never lower). */
-export async function saveHistory(x: Xfrm, config: string): Promise<void> {
+/** Open the history file for writing (before a run, so that an unwritable one stops it before anything is sent). */
+export async function openHistory(config: string): Promise<OutputFile | undefined> {
   const path = historyPath(config);
-  if (path === undefined) return;
+  return path === undefined ? undefined : OutputFile.open(path);
+}
+
+/** Record what this run sent into `f` (merged with earlier runs: never lower). */
+export async function saveHistory(x: Xfrm, config: string, f: OutputFile | undefined): Promise<void> {
+  const path = historyPath(config);
+  if (path === undefined || f === undefined) return;
   const seen = read(path);
   for (const s of x.sad.list()) {
     const c = x.sad.countersOf(s);
     const now = u64(c.oseqHi, c.oseq);
     if (seen[key(s)] === undefined || now > BigInt(seen[key(s)])) seen[key(s)] = now.toString();
   }
-  const f = await OutputFile.open(path);
   await f.write(JSON.stringify(seen, null, 1) + '\n');
   await f.commit();
 }

@@ -9,7 +9,7 @@ import { formatAddress, formatPolicy, formatSelector, formatState, type Xfrm } f
 import { CaptureError } from './capture-reader.js';
 import { droppedCount, formatCounts, transformCapture } from './capture-transform.js';
 import { OutputError, OutputFile, sameFile } from './output-file.js';
-import { nextSequences, reuseConflicts, saveHistory, updateConfig } from './oseq-history.js';
+import { nextSequences, openHistory, reuseConflicts, saveHistory, updateConfig } from './oseq-history.js';
 import { loadConfig } from './xfrm-config.js';
 import { UsageError, XFRMCTL_HELP, parseFlowLine, parseXfrmctlArgs, type FlowArgs, type XfrmctlArgs } from './xfrmctl-args.js';
 import { createInterface } from 'node:readline';
@@ -81,7 +81,9 @@ async function transform(x: Xfrm, args: Extract<XfrmctlArgs, { cmd: 'encrypt' | 
   }
   let output: OutputFile | undefined;
   let log: OutputFile | undefined;
+  let history: OutputFile | undefined;
   try {
+    history = args.cmd === 'encrypt' ? await openHistory(args.config) : undefined;
     output = await OutputFile.open(args.output);
     log = args.log === undefined ? undefined : await OutputFile.open(args.log);
     const input = args.input === '-' ? process.stdin : createReadStream(args.input);
@@ -90,7 +92,7 @@ async function transform(x: Xfrm, args: Extract<XfrmctlArgs, { cmd: 'encrypt' | 
     await log?.commit();
     process.stderr.write(formatCounts(counts));
     if (args.cmd === 'encrypt') {
-      await saveHistory(x, args.config);
+      await saveHistory(x, args.config, history);
       if (args.updateConfig) await updateConfig(x, args.config, configText);
       process.stderr.write(nextSequences(x));
     }
@@ -98,6 +100,7 @@ async function transform(x: Xfrm, args: Extract<XfrmctlArgs, { cmd: 'encrypt' | 
   } catch (e) {
     await output?.abort();
     await log?.abort();
+    await history?.abort();
     if (e instanceof OutputError) process.stderr.write(`xfrmctl: ${e.message}\n`);
     else if (e instanceof CaptureError || (e as NodeJS.ErrnoException).code !== undefined) {
       process.stderr.write(`xfrmctl: ${args.input === '-' ? '<stdin>' : args.input}: ${(e as Error).message}\n`);

@@ -54,4 +54,12 @@ describe('the README on a fresh clone', () => {
     expect((await bench('crypto', '--duration', '1')).stdout.split('\n')[0]).toMatch(/^crypto: 2 queues, 1 policy, 1 state,/);
     expect((await bench('one-policy-many-states', '--states', '50', '--duration', '1')).stdout.split('\n')[0]).toMatch(/1 policy, 50 states/);
   });
+
+  it('--order reports how far out of sequence packets leave; with --per-queue-sas nothing leaves out of order', async () => {
+    const shared = JSON.parse((await bench('crypto', '--order', '--duration', '1', '--json')).stdout);
+    expect(shared.order).toMatchObject({ maxBehind: expect.any(Number), p99Behind: expect.any(Number), peerDrops: { w32: expect.any(Number), w64: expect.any(Number), w1024: expect.any(Number) } });
+    const own = JSON.parse((await bench('crypto', '--order', '--per-queue-sas', '--duration', '1', '--json')).stdout);
+    expect(own.order).toEqual({ maxBehind: 0, p99Behind: 0, peerDrops: { w32: 0, w64: 0, w1024: 0 } });
+    expect((await bench('many-policies', '--per-queue-sas')).code).toBe(2);
+  });
 });

@@ -28,6 +28,10 @@ export interface BenchArgs {
   flows: number;
   seed: number;
   ablate: Ablation[];
+  /** Measure how far out of sequence order each SA's packets leave (and what a peer's window would drop). */
+  order: boolean;
+  /** crypto scenario: one SA per queue (pcpu-num) instead of one shared. */
+  perQueueSas: boolean;
   compare: boolean;
   json: boolean;
   out: string | undefined;
@@ -64,6 +68,9 @@ Options:
   --ablate A[,A...]   turn an optimisation off: ${ABLATIONS.join(', ')}
   --compare           run with and without each ablation (all, or those of --ablate),
                       interleaved, and print the ratio table
+  --order             measure how far behind its SA's highest sequence number each packet
+                      leaves, and what a peer with a replay window of 32, 64, 1024 would drop
+  --per-queue-sas     crypto: one SA per queue (pcpu-num, RFC 9611) instead of one shared
   --json              print the result as one JSON object
   --out FILE.html     write a self-contained HTML report
   -h, --help          this text
@@ -113,6 +120,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         seed: { type: 'string' },
         ablate: { type: 'string', multiple: true },
         compare: { type: 'boolean', default: false },
+        order: { type: 'boolean', default: false },
+        'per-queue-sas': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -138,6 +147,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (v.out !== undefined && !v.out.endsWith('.html')) throw new UsageError(`--out must name an .html file, got '${v.out}'`);
   const cipher = oneOf('cipher', v.cipher, scenario === 'lookup' ? 'null' : 'aes-gcm-128', CIPHERS);
   if (scenario === 'lookup' && cipher !== 'null') throw new UsageError('the lookup scenario runs with --cipher null only');
+  if (v['per-queue-sas'] && scenario !== 'crypto') throw new UsageError('--per-queue-sas is for the crypto scenario');
   // Limits this machine's tables and the bench's set-up are known to meet (docs/PERFORMANCE.md);
   // beyond them a run would exhaust the JS heap or take minutes to set up: refused up front.
   const states = intIn('states', v.states, 1000, 1, 1_000_000);
@@ -161,6 +171,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     seed: intIn('seed', v.seed, 1, 0, 0xffffffff),
     ablate: [...new Set(ablate)] as Ablation[],
     compare: v.compare ?? false,
+    order: v.order ?? false,
+    perQueueSas: v['per-queue-sas'] ?? false,
     json: v.json ?? false,
     out: v.out,
     help: v.help ?? false,

@@ -28,6 +28,11 @@ export function resultRows(r: BenchResult): [string, string][] {
     ...Object.entries(r.packets.dropped).map(([k, v]): [string, string] => [`dropped: ${k}`, fmt(v)]),
     ['table bytes per state / per policy', `${r.memory.bytesPerState.toFixed(0)} / ${r.memory.bytesPerPolicy.toFixed(0)}`],
   ];
+  if (r.order !== undefined) {
+    const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+    rows.push(['sequence numbers behind the highest sent (max / p99)', `${fmt(r.order.maxBehind)} / ${fmt(r.order.p99Behind)}`]);
+    rows.push(['dropped by a peer window of 32 / 64 / 1024', `${pct(r.order.peerDrops.w32)} / ${pct(r.order.peerDrops.w64)} / ${pct(r.order.peerDrops.w1024)}`]);
+  }
   return rows;
 }
 

@@ -19,6 +19,12 @@ export interface BenchResult {
   control: { requestedOpsPerSecond: number; achievedOpsPerSecond: number };
   packets: { submitted: number; transmitted: number; passed: number; dropped: Record<string, number> };
   flowCache: { hits: number; misses: number; hitRate: number };
+  /**
+   * With --order: how far behind its SA's highest sequence number sent each packet left (the
+   * largest, and the 99th percentile as a power of two), and the share of packets a peer with a
+   * replay window of 32, 64 or 1024 would drop as too old, receiving them in that order.
+   */
+  order?: { maxBehind: number; p99Behind: number; peerDrops: { w32: number; w64: number; w1024: number } };
   memory: { bytesPerState: number; bytesPerPolicy: number };
   timeline: { t: number; packetsPerSecond: number; controlOpsPerSecond: number }[];
   seconds: number;
@@ -63,7 +69,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     capacities: { states: Math.max(a.states, a.policies) * 2 + 4096, policies: a.policies + a.prefixed + 4096 },
     flowCacheSize: 4096,
     ablate: ablations(a.ablate),
-    generate: { templates, counts, size: a.packetSize },
+    generate: { templates, counts, size: a.packetSize, measureOrder: a.order },
   });
   try {
     const memory = plan.setup(dp.xfrm);
@@ -123,6 +129,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
         dropped: s.drops as Record<string, number>,
       },
       flowCache: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 },
+      order: a.order ? orderFigures(s) : undefined,
       memory,
       timeline,
       seconds,
@@ -132,3 +139,20 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
   }
 }
 
+/** The --order figures from the queues' histograms (queue-layout.ts orderBucket). */
+function orderFigures(s: DataplaneStats): NonNullable<BenchResult['order']> {
+  const hist = s.queues.reduce((acc, q) => acc.map((v, i) => v + q.order.histogram[i]), new Array<number>(s.queues[0].order.histogram.length).fill(0));
+  const total = hist.reduce((x, y) => x + y, 0);
+  // A window W (a power of two) accepts distances below W: buckets up to log2(W).
+  const beyond = (w: number) => (total === 0 ? 0 : hist.slice(Math.log2(w) + 1).reduce((x, y) => x + y, 0) / total);
+  let seen = 0;
+  let p99 = 0;
+  for (let b = 0; b < hist.length; b++) {
+    seen += hist[b];
+    if (seen >= 0.99 * total) {
+      p99 = b === 0 ? 0 : 2 ** b - 1; // the bucket's largest distance
+      break;
+    }
+  }
+  return { maxBehind: Math.max(...s.queues.map((q) => q.order.maxBehind)), p99Behind: p99, peerDrops: { w32: beyond(32), w64: beyond(64), w1024: beyond(1024) } };
+}

@@ -72,9 +72,9 @@ function policy(src: number, srcLen: number, dst: number, dstLen: number, reqid:
 export function planScenario(a: BenchArgs): ScenarioPlan {
   let nextSpi = 0x1000;
   const live = new Map<number, number[]>(); // reqid -> SPIs, oldest first
-  const addState = (x: Xfrm, reqid: number) => {
+  const addState = (x: Xfrm, reqid: number, pcpuNum?: number) => {
     const spi = nextSpi++;
-    const spec: StateSpec = { src: v4(GW_A), dst: v4(GW_B), spi, reqid, mode: 'tunnel', algorithm: algorithm(a.cipher, spi) };
+    const spec: StateSpec = { src: v4(GW_A), dst: v4(GW_B), spi, reqid, mode: 'tunnel', algorithm: algorithm(a.cipher, spi), pcpuNum };
     x.addState(spec);
     const l = live.get(reqid) ?? [];
     l.push(spi);
@@ -107,12 +107,12 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
 
   const single = a.scenario === 'one-policy-many-states' || a.scenario === 'crypto';
   if (single) {
-    const states = a.scenario === 'crypto' ? 1 : a.states;
+    const states = a.scenario === 'crypto' ? (a.perQueueSas ? a.queues : 1) : a.states;
     return {
       setup(x) {
         const bytesPerPolicy = measure(x, () => (x.addPolicy(policy(SRC_NET, 8, DST_NET, 12, 1)), 1 + prefixed(x)));
         const bytesPerState = measure(x, () => {
-          for (let i = 0; i < states; i++) addState(x, 1);
+          for (let i = 0; i < states; i++) addState(x, 1, a.perQueueSas ? i : undefined);
           return states;
         });
         return { bytesPerState, bytesPerPolicy };

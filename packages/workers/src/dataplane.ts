@@ -101,7 +101,7 @@ export interface DataplaneOptions {
    * `size` bytes, output direction) once {@link Dataplane.go} is called, instead of serving
    * its receive ring.
    */
-  generate?: { templates: SharedArrayBuffer[]; counts: number[]; size: number };
+  generate?: { templates: SharedArrayBuffer[]; counts: number[]; size: number; measureOrder?: boolean };
 }
 
 /** What became of a submitted packet. */
@@ -137,6 +137,11 @@ export interface QueueStats {
   readonly flowCache: { hits: number; misses: number; used: number; capacity: number };
   readonly parks: number;
   readonly starts: number;
+  /**
+   * With `generate.measureOrder`: how far behind its SA's highest sequence number sent each
+   * packet left (histogram: bucket 0 in order, else 1 + floor(log2(distance))) and the largest.
+   */
+  readonly order: { histogram: number[]; maxBehind: number };
   readonly drops: Partial<Record<DropReason, number>>;
 }
 
@@ -495,6 +500,7 @@ export class Dataplane extends EventEmitter {
         batches: c[b + L.C_BATCHES],
         flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
         parks: c[b + L.C_PARKS],
+        order: { histogram: Array.from(c.subarray(b + L.C_ORDER, b + L.C_ORDER + L.ORDER_BUCKETS)), maxBehind: c[b + L.C_ORDER_MAX] },
         starts: Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_STARTS),
         drops: qd,
       });
@@ -590,6 +596,7 @@ export class Dataplane extends EventEmitter {
       noFlowCache: this.opts.ablate?.flowCache,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
       refcount: this.opts.ablate?.refcount,
+      measureOrder: this.opts.generate?.measureOrder,
       generate:
         this.opts.generate === undefined
           ? undefined

@@ -35,11 +35,25 @@ export const C_CACHE_CAPACITY = 9;
 export const C_PARKS = 10;
 /** Table lookups: flow-cache probes, SPD lookups, SAD lookups (one each, whatever they probe). */
 export const C_LOOKUPS = 11;
+/** With `measureOrder`: the largest distance a packet left behind its SA's highest sequence number sent. */
+export const C_ORDER_MAX = 12;
 export const C_DROPS = 16; // DROP_REASONS.length counters from here
 /** Histogram of batch latency: bucket floor(3 * log2(ns)), HIST_BUCKETS of them. */
 export const C_HIST = C_DROPS + DROP_REASONS.length;
 export const HIST_BUCKETS = 96;
-export const COUNTER_LINE = C_HIST + HIST_BUCKETS;
+/**
+ * With `measureOrder`: how far behind its SA's highest sequence number already sent each packet
+ * left, bucket 0 for in order, else 1 + floor(log2(distance)) (so a window W, a power of two,
+ * drops the packets of buckets > log2(W)).
+ */
+export const C_ORDER = C_HIST + HIST_BUCKETS;
+export const ORDER_BUCKETS = 33;
+export const COUNTER_LINE = C_ORDER + ORDER_BUCKETS;
+
+/** The order bucket of a distance behind the highest sent. */
+export function orderBucket(behind: number): number {
+  return behind <= 0 ? 0 : 32 - Math.clz32(behind);
+}
 
 /** The histogram bucket of a latency in nanoseconds. */
 export function histBucket(ns: number): number {

@@ -30,6 +30,7 @@ import {
   PASS,
   MAX_TEMPLATES,
   S_REFCNT,
+  RT_SENT_TOP,
   type AcquireRequest,
   type XfrmDescription,
 } from '@xfrm/core';
@@ -65,9 +66,17 @@ export interface QueueTask {
    * not kept.
    */
   generate?: { templates: SharedArrayBuffer; count: number; size: number };
+  /**
+   * Benchmarks: after each generated batch, record how far each packet's sequence number is
+   * behind the highest its SA has sent on any queue (as a gateway sending the batch would
+   * put them on the wire). Costs a shared compare-exchange per packet.
+   */
+  measureOrder?: boolean;
 }
 
 const OUT = 1;
+/** Words of an SA runtime block that recordOrder reads (up to the sent-top word). */
+const L_RT_END = RT_SENT_TOP + 1;
 
 export default function serveQueue(t: QueueTask): { packets: number } {
   const heap = HeapView.attach(t.xfrm.heap);
@@ -251,19 +260,41 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     const templates = new Uint8Array(g.templates);
     const views = Array.from({ length: g.count }, (_, i) => templates.subarray(i * g.size, (i + 1) * g.size));
     const out = new Uint8Array(g.size + 512);
+    const sentSeq = new Int32Array(t.batch);
+    const sentRt = new Int32Array(t.batch);
     let next = 0;
     while (Atomics.load(control, L.CTRL_STOP) === 0) {
       const started = performance.now();
+      let sent = 0;
       for (let k = 0; k < t.batch; k++) {
         const r = output(views[next], g.size, out);
         next = next + 1 === g.count ? 0 : next + 1;
         counters[c + (r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED)]++;
         counters[c + L.C_BYTES] += g.size;
+        if (t.measureOrder && r >= 0 && engine.usedCount > 0) {
+          sentSeq[sent] = engine.firstSeqLo | 0;
+          sentRt[sent++] = engine.firstRuntime;
+        }
       }
+      for (let k = 0; k < sent; k++) recordOrder(sentRt[k], sentSeq[k]); // the batch leaves now, in order
       reader.quiescent();
       publishCounters(t.batch, (performance.now() - started) * 1e6);
     }
     return finish();
+  }
+
+  /** A packet of the SA whose runtime block is at `rt` left with sequence number `seq`: how far behind the SA's highest? */
+  function recordOrder(rt: number, seq: number): void {
+    const i32 = heap.cover(rt + L_RT_END);
+    let top = Atomics.load(i32, rt + RT_SENT_TOP);
+    while (((seq - top) | 0) > 0) {
+      const seen = Atomics.compareExchange(i32, rt + RT_SENT_TOP, top, seq);
+      if (seen === top) return void counters[c + L.C_ORDER]++; // the new highest: in order
+      top = seen;
+    }
+    const behind = (top - seq) | 0;
+    counters[c + L.C_ORDER + L.orderBucket(behind)]++;
+    if (behind > counters[c + L.C_ORDER_MAX]) counters[c + L.C_ORDER_MAX] = behind;
   }
 
   function finish(): { packets: number } {

@@ -62,6 +62,9 @@ export class EspEngine {
   /** Slots of the states the last packet went through (output: inner first; input: outer first). */
   readonly used = new Int32Array(MAX_TEMPLATES);
   usedCount = 0;
+  /** Output: the low sequence number and runtime block of the first (innermost) state the last packet used. */
+  firstSeqLo = 0;
+  firstRuntime = 0;
   /** Packed flow of the last packet output() looked up or input() delivered. */
   readonly flow = new Int32Array(FLOW_WORDS);
   /**
@@ -147,6 +150,10 @@ export class EspEngine {
       const last = i === n - 1;
       const dst = last ? out : this.scratch[i & 1];
       const d = last ? oo : 0;
+      if (i === 0) {
+        this.firstSeqLo = seqLo;
+        this.firstRuntime = sa.runtime;
+      }
       len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, this.info);
       if (len < 0) return this.drop(len === ESP_TOO_BIG ? DROP.XfrmOutTooBig : DROP.XfrmOutStateModeError);
       this.used[this.usedCount++] = slot;

@@ -29,6 +29,8 @@ describe('dataplane-bench arguments', () => {
       seed: 1,
       ablate: [],
       compare: false,
+      order: false,
+      perQueueSas: false,
       json: false,
       out: undefined,
       help: false,

@@ -163,6 +163,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
   };
 
+  let lastSweep = 0;
   reader.online();
   Atomics.store(control, line + L.Q_READY, 1);
   if (t.generate !== undefined) return generate(t.generate);
@@ -183,8 +184,12 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     if (n === 0) {
       // Idle, or the transmit ring is full: sleep on the ring that must move (the timeout is
       // only a safety net; publish, release, stop and kill all ring the bell). Contexts of
-      // dead SAs are wiped before a sleep, so no key outlives its SA in a parked queue.
-      engine.contexts.sweep();
+      // dead SAs are wiped before a sleep (at most every 100 ms: a sweep walks every
+      // context), so no key outlives its SA in a parked queue for long.
+      if (started - lastSweep >= 100) {
+        engine.contexts.sweep();
+        lastSweep = started;
+      }
       reader.offline();
       counters[c + L.C_PARKS]++;
       if (available === 0) rx.park(rxBell, t.parkTimeoutMs);

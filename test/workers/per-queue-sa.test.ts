@@ -93,3 +93,44 @@ describe('per-queue SAs (pcpu-num)', () => {
     }
   });
 });
+
+describe('per-queue ACQUIREs (flag cpu-acquire)', () => {
+  it('a queue on the fallback SA asks for its own, naming itself, once; its own SA then takes over', async () => {
+    const a = await Dataplane.create({ queues: 2, crypto: 'node' });
+    const acquires: { pcpuNum?: number; reqid: number }[] = [];
+    a.on('acquire', (x) => acquires.push(x));
+    try {
+      await a.apply(state(0x400, '')); // the fallback
+      await a.apply(`${policy('out')} flag cpu-acquire`);
+      expect(await a.apply('ip xfrm policy list')).toContain('flag cpu-acquire');
+      const spiOf = (r: PacketResult) => Buffer.from(r.data!).readUInt32BE(20);
+      const first = await a.process(packets(400));
+      expect(first.every((r) => r.verdict === 'transmitted' && spiOf(r) === 0x400)).toBe(true);
+      expect(acquires.map((x) => x.pcpuNum).sort()).toEqual([0, 1]); // one per queue, merged
+      expect(a.xfrm.acquires.list().every((x) => x.merged > 1)).toBe(true);
+      await a.apply(state(0x401, 'pcpu-num 1'));
+      expect(a.xfrm.acquires.list().map((x) => x.pcpuNum)).toEqual([0]); // queue 1's is satisfied
+      const second = await a.process(packets(400));
+      for (const r of second) expect(spiOf(r)).toBe(r.queue === 1 ? 0x401 : 0x400);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('without the flag no per-queue ACQUIRE is raised; with no SA at all the ACQUIRE names no queue (as Linux)', async () => {
+    const a = await Dataplane.create({ queues: 2 });
+    const acquires: { pcpuNum?: number }[] = [];
+    a.on('acquire', (x) => acquires.push(x));
+    try {
+      await a.apply(policy('out'));
+      await a.process(packets(50));
+      expect(acquires).toHaveLength(1);
+      expect(acquires[0].pcpuNum).toBeUndefined();
+      await a.apply(state(0x500, ''));
+      await a.process(packets(50));
+      expect(acquires).toHaveLength(1);
+    } finally {
+      await a.close();
+    }
+  });
+});

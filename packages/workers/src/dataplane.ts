@@ -429,6 +429,11 @@ export class Dataplane extends EventEmitter {
           r = { queue: q, id, verdict: v === L.V_TRANSMITTED ? 'transmitted' : 'passed', data, sa };
           if (v === L.V_TRANSMITTED) this.totals.transmitted++;
           else this.totals.passed++;
+          if ((meta & L.V_ACQUIRE) !== 0) {
+            // Sent on a fallback SA; the queue asks for its own (after the packet's bytes).
+            const words = ring.u8.slice(o + SLOT_HEADER + len, o + SLOT_HEADER + len + L.ACQUIRE_WORDS * 4);
+            this.raiseAcquire(new Int32Array(words.buffer, 0, L.ACQUIRE_WORDS));
+          }
         }
         out.push(r);
         this.pending.get(`${q}:${id}`)?.(r);
@@ -649,7 +654,8 @@ export class Dataplane extends EventEmitter {
     const family = w[0] as Family;
     const addr = (o: number): Address => ({ family, words: [w[o], w[o + 1], w[o + 2], w[o + 3]] });
     const mode: Mode = w[11] === 1 ? 'tunnel' : 'transport';
-    this.xfrm.raiseAcquire({ family, dst: addr(1), src: addr(5), proto: w[9], reqid: w[10], mode, policy: w[12], template: w[13] });
+    const pcpuNum = w[15] === 0 ? undefined : w[15] - 1;
+    this.xfrm.raiseAcquire({ family, dst: addr(1), src: addr(5), proto: w[9], reqid: w[10], mode, policy: w[12], template: w[13], pcpuNum });
   }
 }
 

@@ -75,8 +75,14 @@ export const V_DUMMY = 3;
 export const DIR_OUTPUT = 0;
 export const DIR_INPUT = 1;
 
-/** The ACQUIRE of a dropped packet, encoded in its transmit slot's data (int32 words). */
-export const ACQUIRE_WORDS = 15; // family, dst[4], src[4], proto, reqid, mode, policy, template, present
+/**
+ * An ACQUIRE, encoded in a transmit slot's data (int32 words): a dropped packet's (its data is
+ * just this), or a per-queue one (a `cpu-acquire` policy) after a transmitted packet's ESP,
+ * flagged by V_ACQUIRE in the slot's meta0.
+ */
+export const ACQUIRE_WORDS = 16; // family, dst[4], src[4], proto, reqid, mode, policy, template, present, queue + 1 (0: none)
+/** Transmit slot meta0 flag: an ACQUIRE follows the packet's bytes. */
+export const V_ACQUIRE = 1 << 30;
 
 /** The latency (ns) under which a share `p` of the histogram's batches fall (a bucket's upper bound). */
 export function histPercentile(hist: ArrayLike<number>, p: number): number {

@@ -100,6 +100,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const flow = new Int32Array(FLOW_WORDS);
   const info = newIpInfo();
   const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
+  const acquireBytes = new Uint8Array(acquireWords.buffer);
   const scratch = newBundleScratch(); // the flow cache copies what it keeps
   const gens = newPolicyGenerations();
   let packets = 0;
@@ -107,9 +108,13 @@ export default function serveQueue(t: QueueTask): { packets: number } {
 
   let lookups = 0;
 
+  /** A per-queue ACQUIRE the last output() raised while it sent on a fallback SA. */
+  let queueAcquire: AcquireRequest | undefined;
+
   /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
   const output = (data: Uint8Array, len: number, out: Uint8Array): number => {
     engine.usedCount = 0; // a cached "no policy" or "block" uses no SA: charge none
+    queueAcquire = undefined;
     if (!parseIp(data, 0, len, info)) return engine.output(data, 0, len, out, 0); // counts XfrmOutError
     writePacketFlow(data, 0, info, flow, 0);
     if (t.noFlowCache) {
@@ -126,6 +131,12 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       if (r.kind === 'acquire') {
         engine.acquire = r.acquire;
         return engine.drop(DROP.XfrmOutNoStates);
+      }
+      if (r.kind === 'bundle' && r.acquire !== undefined) {
+        // On the fallback SA while this queue's own is asked for: not cached, so every packet
+        // asks again (merged on the control thread) until the SA arrives or the ACQUIRE expires.
+        queueAcquire = r.acquire;
+        return engine.encapsulate(r.bundle.states, data, 0, len, out, 0, 0, r.bundle.states.length);
       }
       i = cache.install(OUT, flow, r, gens);
     }
@@ -218,6 +229,10 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       if (r >= 0) {
         verdict = L.V_TRANSMITTED;
         outLen = r;
+        if (queueAcquire !== undefined && r + L.ACQUIRE_WORDS * 4 <= tx.maxPacket) {
+          encodeAcquire(queueAcquire, out, r);
+          verdict |= L.V_ACQUIRE;
+        }
       } else if (r === PASS) {
         verdict = L.V_PASSED;
         out.set(data.subarray(0, len));
@@ -228,16 +243,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
         verdict = L.V_DROPPED | (engine.lastDrop << 8);
         const a = engine.acquire as AcquireRequest | undefined; // set by the call above
         if (a !== undefined) {
-          acquireWords[0] = a.family;
-          acquireWords.set(a.dst.words, 1);
-          acquireWords.set(a.src.words, 5);
-          acquireWords[9] = a.proto;
-          acquireWords[10] = a.reqid;
-          acquireWords[11] = a.mode === 'tunnel' ? 1 : 0;
-          acquireWords[12] = a.policy;
-          acquireWords[13] = a.template;
-          acquireWords[14] = 1;
-          out.set(new Uint8Array(acquireWords.buffer), 0);
+          encodeAcquire(a, out, 0);
           outLen = L.ACQUIRE_WORDS * 4;
         }
       }
@@ -286,6 +292,21 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       publishCounters(t.batch, (performance.now() - started) * 1e6);
     }
     return finish();
+  }
+
+  /** Write an ACQUIRE as queue-layout.ts ACQUIRE_WORDS at out[at ..]. */
+  function encodeAcquire(a: AcquireRequest, out: Uint8Array, at: number): void {
+    acquireWords[0] = a.family;
+    acquireWords.set(a.dst.words, 1);
+    acquireWords.set(a.src.words, 5);
+    acquireWords[9] = a.proto;
+    acquireWords[10] = a.reqid;
+    acquireWords[11] = a.mode === 'tunnel' ? 1 : 0;
+    acquireWords[12] = a.policy;
+    acquireWords[13] = a.template;
+    acquireWords[14] = 1;
+    acquireWords[15] = a.pcpuNum === undefined ? 0 : a.pcpuNum + 1;
+    out.set(acquireBytes, at);
   }
 
   /** A packet of the SA whose runtime block is at `rt` left with sequence number `seq`: how far behind the SA's highest? */

@@ -80,7 +80,7 @@ function formatTemplate(t: Template): string {
 
 /** One policy. */
 export function formatPolicy(p: Policy): string {
-  const action = p.action === 'block' ? ' action block' : '';
+  const action = (p.action === 'block' ? ' action block' : '') + (p.cpuAcquire ? ' flag cpu-acquire' : '');
   return [
     formatSelector(p.selector),
     `\tdir ${p.dir} priority ${p.priority} ptype main index ${p.index}${action}`,

@@ -441,6 +441,7 @@ function parsePolicyCommand(c: TokenCursor, op: string): XfrmCommand {
   let priority: number | undefined;
   let index: number | undefined;
   let action: PolicyAction | undefined;
+  let cpuAcquire = false;
   const templates: Template[] = [];
   let selector: Selector | undefined;
   for (let t = c.peek(); t !== undefined; t = c.peek()) {
@@ -456,7 +457,15 @@ function parsePolicyCommand(c: TokenCursor, op: string): XfrmCommand {
       if (p.text !== 'main') c.fail(p, "only 'ptype main' is supported");
       continue;
     }
-    if (UNSUPPORTED.has(w) || w === 'flag' || w === 'limit') c.fail(t, `'${w}' is not supported by this dataplane`);
+    if (w === 'flag') {
+      // Policy flags: cpu-acquire (Linux's XFRM_POLICY_CPU_ACQUIRE; iproute2 has no keyword for it yet).
+      once(c, seen, c.take(w));
+      const f = c.take('a policy flag');
+      if (f.text !== 'cpu-acquire') c.fail(f, f.text === 'localok' || f.text === 'icmp' ? `flag '${f.text}' is not supported by this dataplane` : "unknown policy flag (this dataplane knows 'cpu-acquire')");
+      cpuAcquire = true;
+      continue;
+    }
+    if (UNSUPPORTED.has(w) || w === 'limit') c.fail(t, `'${w}' is not supported by this dataplane`);
     if (w !== 'tmpl') once(c, seen, t);
     c.take(w);
     switch (w) {
@@ -495,6 +504,6 @@ function parsePolicyCommand(c: TokenCursor, op: string): XfrmCommand {
   return {
     object: 'policy',
     op: op as 'add' | 'update',
-    spec: { dir, selector: selector ?? anySelector(4), priority, action, index, templates },
+    spec: { dir, selector: selector ?? anySelector(4), priority, action, index, templates, cpuAcquire },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Outstanding ACQUIREs: SAs the key manager was asked for because a required template had
  * no state (talk: "No matching template? Ask key manager"). Like Linux's larval states,
- * identical requests (same family, dst, src, proto, reqid, mode) are merged while one is
+ * identical requests (same family, dst, src, proto, reqid, mode, and queue for a per-queue
+ * request) are merged while one is
  * outstanding, and each expires after a timeout (30 s by default) so that a key manager
  * that never answers is asked again later. Control thread only.
  */
@@ -19,8 +20,8 @@ export interface Acquire extends AcquireRequest {
 }
 
 /** The state that would satisfy a request, as a string key. */
-export function acquireKey(r: Pick<AcquireRequest, 'family' | 'dst' | 'src' | 'proto' | 'reqid' | 'mode'>): string {
-  return `${r.family}|${formatAddress(r.dst)}|${formatAddress(r.src)}|${r.proto}|${r.reqid}|${r.mode}`;
+export function acquireKey(r: Pick<AcquireRequest, 'family' | 'dst' | 'src' | 'proto' | 'reqid' | 'mode' | 'pcpuNum'>): string {
+  return `${r.family}|${formatAddress(r.dst)}|${formatAddress(r.src)}|${r.proto}|${r.reqid}|${r.mode}|${r.pcpuNum ?? ''}`;
 }
 
 /** The outstanding ACQUIREs. */

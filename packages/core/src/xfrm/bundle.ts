@@ -12,8 +12,8 @@
  * arena memory is never handed back to the heap.
  */
 import { type Address, type Family } from './address.js';
-import { P_ACTION, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView } from './policy-db.js';
-import { type StateDbView } from './state-db.js';
+import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView } from './policy-db.js';
+import { S_PCPU, type StateDbView } from './state-db.js';
 import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
 
 /** A resolved output route. */
@@ -44,13 +44,20 @@ export interface AcquireRequest {
   readonly proto: number;
   readonly reqid: number;
   readonly mode: Mode;
+  /** The queue asking for its own SA (a `cpu-acquire` policy), or undefined. */
+  readonly pcpuNum?: number;
 }
 
 /** What the output path does with a flow. */
 export type Resolution =
   | { readonly kind: 'none' }
   | { readonly kind: 'block'; readonly policy: number }
-  | { readonly kind: 'bundle'; readonly bundle: Bundle }
+  | {
+      readonly kind: 'bundle';
+      readonly bundle: Bundle;
+      /** With a `cpu-acquire` policy: the queue sends on a fallback SA and asks for its own. */
+      readonly acquire?: AcquireRequest;
+    }
   | { readonly kind: 'acquire'; readonly acquire: AcquireRequest };
 
 const NONE: Resolution = Object.freeze({ kind: 'none' });
@@ -112,6 +119,8 @@ export function resolveBundle(
     cur[4 + w] = flow[f + 1 + w]; // src
   }
   let family = flow[f];
+  const cpuAcquire = queue >= 0 && (i32[pp + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0;
+  let perQueue: AcquireRequest | undefined;
   for (let t = 0; t < n; t++) {
     i32 = spd.heap.i32; // lookups below may have remapped the views
     const tp = pp + P_TMPL + t * TMPL_WORDS;
@@ -136,6 +145,13 @@ export function resolveBundle(
     const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
     const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f, queue);
     if (slot >= 0) {
+      if (cpuAcquire && perQueue === undefined) {
+        const at = sad.field(slot, S_PCPU);
+        if (sad.heap.i32[at] !== queue) {
+          // Linux: the packet goes out on the fallback while the key manager is asked for this queue's SA.
+          perQueue = { policy, template: t, family: fam as Family, dst: address(fam, ends, 0), src: address(fam, ends, 4), proto, reqid, mode: tunnel ? 'tunnel' : 'transport', pcpuNum: queue };
+        }
+      }
       states[count] = slot;
       chains[count] = chain;
       genids[count++] = sad.lastGenid;
@@ -161,6 +177,7 @@ export function resolveBundle(
   }
   return {
     kind: 'bundle',
+    acquire: perQueue,
     bundle: { dir, policy, generation, pairWord, pairGeneration, states: states.subarray(0, count), genids: genids.subarray(0, count), chains: chains.subarray(0, count) },
   };
 }

@@ -67,6 +67,12 @@ export interface PolicySpec {
   /** Unique id; generated when not given. Its low 3 bits must be the dir's number. */
   readonly index?: number;
   readonly templates?: readonly Template[];
+  /**
+   * Ask for per-queue SAs (Linux's XFRM_POLICY_CPU_ACQUIRE, RFC 9611): a queue that finds only
+   * the fallback SA for a template (one bound to no queue) sends on it and raises an ACQUIRE
+   * naming itself, so the key manager can give it its own SA. Written `flag cpu-acquire`.
+   */
+  readonly cpuAcquire?: boolean;
 }
 
 /** A policy in the database. */
@@ -77,6 +83,7 @@ export interface Policy {
   readonly action: PolicyAction;
   readonly index: number;
   readonly templates: readonly Template[];
+  readonly cpuAcquire: boolean;
 }
 
 /** What a worker needs to attach to the SPD. */
@@ -106,7 +113,11 @@ export const P_NEXT = 5;
 export const P_NTMPL = 6;
 export const P_SEL = 7;
 export const P_TMPL = P_SEL + SEL_WORDS;
-const P_WORDS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
+/** Policy flags (P_FLAG_*). */
+export const P_FLAGS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
+/** P_FLAGS bit: XFRM_POLICY_CPU_ACQUIRE. */
+export const P_FLAG_CPU_ACQUIRE = 4;
+const P_WORDS = P_FLAGS + 1;
 const G_WORDS = 5;
 const ROOT_GEN = 4; // three u64, at even words
 const ROOT_LIST = 10;
@@ -403,6 +414,7 @@ export class PolicyDb extends PolicyDbView {
       selector: spec.selector,
       priority: spec.priority ?? 0,
       action: spec.action ?? 'allow',
+      cpuAcquire: spec.cpuAcquire ?? false,
       index,
       templates: Object.freeze([...(spec.templates ?? [])]),
     });
@@ -446,6 +458,7 @@ export class PolicyDb extends PolicyDbView {
     i32[base + P_ACTION] = p.action === 'block' ? 1 : 0;
     i32[base + P_SEQ] = seq;
     i32[base + P_NTMPL] = p.templates.length;
+    i32[base + P_FLAGS] = p.cpuAcquire ? P_FLAG_CPU_ACQUIRE : 0;
     writeSelector(i32, base + P_SEL, p.selector);
     p.templates.forEach((t, i) => writeTemplate(i32, base + P_TMPL + i * TMPL_WORDS, t));
   }

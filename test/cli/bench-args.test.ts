@@ -51,7 +51,10 @@ describe('dataplane-bench arguments', () => {
     expect(parseBenchArgs(['lookup']).cipher).toBe('null');
     expect(parseBenchArgs(['crypto']).churn).toBe(0);
     expect(SCENARIOS.length).toBe(5);
-    expect(ABLATIONS.length).toBe(6);
+    expect(ABLATIONS.length).toBe(7);
+    // The Map baseline has no invalidation: only without churn.
+    expect(() => parseBenchArgs(['lookup', '--ablate', 'map-classifier'])).toThrow(/--churn 0/);
+    expect(parseBenchArgs(['lookup', '--ablate', 'map-classifier', '--churn', '0']).ablate).toEqual(['map-classifier']);
   });
 
   for (const [argv, message] of [

@@ -10,7 +10,7 @@ export type Scenario = (typeof SCENARIOS)[number];
 export const CIPHERS = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305', 'null'] as const;
 export type Cipher = (typeof CIPHERS)[number];
 /** Ablations: each turns one of the talk's optimisations back into its "before" design. */
-export const ABLATIONS = ['list-spd', 'flush', 'refcount', 'crypto-setup', 'eager-iv', 'no-flowcache'] as const;
+export const ABLATIONS = ['list-spd', 'flush', 'refcount', 'crypto-setup', 'eager-iv', 'no-flowcache', 'map-classifier'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
 
 /** Parsed arguments. */
@@ -148,6 +148,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const cipher = oneOf('cipher', v.cipher, scenario === 'lookup' ? 'null' : 'aes-gcm-128', CIPHERS);
   if (scenario === 'lookup' && cipher !== 'null') throw new UsageError('the lookup scenario runs with --cipher null only');
   if (v['per-queue-sas'] && scenario !== 'crypto') throw new UsageError('--per-queue-sas is for the crypto scenario');
+  const churn = intIn('churn', v.churn, scenario === 'crypto' ? 0 : 1000, 0, 10_000_000);
+  if (ablate.includes('map-classifier') && churn > 0) {
+    throw new UsageError('--ablate map-classifier is a Map without invalidation, a speed baseline only: use it with --churn 0');
+  }
   // Limits this machine's tables and the bench's set-up are known to meet (docs/PERFORMANCE.md);
   // beyond them a run would exhaust the JS heap or take minutes to set up: refused up front.
   const states = intIn('states', v.states, 1000, 1, 1_000_000);
@@ -162,7 +166,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     states,
     policies,
     prefixed,
-    churn: intIn('churn', v.churn, scenario === 'crypto' ? 0 : 1000, 0, 10_000_000),
+    churn,
     duration,
     packetSize: intIn('packet-size', v['packet-size'], 64, 40, 1400),
     cipher,

@@ -41,6 +41,7 @@ function ablations(list: Ablation[]): DataplaneOptions['ablate'] {
     cryptoContexts: on('crypto-setup'),
     eagerIv: on('eager-iv'),
     flowCache: on('no-flowcache'),
+    mapClassifier: on('map-classifier'),
   };
 }
 

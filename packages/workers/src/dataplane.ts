@@ -85,6 +85,8 @@ export interface DataplaneOptions {
   ablate?: {
     /** Full SPD and SAD lookup for every packet. */
     flowCache?: boolean;
+    /** A JS Map keyed by the flow string instead of the flow cache (a speed baseline, without churn). */
+    mapClassifier?: boolean;
     /** Cipher context built for every packet. */
     cryptoContexts?: boolean;
     /** An atomic add and sub per packet per state held. */
@@ -599,6 +601,7 @@ export class Dataplane extends EventEmitter {
       batch: this.opts.batch,
       parkTimeoutMs: this.opts.parkTimeoutMs ?? 1000,
       noFlowCache: this.opts.ablate?.flowCache,
+      mapClassifier: this.opts.ablate?.mapClassifier,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
       refcount: this.opts.ablate?.refcount,
       measureOrder: this.opts.generate?.measureOrder,

@@ -58,6 +58,12 @@ export interface QueueTask {
   parkTimeoutMs: number;
   /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet, refcounts. */
   noFlowCache?: boolean;
+  /**
+   * Baseline (dataplane-bench --ablate map-classifier): a JS Map keyed by the flow as a string,
+   * as a typical Node gateway would write it, instead of the flow cache. It has no
+   * invalidation, so it is only a speed baseline, without churn.
+   */
+  mapClassifier?: boolean;
   perPacketSetup?: boolean;
   refcount?: boolean;
   /**
@@ -103,6 +109,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const acquireBytes = new Uint8Array(acquireWords.buffer);
   const scratch = newBundleScratch(); // the flow cache copies what it keeps
   const gens = newPolicyGenerations();
+  const classifier = new Map<string, Int32Array | null>(); // the map-classifier baseline only
   let packets = 0;
   counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
 
@@ -122,6 +129,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       lookups += 1 + engine.usedCount;
       return r;
     }
+    if (t.mapClassifier) return mapOutput(data, len, out);
     lookups++;
     let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
@@ -292,6 +300,24 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       publishCounters(t.batch, (performance.now() - started) * 1e6);
     }
     return finish();
+  }
+
+  /** The Map baseline: classify by a 5-tuple string in a Map, then the same ESP path. */
+  function mapOutput(data: Uint8Array, len: number, out: Uint8Array): number {
+    lookups++;
+    const key = flow.join(',');
+    let states = classifier.get(key);
+    if (states === undefined) {
+      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch, t.queue);
+      if (r.kind === 'acquire') {
+        engine.acquire = r.acquire;
+        return engine.drop(DROP.XfrmOutNoStates);
+      }
+      states = r.kind === 'bundle' ? r.bundle.states.slice() : r.kind === 'block' ? null : new Int32Array(0);
+      classifier.set(key, states);
+    }
+    if (states === null) return engine.drop(DROP.XfrmOutPolBlock);
+    return states.length === 0 ? PASS : engine.encapsulate(states, data, 0, len, out, 0, 0, states.length);
   }
 
   /** Write an ACQUIRE as queue-layout.ts ACQUIRE_WORDS at out[at ..]. */

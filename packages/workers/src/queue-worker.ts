@@ -144,7 +144,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
         // On the fallback SA while this queue's own is asked for: not cached, so every packet
         // asks again (merged on the control thread) until the SA arrives or the ACQUIRE expires.
         queueAcquire = r.acquire;
-        return engine.encapsulate(r.bundle.states, data, 0, len, out, 0, 0, r.bundle.states.length);
+        return engine.encapsulate(r.bundle.states, data, 0, len, out, 0, 0, r.bundle.states.length, info);
       }
       i = cache.install(OUT, flow, r, gens);
     }
@@ -154,7 +154,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     const s = i * MAX_TEMPLATES;
     const n = cache.count(i);
     if (t.refcount) refcount(s, n, 1);
-    const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n);
+    const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n, info);
     if (t.refcount) refcount(s, n, -1);
     return r;
   };
@@ -317,7 +317,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       classifier.set(key, states);
     }
     if (states === null) return engine.drop(DROP.XfrmOutPolBlock);
-    return states.length === 0 ? PASS : engine.encapsulate(states, data, 0, len, out, 0, 0, states.length);
+    return states.length === 0 ? PASS : engine.encapsulate(states, data, 0, len, out, 0, 0, states.length, info);
   }
 
   /** Write an ACQUIRE as queue-layout.ts ACQUIRE_WORDS at out[at ..]. */

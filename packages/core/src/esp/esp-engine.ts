@@ -15,7 +15,7 @@ import { DROP, DROP_REASONS } from './drop-reasons.js';
 import { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
 import { ESP_TOO_BIG, espEncapsulate } from './esp-output.js';
 import { inboundPolicyCheck } from './inbound-policy.js';
-import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow } from './packet.js';
+import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow, type IpInfo } from './packet.js';
 import { type PolicyDbView } from '../xfrm/policy-db.js';
 import { replayAccept, replayCheck } from './replay.js';
 import { SaContextCache } from './sa-context.js';
@@ -109,14 +109,15 @@ export class EspEngine {
         this.acquire = r.acquire;
         return this.drop(DROP.XfrmOutNoStates);
       case 'bundle':
-        return this.encapsulate(r.bundle.states, inp, io, ilen, out, oo);
+        return this.encapsulate(r.bundle.states, inp, io, ilen, out, oo, 0, r.bundle.states.length, this.info);
     }
   }
 
   /**
    * Encapsulate with the states of a bundle, innermost first: `count` slots of `states` from
    * `start` (a flow cache passes its own array, so nothing is allocated). Returns the length
-   * written to `out[oo ..]`, PASS for a bundle without states, or DROPPED.
+   * written to `out[oo ..]`, PASS for a bundle without states, or DROPPED. `parsed`, if given,
+   * is the caller's parse of `inp[io ..]` (saves parsing the packet twice).
    */
   encapsulate(
     states: Int32Array,
@@ -127,6 +128,7 @@ export class EspEngine {
     oo: number,
     start = 0,
     count = states.length,
+    parsed?: IpInfo,
   ): number {
     const n = count;
     this.usedCount = 0;
@@ -154,7 +156,9 @@ export class EspEngine {
         this.firstSeqLo = seqLo;
         this.firstRuntime = sa.runtime;
       }
-      len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, this.info);
+      // The first hop may reuse the caller's parse of the packet (`parsed`); later hops parse the ESP they wrap.
+      const first = i === 0 && parsed !== undefined;
+      len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, first ? parsed : this.info, first);
       if (len < 0) return this.drop(len === ESP_TOO_BIG ? DROP.XfrmOutTooBig : DROP.XfrmOutStateModeError);
       this.used[this.usedCount++] = slot;
       src = dst;

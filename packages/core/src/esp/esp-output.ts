@@ -40,8 +40,9 @@ export function espEncapsulate(
   out: Uint8Array,
   oo: number,
   info: IpInfo,
+  parsed = false,
 ): number {
-  if (!parseIp(inp, io, ilen, info)) return -1;
+  if (!parsed && !parseIp(inp, io, ilen, info)) return -1; // `parsed`: info already describes inp[io ..]
   ilen = info.totalLength; // ignore link-layer padding after the packet
   const udp = sa.encapDport !== 0 ? UDP_HEADER : 0;
   const proto = udp !== 0 ? IPPROTO.UDP : IPPROTO.ESP;

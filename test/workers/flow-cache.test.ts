@@ -1,7 +1,7 @@
 // The per-queue flow cache: hits are used only while their generations hold, and a flood of
 // never-repeating flows keeps it within its bound (1M distinct flows through one queue).
 import { describe, expect, it } from 'vitest';
-import { DIR_NUMBER, FLOW_WORDS, Xfrm, applyXfrmLine, newPolicyGenerations, packFlow, resolveBundle } from '@xfrm/core';
+import { DIR_NUMBER, FLOW_WORDS, Xfrm, applyXfrmLine, newBundleScratch, packFlow, resolveInto } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
 import { addr } from '../core/xfrm/model-helpers.js';
 
@@ -15,8 +15,8 @@ describe('FlowCache', () => {
     const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
     const cache = new FlowCache(16);
     const install = () => {
-      const g = x.spd.readGenerations(OUT, flow, 0, newPolicyGenerations());
-      return cache.install(OUT, flow, resolveBundle(x.spd, x.sad, OUT, flow, 0), g);
+      const s = newBundleScratch();
+      return cache.install(OUT, flow, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s);
     };
     return { x, cache, install };
   }
@@ -53,10 +53,10 @@ describe('FlowCache', () => {
     applyXfrmLine(x, 'ip xfrm policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out action block');
     const cache = new FlowCache(4096);
     const flows = Array.from({ length: 1024 }, (_, i) => packFlow({ family: 4, src: addr(`10.1.${i >> 8}.${i & 255}`), dst: addr('10.2.0.1'), proto: 17, sport: 1000 + i, dport: 53 }));
-    const g = newPolicyGenerations();
+    const g = newBundleScratch();
     for (let round = 0; round < 4; round++) {
       for (const f of flows) {
-        if (cache.lookup(x.spd, x.sad, OUT, f) < 0) cache.install(OUT, f, resolveBundle(x.spd, x.sad, OUT, f, 0), x.spd.readGenerations(OUT, f, 0, g));
+        if (cache.lookup(x.spd, x.sad, OUT, f) < 0) cache.install(OUT, f, resolveInto(x.spd, x.sad, OUT, f, 0, g), g);
       }
     }
     // Round 1 misses every flow; rounds 2-4 miss only the flows of overfull sets (about 2 %

@@ -19,9 +19,12 @@ import {
   MAX_TEMPLATES,
   randomSeed,
   xxh32Words,
+  RESOLVED_ACQUIRE,
+  RESOLVED_BLOCK,
+  RESOLVED_BUNDLE,
+  RESOLVED_NONE,
+  type BundleScratch,
   type PolicyDbView,
-  type PolicyGenerations,
-  type Resolution,
   type StateDbView,
 } from '@xfrm/core';
 
@@ -151,11 +154,12 @@ export class FlowCache {
   }
 
   /**
-   * Remember a resolution (not an ACQUIRE, which is asked again). `g` holds the policy
-   * generations read before resolving. Returns the entry index, or -1.
+   * Remember what `resolveInto` left in `r` (its RESOLVED_* `kind`; not an ACQUIRE, which is
+   * asked again), under the policy generations it read. Returns the entry index, or -1.
+   * Copies what it keeps: nothing is allocated.
    */
-  install(dir: number, flow: Int32Array, r: Resolution, g: PolicyGenerations): number {
-    if (r.kind === 'acquire') return -1;
+  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch): number {
+    if (kind === RESOLVED_ACQUIRE) return -1;
     const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow));
     this.stale = -1;
     this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
@@ -163,16 +167,17 @@ export class FlowCache {
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
     this.meta[m + M_DIR] = dir;
-    this.generations[2 * i] = g.generation;
-    this.generations[2 * i + 1] = g.pairGeneration;
-    this.meta[m + M_PAIR_WORD] = g.pairWord;
-    this.meta[m + M_KIND] = r.kind === 'none' ? CACHED_NONE : r.kind === 'block' ? CACHED_BLOCK : CACHED_BUNDLE;
-    const n = r.kind === 'bundle' ? r.bundle.states.length : 0;
+    this.generations[2 * i] = r.generation;
+    this.generations[2 * i + 1] = r.pairGeneration;
+    this.meta[m + M_PAIR_WORD] = r.pairWord;
+    this.meta[m + M_KIND] = kind === RESOLVED_NONE ? CACHED_NONE : kind === RESOLVED_BLOCK ? CACHED_BLOCK : CACHED_BUNDLE;
+    const n = kind === RESOLVED_BUNDLE ? r.count : 0;
     this.meta[m + M_COUNT] = n;
-    if (r.kind === 'bundle') {
-      this.states.set(r.bundle.states, i * MAX_TEMPLATES);
-      this.genids.set(r.bundle.genids, i * MAX_TEMPLATES);
-      this.chains.set(r.bundle.chains, i * MAX_TEMPLATES);
+    const s = i * MAX_TEMPLATES;
+    for (let k = 0; k < n; k++) {
+      this.states[s + k] = r.states[k];
+      this.genids[s + k] = r.genids[k];
+      this.chains[s + k] = r.chains[k];
     }
     return i;
   }

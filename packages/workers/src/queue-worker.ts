@@ -22,8 +22,10 @@ import {
   newIpInfo,
   parseIp,
   newBundleScratch,
-  newPolicyGenerations,
-  resolveBundle,
+  resolveInto,
+  RESOLVED_ACQUIRE,
+  RESOLVED_BLOCK,
+  RESOLVED_BUNDLE,
   writePacketFlow,
   DROP,
   DUMMY,
@@ -107,8 +109,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const info = newIpInfo();
   const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
   const acquireBytes = new Uint8Array(acquireWords.buffer);
-  const scratch = newBundleScratch(); // the flow cache copies what it keeps
-  const gens = newPolicyGenerations();
+  const scratch = newBundleScratch(); // resolveInto's result: the flow cache copies what it keeps
   const classifier = new Map<string, Int32Array | null>(); // the map-classifier baseline only
   let packets = 0;
   counters[c + L.C_CACHE_CAPACITY] = cache.capacity;
@@ -127,26 +128,26 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     if (t.noFlowCache) {
       const r = engine.output(data, 0, len, out, 0);
       lookups += 1 + engine.usedCount;
+      if (r >= 0) queueAcquire = engine.acquire;
       return r;
     }
     if (t.mapClassifier) return mapOutput(data, len, out);
     lookups++;
     let i = cache.lookup(spd, sad, OUT, flow);
     if (i < 0) {
-      spd.readGenerations(OUT, flow, 0, gens); // before resolving: a change meanwhile makes the entry stale
-      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch, t.queue);
-      lookups += 1 + (r.kind === 'bundle' ? r.bundle.states.length : 0);
-      if (r.kind === 'acquire') {
-        engine.acquire = r.acquire;
+      const kind = resolveInto(spd, sad, OUT, flow, 0, scratch, t.queue); // reads the generations first
+      lookups += 1 + scratch.count;
+      if (kind === RESOLVED_ACQUIRE) {
+        engine.acquire = scratch.acquire;
         return engine.drop(DROP.XfrmOutNoStates);
       }
-      if (r.kind === 'bundle' && r.acquire !== undefined) {
+      if (scratch.acquire !== undefined) {
         // On the fallback SA while this queue's own is asked for: not cached, so every packet
         // asks again (merged on the control thread) until the SA arrives or the ACQUIRE expires.
-        queueAcquire = r.acquire;
-        return engine.encapsulate(r.bundle.states, data, 0, len, out, 0, 0, r.bundle.states.length, info);
+        queueAcquire = scratch.acquire;
+        return engine.encapsulate(scratch.states, data, 0, len, out, 0, 0, scratch.count, info);
       }
-      i = cache.install(OUT, flow, r, gens);
+      i = cache.install(OUT, flow, kind, scratch);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;
@@ -308,12 +309,12 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     const key = flow.join(',');
     let states = classifier.get(key);
     if (states === undefined) {
-      const r = resolveBundle(spd, sad, OUT, flow, 0, scratch, t.queue);
-      if (r.kind === 'acquire') {
-        engine.acquire = r.acquire;
+      const kind = resolveInto(spd, sad, OUT, flow, 0, scratch, t.queue);
+      if (kind === RESOLVED_ACQUIRE) {
+        engine.acquire = scratch.acquire;
         return engine.drop(DROP.XfrmOutNoStates);
       }
-      states = r.kind === 'bundle' ? r.bundle.states.slice() : r.kind === 'block' ? null : new Int32Array(0);
+      states = kind === RESOLVED_BUNDLE ? scratch.states.slice(0, scratch.count) : kind === RESOLVED_BLOCK ? null : new Int32Array(0);
       classifier.set(key, states);
     }
     if (states === null) return engine.drop(DROP.XfrmOutPolBlock);

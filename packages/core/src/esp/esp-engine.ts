@@ -10,7 +10,7 @@
  */
 import { type AeadBackend } from './aead.js';
 import { aeadBackend } from './aead-backend.js';
-import { resolveBundle, type AcquireRequest } from '../xfrm/bundle.js';
+import { RESOLVED_ACQUIRE, RESOLVED_BLOCK, RESOLVED_NONE, newBundleScratch, resolveInto, type AcquireRequest } from '../xfrm/bundle.js';
 import { DROP, DROP_REASONS } from './drop-reasons.js';
 import { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
 import { ESP_TOO_BIG, espEncapsulate } from './esp-output.js';
@@ -57,7 +57,10 @@ export class EspEngine {
   readonly contexts: SaContextCache;
   /** Reason code of the last DROPPED result. */
   lastDrop = -1;
-  /** After output() dropped under XfrmOutNoStates: the SA to ask the key manager for. */
+  /**
+   * After output(): the SA to ask the key manager for: when it dropped under XfrmOutNoStates,
+   * or, with a `cpu-acquire` policy, this queue's own SA while the packet went on the fallback.
+   */
   acquire: AcquireRequest | undefined;
   /** Slots of the states the last packet went through (output: inner first; input: outer first). */
   readonly used = new Int32Array(MAX_TEMPLATES);
@@ -77,6 +80,7 @@ export class EspEngine {
   private readonly inner = newIpInfo();
   private readonly scratch = [new Uint8Array(MAX_PACKET), new Uint8Array(MAX_PACKET)];
   private readonly secpath = new Int32Array(MAX_TEMPLATES);
+  private readonly resolved = newBundleScratch();
   private readonly policyCheck: boolean;
   private readonly queue: number;
 
@@ -99,17 +103,18 @@ export class EspEngine {
     this.usedCount = 0;
     if (!parseIp(inp, io, ilen, this.info)) return this.drop(DROP.XfrmOutError);
     writePacketFlow(inp, io, this.info, this.flow, 0);
-    const r = resolveBundle(this.spd, this.sad, DIR_OUT, this.flow, 0, undefined, this.queue);
-    switch (r.kind) {
-      case 'none':
+    const s = this.resolved;
+    switch (resolveInto(this.spd, this.sad, DIR_OUT, this.flow, 0, s, this.queue)) {
+      case RESOLVED_NONE:
         return PASS;
-      case 'block':
+      case RESOLVED_BLOCK:
         return this.drop(DROP.XfrmOutPolBlock);
-      case 'acquire':
-        this.acquire = r.acquire;
+      case RESOLVED_ACQUIRE:
+        this.acquire = s.acquire;
         return this.drop(DROP.XfrmOutNoStates);
-      case 'bundle':
-        return this.encapsulate(r.bundle.states, inp, io, ilen, out, oo, 0, r.bundle.states.length, this.info);
+      default:
+        this.acquire = s.acquire; // a per-queue SA asked for while this packet goes on the fallback
+        return this.encapsulate(s.states, inp, io, ilen, out, oo, 0, s.count, this.info);
     }
   }
 

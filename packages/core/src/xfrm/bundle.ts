@@ -12,7 +12,7 @@
  * arena memory is never handed back to the heap.
  */
 import { type Address, type Family } from './address.js';
-import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView } from './policy-db.js';
+import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
 import { S_PCPU, type StateDbView } from './state-db.js';
 import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
 
@@ -61,58 +61,76 @@ export type Resolution =
   | { readonly kind: 'acquire'; readonly acquire: AcquireRequest };
 
 const NONE: Resolution = Object.freeze({ kind: 'none' });
-// Per-thread scratch of resolveBundle (it is not re-entrant): the current tunnel ends.
+// Per-thread scratch of resolveInto (it is not re-entrant): the current tunnel ends.
 const cur = new Int32Array(8);
 const ends = new Int32Array(8);
-const gens = newPolicyGenerations();
+
+/** What {@link resolveInto} found (its return value). */
+export const RESOLVED_NONE = 0;
+export const RESOLVED_BLOCK = 1;
+export const RESOLVED_BUNDLE = 2;
+export const RESOLVED_ACQUIRE = 3;
 
 /**
- * Reusable arrays for {@link resolveBundle} on a packet path that copies what it keeps (a
- * flow cache): the returned bundle's arrays are views of these, valid until the next call.
+ * Where {@link resolveInto} leaves what it resolved, so that a packet path (a queue and its
+ * flow cache, which copies what it keeps) allocates nothing on a miss; valid until the next
+ * call. `acquire` is the one object it may make, when an ACQUIRE is raised (rare).
  */
-export interface BundleScratch {
+export interface BundleScratch extends PolicyGenerations {
   readonly states: Int32Array;
   readonly genids: BigUint64Array;
   readonly chains: BigUint64Array;
+  /** States in `states` (RESOLVED_BUNDLE). */
+  count: number;
+  /** The policy slot (all but RESOLVED_NONE). */
+  policy: number;
+  /** RESOLVED_ACQUIRE: the SA to ask for; RESOLVED_BUNDLE: a per-queue SA to ask for while on the fallback (or undefined). */
+  acquire: AcquireRequest | undefined;
 }
 
-/** Scratch arrays for {@link resolveBundle}. */
+/** Scratch for {@link resolveInto}. */
 export function newBundleScratch(): BundleScratch {
-  return { states: new Int32Array(MAX_TEMPLATES), genids: new BigUint64Array(MAX_TEMPLATES), chains: new BigUint64Array(MAX_TEMPLATES) };
+  return {
+    ...newPolicyGenerations(),
+    states: new Int32Array(MAX_TEMPLATES),
+    genids: new BigUint64Array(MAX_TEMPLATES),
+    chains: new BigUint64Array(MAX_TEMPLATES),
+    count: 0,
+    policy: -1,
+    acquire: undefined,
+  };
 }
 
 function address(family: number, words: Int32Array, off: number): Address {
   return { family: family as Family, words: [words[off], words[off + 1], words[off + 2], words[off + 3]] };
 }
 
+/** The ACQUIRE for template `t` of `policy`, between the current tunnel `ends`. */
+function request(policy: number, t: number, fam: number, tunnel: boolean, proto: number, reqid: number, pcpuNum: number | undefined): AcquireRequest {
+  return { policy, template: t, family: fam as Family, dst: address(fam, ends, 0), src: address(fam, ends, 4), proto, reqid, mode: tunnel ? 'tunnel' : 'transport', pcpuNum };
+}
+
 /**
- * Resolve the packed flow at `flow[f]` in direction `dir`: no policy (pass), a blocking
- * policy, a bundle, or the ACQUIRE of the first required template that has no state.
- * Each tunnel template's endpoints become the addresses the next template continues from;
- * an optional (`level use`) template with no state is skipped. `queue` is the resolving
- * queue: a state bound to it (`pcpu-num`) is preferred, states bound to other queues are
- * skipped (-1, the control thread: only states bound to none).
+ * Resolve the packed flow at `flow[f]` in direction `dir` into `out`: no policy (pass), a
+ * blocking policy, a bundle, or the ACQUIRE of the first required template that has no state;
+ * returns which (RESOLVED_*). The policy generations are read first (into `out`): a change
+ * during the lookup leaves what was resolved stale. Each tunnel template's endpoints become the
+ * addresses the next template continues from; an optional (`level use`) template with no state
+ * is skipped. `queue` is the resolving queue: a state bound to it (`pcpu-num`) is preferred,
+ * states bound to other queues are skipped (-1, the control thread: only states bound to none).
+ * Allocates nothing unless it raises an ACQUIRE.
  */
-export function resolveBundle(
-  spd: PolicyDbView,
-  sad: StateDbView,
-  dir: number,
-  flow: Int32Array,
-  f: number,
-  scratch?: BundleScratch,
-  queue = -1,
-): Resolution {
-  const { generation, pairWord, pairGeneration } = spd.readGenerations(dir, flow, f, gens); // before the lookup: a change during it makes the bundle stale
+export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, f: number, out: BundleScratch, queue = -1): number {
+  spd.readGenerations(dir, flow, f, out); // before the lookup
+  out.count = 0;
+  out.acquire = undefined;
   const policy = spd.lookup(dir, flow, f);
-  if (policy < 0) return NONE;
+  out.policy = policy;
+  if (policy < 0) return RESOLVED_NONE;
   const pp = spd.field(policy, 0);
   let i32 = spd.heap.i32;
-  if (i32[pp + P_ACTION] !== 0) return { kind: 'block', policy };
+  if (i32[pp + P_ACTION] !== 0) return RESOLVED_BLOCK;
   const n = i32[pp + P_NTMPL];
-  const states = scratch?.states ?? new Int32Array(n);
-  const genids = scratch?.genids ?? new BigUint64Array(n);
-  const chains = scratch?.chains ?? new BigUint64Array(n);
-  let count = 0;
   // Current endpoints: the flow's, then each tunnel's.
   for (let w = 0; w < 4; w++) {
     cur[w] = flow[f + 5 + w]; // dst
@@ -120,7 +138,6 @@ export function resolveBundle(
   }
   let family = flow[f];
   const cpuAcquire = queue >= 0 && (i32[pp + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0;
-  let perQueue: AcquireRequest | undefined;
   for (let t = 0; t < n; t++) {
     i32 = spd.heap.i32; // lookups below may have remapped the views
     const tp = pp + P_TMPL + t * TMPL_WORDS;
@@ -145,41 +162,55 @@ export function resolveBundle(
     const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
     const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f, queue);
     if (slot >= 0) {
-      if (cpuAcquire && perQueue === undefined) {
+      if (cpuAcquire && out.acquire === undefined) {
         const at = sad.field(slot, S_PCPU);
-        if (sad.heap.i32[at] !== queue) {
-          // Linux: the packet goes out on the fallback while the key manager is asked for this queue's SA.
-          perQueue = { policy, template: t, family: fam as Family, dst: address(fam, ends, 0), src: address(fam, ends, 4), proto, reqid, mode: tunnel ? 'tunnel' : 'transport', pcpuNum: queue };
-        }
+        // Linux: the packet goes out on the fallback while the key manager is asked for this queue's SA.
+        if (sad.heap.i32[at] !== queue) out.acquire = request(policy, t, fam, tunnel, proto, reqid, queue);
       }
-      states[count] = slot;
-      chains[count] = chain;
-      genids[count++] = sad.lastGenid;
+      out.states[out.count] = slot;
+      out.chains[out.count] = chain;
+      out.genids[out.count++] = sad.lastGenid;
       if (tunnel) {
         cur.set(ends);
         family = fam;
       }
     } else if (!optional) {
-      return {
-        kind: 'acquire',
-        acquire: {
-          policy,
-          template: t,
-          family: fam as Family,
-          dst: address(fam, ends, 0),
-          src: address(fam, ends, 4),
-          proto,
-          reqid,
-          mode: tunnel ? 'tunnel' : 'transport',
-        },
-      };
+      out.acquire = request(policy, t, fam, tunnel, proto, reqid, undefined);
+      return RESOLVED_ACQUIRE;
     }
   }
-  return {
-    kind: 'bundle',
-    acquire: perQueue,
-    bundle: { dir, policy, generation, pairWord, pairGeneration, states: states.subarray(0, count), genids: genids.subarray(0, count), chains: chains.subarray(0, count) },
-  };
+  return RESOLVED_BUNDLE;
+}
+
+/**
+ * {@link resolveInto} for callers that keep what they get (tools, tests, the control thread):
+ * the resolution as objects, its arrays its own.
+ */
+export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, f: number, queue = -1): Resolution {
+  const s = newBundleScratch();
+  switch (resolveInto(spd, sad, dir, flow, f, s, queue)) {
+    case RESOLVED_NONE:
+      return NONE;
+    case RESOLVED_BLOCK:
+      return { kind: 'block', policy: s.policy };
+    case RESOLVED_ACQUIRE:
+      return { kind: 'acquire', acquire: s.acquire! };
+    default:
+      return {
+        kind: 'bundle',
+        acquire: s.acquire,
+        bundle: {
+          dir,
+          policy: s.policy,
+          generation: s.generation,
+          pairWord: s.pairWord,
+          pairGeneration: s.pairGeneration,
+          states: s.states.slice(0, s.count),
+          genids: s.genids.slice(0, s.count),
+          chains: s.chains.slice(0, s.count),
+        },
+      };
+  }
 }
 
 /** True while nothing the bundle was built from has changed. */

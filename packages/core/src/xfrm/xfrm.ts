@@ -218,7 +218,7 @@ export class Xfrm extends EventEmitter {
    * `dir`, the states of its bundle, or the ACQUIRE it would raise (raised here too).
    */
   resolve(dir: PolicyDir, flow: Flow, queue = -1): FlowResolution {
-    const r = resolveBundle(this.spd, this.sad, DIR_NUMBER[dir], packFlow(flow), 0, undefined, queue);
+    const r = resolveBundle(this.spd, this.sad, DIR_NUMBER[dir], packFlow(flow), 0, queue);
     switch (r.kind) {
       case 'none':
         return { policy: undefined, states: [], acquire: undefined, bundle: undefined };

@@ -1,4 +1,4 @@
-// Issue 15: per-queue SAs (RFC 9611 per-resource Child SAs; Linux 6.13's pcpu-num, with the
+// Issue 15: per-queue SAs (with outputSteering 'flow', so that one tunnel's flows use every queue) (RFC 9611 per-resource Child SAs; Linux 6.13's pcpu-num, with the
 // dataplane's queues as the resources). Each queue has its own SA and sequence space for the
 // same traffic, so nothing reorders within an SA and a peer with a small replay window (32,
 // strongSwan's default) drops nothing; a queue without its own SA uses the fallback SA.
@@ -35,8 +35,8 @@ function peerDrops(sent: PacketResult[], window: number): number {
 
 describe('per-queue SAs (pcpu-num)', () => {
   it('each queue uses its own SA: no SA is shared, no reordering within an SA, a window-32 peer drops nothing', async () => {
-    const a = await Dataplane.create({ queues: 2, crypto: 'node' });
-    const b = await Dataplane.create({ queues: 2, crypto: 'node' });
+    const a = await Dataplane.create({ queues: 2, crypto: 'node', outputSteering: 'flow' });
+    const b = await Dataplane.create({ queues: 2, crypto: 'node', outputSteering: 'flow' });
     try {
       for (const [spi, q] of [[0x100, 0], [0x101, 1]]) {
         await a.apply(state(spi, `pcpu-num ${q}`));
@@ -59,7 +59,7 @@ describe('per-queue SAs (pcpu-num)', () => {
   });
 
   it('a queue without its own SA uses the fallback (no pcpu-num); deleting its SA falls back', async () => {
-    const a = await Dataplane.create({ queues: 2, crypto: 'node' });
+    const a = await Dataplane.create({ queues: 2, crypto: 'node', outputSteering: 'flow' });
     try {
       await a.apply(state(0x200, ''));
       await a.apply(state(0x201, 'pcpu-num 0'));
@@ -96,7 +96,7 @@ describe('per-queue SAs (pcpu-num)', () => {
 
 describe('per-queue ACQUIREs (flag cpu-acquire)', () => {
   it('a queue on the fallback SA asks for its own, naming itself, once; its own SA then takes over', async () => {
-    const a = await Dataplane.create({ queues: 2, crypto: 'node' });
+    const a = await Dataplane.create({ queues: 2, crypto: 'node', outputSteering: 'flow' });
     const acquires: { pcpuNum?: number; reqid: number }[] = [];
     a.on('acquire', (x) => acquires.push(x));
     try {
@@ -134,3 +134,41 @@ describe('per-queue ACQUIREs (flag cpu-acquire)', () => {
     }
   });
 });
+
+describe('one SA for every queue (outputSteering sa, the default)', () => {
+  it('its packets leave in sequence order under churn: peers with windows of 32 and 64 drop nothing', async () => {
+    const a = await Dataplane.create({ queues: 2, crypto: 'node' });
+    const b = await Dataplane.create({ queues: 2, crypto: 'node' });
+    try {
+      await a.apply(state(0x600, ''));
+      await a.apply(state(0x601, '').replace('reqid 1', 'reqid 2'));
+      await b.apply(state(0x600, 'replay-window 32'));
+      await b.apply(state(0x601, 'replay-window 32').replace('reqid 1', 'reqid 2'));
+      await a.apply(policy('out'));
+      await a.apply('ip xfrm policy add src 10.3.0.0/16 dst 10.4.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 2 mode tunnel');
+      await b.apply(policy('in'));
+      await b.apply('ip xfrm policy add src 10.3.0.0/16 dst 10.4.0.0/16 dir in tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 2 mode tunnel');
+      const sent: PacketResult[] = [];
+      for (let round = 0; round < 10; round++) {
+        // Churn elsewhere in the tables while the tunnels carry traffic.
+        await a.apply(`ip xfrm policy add src 10.9.${round}.0/24 dst 10.8.0.0/16 dir out action block`);
+        const mix = packets(600).map((p, i) => (i % 3 === 0 ? udpPacket(`10.3.0.${i & 255}`, '10.4.0.1', 30) : p));
+        sent.push(...(await a.process(mix)));
+        await a.apply(`ip xfrm policy delete src 10.9.${round}.0/24 dst 10.8.0.0/16 dir out`);
+      }
+      expect(sent.every((r) => r.verdict === 'transmitted')).toBe(true);
+      expect(new Set(sent.map((r) => r.queue)).size).toBe(2); // the two SAs may use different queues: each SA one
+      for (const spi of [0x600, 0x601]) {
+        expect(new Set(sent.filter((r) => Buffer.from(r.data!).readUInt32BE(20) === spi).map((r) => r.queue)).size).toBe(1);
+      }
+      expect(peerDrops(sent, 32)).toBe(0);
+      expect(peerDrops(sent, 64)).toBe(0);
+      const got = await b.process(sent.map((r) => r.data!), 'in');
+      expect(got.filter((r) => r.verdict !== 'transmitted')).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+

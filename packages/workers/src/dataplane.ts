@@ -60,6 +60,14 @@ export interface DataplaneOptions {
    * still fits once encapsulated in two nested tunnels. Default 1500 (slots of 1680 bytes).
    */
   mtu?: number;
+  /**
+   * How outbound packets given to submit()/process() are spread over the queues. 'sa' (the
+   * default): by their SA, so each SA's packets are encrypted by one queue in submission order
+   * and leave in sequence order (Linux before per-CPU SAs; one tunnel then runs on one queue).
+   * 'flow': by a hash of the flow, as RSS, for per-queue SAs (`pcpu-num`), which keep order
+   * per queue while one tunnel uses every queue.
+   */
+  outputSteering?: 'sa' | 'flow';
   /** Flow cache entries per queue (a power of two). Default 4096. */
   flowCacheSize?: number;
   /** Packets a worker takes per batch (between quiescent reports). Default 32. */
@@ -229,7 +237,7 @@ export class Dataplane extends EventEmitter {
     this.counters = new Float64Array(new SharedArrayBuffer(8 * L.COUNTER_LINE * q));
     this.nextId = new Array<number>(q).fill(0);
     this.expectId = new Array<number>(q).fill(0);
-    this.steering = new Steering(q);
+    this.steering = new Steering(q, opts.outputSteering === 'flow' ? undefined : xfrm);
     this.readers = Array.from({ length: q }, () => xfrm.epochs.claim());
     this.startFailures = new Array<number>(q).fill(0);
     for (const e of ['acquire', 'expire', 'monitor']) xfrm.on(e, (v) => this.emit(e, v));
@@ -382,7 +390,7 @@ export class Dataplane extends EventEmitter {
     const free = this.rx.map((r) => r.free());
     let taken = 0;
     for (const p of packets) {
-      const q = this.steering.queueOf(p, 0, p.length);
+      const q = d === L.DIR_OUTPUT ? this.steering.queueOfOutput(p, 0, p.length) : this.steering.queueOf(p, 0, p.length);
       if (counts[q] >= free[q]) break;
       const ring = this.rx[q];
       const k = counts[q]++;
@@ -686,6 +694,7 @@ function checkOptions(o: DataplaneOptions): void {
   };
   int('queues', o.queues, 1, 64);
   if (o.crypto !== undefined && o.crypto !== 'noble' && o.crypto !== 'node') fail('crypto', "'noble' or 'node'", o.crypto);
+  if (o.outputSteering !== undefined && o.outputSteering !== 'sa' && o.outputSteering !== 'flow') fail('outputSteering', "'sa' or 'flow'", o.outputSteering);
   if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);
   if (o.ringSlots !== undefined && !powerOfTwo(o.ringSlots, 2, 1 << 20)) fail('ringSlots', 'a power of two from 2 to 2^20', o.ringSlots);
   if (o.slotBytes !== undefined && !(typeof o.slotBytes === 'number' && o.slotBytes % 16 === 0 && o.slotBytes >= 64 && o.slotBytes <= 1 << 17)) {

@@ -1,9 +1,39 @@
 /**
  * Queue steering, as a NIC's RSS does it: a seeded hash of the flow picks the queue of a plain
  * packet, and the SPI picks the queue of an inbound ESP packet, so that every SA's replay
- * window is written by one queue only. Runs on the thread that submits packets; thread-local.
+ * window is written by one queue only. With SA affinity (`outputBySa`), an outbound packet
+ * goes to the queue its SA is affine to, found through this thread's own flow cache over the
+ * tables: all packets of one SA are then encrypted by one queue, in submission order, so their
+ * sequence numbers leave in order (a peer's small replay window drops none). Runs on the thread
+ * that submits packets (the control thread, the tables' writer: its own views are current);
+ * thread-local.
  */
-import { FLOW_WORDS, IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, randomSeed, writePacketFlow, xxh32Words } from '@xfrm/core';
+import {
+  FLOW_WORDS,
+  IPPROTO,
+  MAX_TEMPLATES,
+  NATT_PORT,
+  getWord,
+  newBundleScratch,
+  newIpInfo,
+  parseIp,
+  randomSeed,
+  resolveInto,
+  writePacketFlow,
+  xxh32Words,
+  type PolicyDbView,
+  type StateDbView,
+} from '@xfrm/core';
+import { CACHED_BUNDLE, FlowCache } from './flow-cache.js';
+
+const OUT = 1;
+
+/** The tables and cache SA-affine output steering uses. */
+interface Affinity {
+  readonly spd: PolicyDbView;
+  readonly sad: StateDbView;
+  readonly cache: FlowCache;
+}
 
 /** Picks a queue for each packet. */
 export class Steering {
@@ -11,8 +41,32 @@ export class Steering {
   private readonly spi = new Int32Array(1);
   private readonly info = newIpInfo();
   private readonly seed = randomSeed();
+  private readonly affinity: Affinity | undefined;
+  private readonly scratch = newBundleScratch();
 
-  constructor(readonly queues: number) {}
+  /** With `tables`, outbound packets are steered by their SA (see above). */
+  constructor(
+    readonly queues: number,
+    tables?: { spd: PolicyDbView; sad: StateDbView },
+  ) {
+    this.affinity = tables === undefined || queues === 1 ? undefined : { ...tables, cache: new FlowCache(1 << 16) };
+  }
+
+  /**
+   * The queue for an outbound packet: its SA's queue with SA affinity (by the SA's identity,
+   * so an update keeps it), else as {@link queueOf}.
+   */
+  queueOfOutput(b: Uint8Array, off: number, len: number): number {
+    const a = this.affinity;
+    if (a === undefined || !parseIp(b, off, len, this.info)) return this.queueOf(b, off, len);
+    writePacketFlow(b, off, this.info, this.flow, 0);
+    let i = a.cache.lookup(a.spd, a.sad, OUT, this.flow);
+    if (i < 0) i = a.cache.install(OUT, this.flow, resolveInto(a.spd, a.sad, OUT, this.flow, 0, this.scratch), this.scratch);
+    const n = i < 0 || a.cache.kind(i) !== CACHED_BUNDLE ? 0 : a.cache.count(i);
+    if (n === 0) return this.flowQueue();
+    // The outermost SA: the one the peer checks first, and that carries every inner SA of the bundle.
+    return Number(a.sad.serialOf(a.cache.states[i * MAX_TEMPLATES + n - 1]) % BigInt(this.queues));
+  }
 
   /** The queue for the packet `b[off .. off+len)`. A packet that does not parse goes to queue 0 (to be dropped and counted there). */
   queueOf(b: Uint8Array, off: number, len: number): number {
@@ -34,6 +88,11 @@ export class Steering {
       return (xxh32Words(this.spi, 0, 1, this.seed) >>> 0) % this.queues;
     }
     writePacketFlow(b, off, info, this.flow, 0);
+    return this.flowQueue();
+  }
+
+  /** The queue of the flow in `this.flow` (RSS). */
+  private flowQueue(): number {
     return (xxh32Words(this.flow, 0, FLOW_WORDS, this.seed) >>> 0) % this.queues;
   }
 }

@@ -59,9 +59,10 @@ describe('FlowCache', () => {
         if (cache.lookup(x.spd, x.sad, OUT, f) < 0) cache.install(OUT, f, resolveInto(x.spd, x.sad, OUT, f, 0, g), g);
       }
     }
-    // Round 1 misses every flow; rounds 2-4 miss only the flows of overfull sets (about 2 %
-    // at this load; a two-way cache missed 9-13 %).
-    expect(cache.misses).toBeLessThan(1024 + 0.05 * 3 * 1024);
+    // Round 1 misses every flow; rounds 2-4 miss only the flows of overfull sets: about 2 %
+    // at this load (over 200 random seeds: median 60 of 3,072, max 156), where a two-way cache
+    // missed 9-13 % (over 270).
+    expect(cache.misses).toBeLessThan(1024 + 0.07 * 3 * 1024);
   });
 
   it('has a fixed size', () => {

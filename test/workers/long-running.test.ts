@@ -98,10 +98,11 @@ describe('reclamation with live queues (defect 10)', () => {
     try {
       await dp.apply(POLICY);
       await dp.apply(STATE(0x77));
-      dp.stallQueue(1, 4000);
-      await new Promise((r) => setTimeout(r, 100)); // it is stuck now, online
+      dp.stallQueue(1, 6000);
+      const control = (dp as unknown as { control: Int32Array }).control;
+      while (Atomics.load(control, 32) !== 0) await new Promise((r) => setTimeout(r, 1)); // queue 1 took it: stuck now, online
       await expect(dp.apply(STATE(0x78))).rejects.toThrow(/stalled/);
-      await new Promise((r) => setTimeout(r, 2200));
+      await within((async () => { while (stalls.length === 0) await new Promise((r) => setTimeout(r, 50)); })(), 5000, 'stall event');
       expect(stalls).toEqual([expect.objectContaining({ queue: 1 })]);
       expect(dp.stats().stalls).toEqual({ total: 1, now: [1] });
       await within(

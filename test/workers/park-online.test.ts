@@ -12,7 +12,9 @@ describe('a queue woken from a park', () => {
     try {
       while (dp.stats().queues[0].parks === 0) await new Promise((r) => setTimeout(r, 5)); // idle, parked
       dp.stallQueue(0, 1500); // wakes it; it hangs in its loop as if mid-batch
-      await new Promise((r) => setTimeout(r, 100));
+      // Wait until the worker has taken the request (it clears the word as it starts to hang).
+      const control = (dp as unknown as { control: Int32Array }).control;
+      while (Atomics.load(control, 16) !== 0) await new Promise((r) => setTimeout(r, 1)); // queue 0's line, Q_STALL
       await expect(dp.synchronize()).rejects.toBeInstanceOf(StalledReaderError);
       await new Promise((r) => setTimeout(r, 1500));
       await dp.synchronize(); // reported again: grace periods end

@@ -642,12 +642,13 @@ export class Dataplane extends EventEmitter {
 
   /** Report queues that stopped reporting while reclamation waits for them (once per episode). */
   private watchStalls(): void {
-    const stalled = new Set(this.xfrm.epochs.stalled(Date.now(), this.opts.stallMs ?? 2000));
+    const stallMs = this.opts.stallMs ?? 2000;
+    const stalled = new Set(this.xfrm.epochs.stalled(Date.now(), stallMs));
     for (let q = 0; q < this.queues; q++) {
       const now = stalled.has(this.readers[q]);
       if (now && !this.stalledNow.has(q)) {
         this.stallsTotal++;
-        this.emit('stall', { queue: q, ms: this.opts.stallMs ?? 2000 } satisfies StallEvent);
+        this.emit('stall', { queue: q, ms: stallMs } satisfies StallEvent);
       }
       if (now) this.stalledNow.add(q);
       else this.stalledNow.delete(q);

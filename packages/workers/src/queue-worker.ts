@@ -123,14 +123,14 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const output = (data: Uint8Array, len: number, out: Uint8Array): number => {
     engine.usedCount = 0; // a cached "no policy" or "block" uses no SA: charge none
     queueAcquire = undefined;
-    if (!parseIp(data, 0, len, info)) return engine.output(data, 0, len, out, 0); // counts XfrmOutError
-    writePacketFlow(data, 0, info, flow, 0);
     if (t.noFlowCache) {
-      const r = engine.output(data, 0, len, out, 0);
+      const r = engine.output(data, 0, len, out, 0); // parses and classifies itself
       lookups += 1 + engine.usedCount;
       if (r >= 0) queueAcquire = engine.acquire;
       return r;
     }
+    if (!parseIp(data, 0, len, info)) return engine.drop(DROP.XfrmOutError);
+    writePacketFlow(data, 0, info, flow, 0);
     if (t.mapClassifier) return mapOutput(data, len, out);
     lookups++;
     let i = cache.lookup(spd, sad, OUT, flow);

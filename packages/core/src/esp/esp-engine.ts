@@ -226,7 +226,7 @@ export class EspEngine {
       const r = espDecapsulate(sa, seqHi, cur, co, info, eo, elen, dst, d, this.inner);
       if (r === dropResult(DROP.XfrmInStateProtoError)) return this.drop(DROP.XfrmInStateProtoError);
       // Authentic: take the sequence number for good (under the SA's lock), then count it.
-      if (!replayAccept(this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow)), sa.runtime, sa.replayWindow, sa.esn, seqHi, seqLo)) {
+      if (!replayAccept(runtime, sa.runtime, sa.replayWindow, sa.esn, seqHi, seqLo)) {
         return this.drop(DROP.XfrmInStateSeqError);
       }
       const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa.limits);

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ABLATIONS, SCENARIOS, UsageError, parseBenchArgs } from '../../packages/cli/dist/bench-args.js';
 import { resultRows } from '../../packages/cli/dist/bench-report.js';
+import { defaultAeadBackendName } from '@xfrm/core';
 
 const run = promisify(execFile);
 const BIN = new URL('../../packages/cli/dist/dataplane-bench.js', import.meta.url).pathname;
@@ -24,7 +25,7 @@ describe('dataplane-bench arguments', () => {
       duration: 5,
       packetSize: 64,
       cipher: 'aes-gcm-128',
-      cryptoBackend: 'noble',
+      cryptoBackend: defaultAeadBackendName(), // native where the addon was built, else noble
       flows: 1024,
       seed: 1,
       ablate: [],

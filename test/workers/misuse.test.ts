@@ -16,7 +16,7 @@ describe('Dataplane under misuse', () => {
       [{ flowCacheSize: 0 }, /flowCacheSize/],
       [{ batch: 0 }, /batch must be a whole number/],
       [{ batch: 1.5 }, /batch/],
-      [{ crypto: 'openssl' }, /crypto must be 'noble' or 'node', got string openssl/],
+      [{ crypto: 'openssl' }, /crypto must be 'native', 'node', 'noble', got string openssl/],
       [{ queues: 0 }, /queues/],
       [{ ringSlots: 100 }, /ringSlots/],
       [{ slotBytes: 100 }, /slotBytes/],

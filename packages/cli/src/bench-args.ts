@@ -3,6 +3,7 @@
  * is a clear message and exit code 2, never a stack trace.
  */
 import { parseArgs } from 'node:util';
+import { AEAD_BACKENDS, defaultAeadBackendName, type AeadBackendName } from '@xfrm/core';
 
 /** Scenarios: Jamal's three modes, classification alone, and crypto alone. */
 export const SCENARIOS = ['one-policy-many-states', 'many-policies', 'many-policies-many-states', 'lookup', 'crypto'] as const;
@@ -24,7 +25,7 @@ export interface BenchArgs {
   duration: number;
   packetSize: number;
   cipher: Cipher;
-  cryptoBackend: 'noble' | 'node';
+  cryptoBackend: AeadBackendName;
   flows: number;
   seed: number;
   ablate: Ablation[];
@@ -62,7 +63,7 @@ Options:
   --duration S        seconds of traffic, 0.5..3600                     default 5
   --packet-size N     bytes per plain packet, 40..1400                  default 64
   --cipher C          aes-gcm-128 | aes-gcm-256 | chacha20-poly1305 | null   default aes-gcm-128
-  --crypto-backend B  noble | node                                      default noble
+  --crypto-backend B  native | node | noble             default native (noble where the addon is not built)
   --flows N           distinct flows, 1..1000000                        default 1024
   --seed N            seed of flows and churn                           default 1
   --ablate A[,A...]   turn an optimisation off: ${ABLATIONS.join(', ')}
@@ -170,7 +171,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     duration,
     packetSize: intIn('packet-size', v['packet-size'], 64, 40, 1400),
     cipher,
-    cryptoBackend: oneOf('crypto-backend', v['crypto-backend'], 'noble', ['noble', 'node'] as const),
+    cryptoBackend: oneOf('crypto-backend', v['crypto-backend'], defaultAeadBackendName(), AEAD_BACKENDS),
     flows: intIn('flows', v.flows, 1024, 1, 1_000_000),
     seed: intIn('seed', v.seed, 1, 0, 0xffffffff),
     ablate: [...new Set(ablate)] as Ablation[],

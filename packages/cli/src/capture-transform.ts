@@ -3,7 +3,7 @@
  * runs, and write what comes out as a raw-IP pcap, counting every verdict and, if asked,
  * logging one JSON line per frame (frame number, SPI, sequence number, verdict, drop reason).
  */
-import { DROPPED, DROP_REASONS, DUMMY, EspEngine, IPPROTO, NATT_PORT, PASS, aeadBackend, getWord, newIpInfo, parseIp, type Xfrm } from '@xfrm/core';
+import { DROPPED, DROP_REASONS, DUMMY, EspEngine, IPPROTO, NATT_PORT, PASS, aeadBackend, getWord, newIpInfo, parseIp, type AeadBackendName, type Xfrm } from '@xfrm/core';
 import { readCapture } from './capture-reader.js';
 import { PcapWriter, type ByteSink } from './capture-writer.js';
 import { ipOffset } from './link-layer.js';
@@ -13,7 +13,7 @@ export type VerdictCounts = Record<string, number>;
 
 /** Options of {@link transformCapture}. */
 export interface TransformOptions {
-  backend: 'noble' | 'node';
+  backend: AeadBackendName;
   /** One JSON line per frame goes here. */
   log?: ByteSink;
   /** Decrypt without the inbound policy check (keys known, inner subnets not). */

@@ -3,7 +3,7 @@
  * (exit code 2) with a message that says what was wrong.
  */
 import { parseArgs } from 'node:util';
-import { PROTOCOLS, parseAddress, type Address } from '@xfrm/core';
+import { AEAD_BACKENDS, PROTOCOLS, defaultAeadBackendName, parseAddress, type Address, type AeadBackendName } from '@xfrm/core';
 import { UsageError } from './bench-args.js';
 
 export { UsageError };
@@ -26,7 +26,7 @@ Usage:
 
 Options:
   --allow-null-cipher   accept 'enc cipher_null' states (benchmarks only)
-  --crypto-backend noble|node   AEAD implementation (default noble)
+  --crypto-backend native|node|noble   AEAD implementation (default native, noble where the addon is not built)
   -i - / -o - / -c -    standard input / output
   --log FILE            encrypt/decrypt: one JSON line per frame (frame, spi, seq, verdict, reason)
   --strict              encrypt/decrypt: exit 1 if any packet was dropped
@@ -65,7 +65,7 @@ export type XfrmctlArgs =
       allowNull: boolean;
       input: string;
       output: string;
-      backend: 'noble' | 'node';
+      backend: AeadBackendName;
       log: string | undefined;
       strict: boolean;
       noPolicyCheck: boolean;
@@ -161,8 +161,8 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
     }
     default: {
       if (v.input === undefined || v.output === undefined) throw new UsageError(`${cmd} needs -i IN.pcap and -o OUT.pcap`);
-      const backend = v['crypto-backend'] ?? 'noble';
-      if (backend !== 'noble' && backend !== 'node') throw new UsageError(`--crypto-backend must be noble or node, got '${backend}'`);
+      const backend = (v['crypto-backend'] ?? defaultAeadBackendName()) as AeadBackendName;
+      if (!AEAD_BACKENDS.includes(backend)) throw new UsageError(`--crypto-backend must be ${AEAD_BACKENDS.join(', ')}, got '${backend}'`);
       if (v.config === '-' && v.input === '-') throw new UsageError('-c - and -i - cannot both read standard input');
       if (cmd === 'encrypt' && v['no-policy-check']) throw new UsageError('--no-policy-check is for decrypt');
       if (cmd === 'decrypt' && (v['update-config'] || v['reuse-nonces'])) throw new UsageError('--update-config and --reuse-nonces are for encrypt');

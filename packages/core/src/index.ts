@@ -31,8 +31,9 @@ export { tokenize, XfrmSyntaxError, type Token } from './config/ip-xfrm-tokens.j
 export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from './config/ip-xfrm-parse.js';
 export { formatPolicy, formatSelector, formatState, type FormatOptions } from './config/ip-xfrm-format.js';
 export { applyXfrm, applyXfrmLine } from './config/ip-xfrm-apply.js';
-export { aeadBackend } from './esp/aead-backend.js';
-export { equalBytes, type AeadBackend, type AeadCipher, type AeadContext } from './esp/aead.js';
+export { AEAD_BACKENDS, aeadBackend, aeadFallbackNote, defaultAeadBackendName } from './esp/aead-backend.js';
+export { NativeUnavailableError, nativeAvailable, nativeLiveContexts } from './esp/native-aead.js';
+export { equalBytes, type AeadBackend, type AeadBackendName, type AeadCipher, type AeadContext, type SealBatch } from './esp/aead.js';
 export * from './xfrm/sa-runtime.js';
 export { replayAdvance, replayCheck } from './esp/replay.js';
 export * from './esp/packet.js';

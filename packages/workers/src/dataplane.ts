@@ -12,8 +12,12 @@
 import { EventEmitter } from 'node:events';
 import { Piscina } from 'piscina';
 import {
+  AEAD_BACKENDS,
   DROP_REASONS,
   Xfrm,
+  aeadBackend,
+  defaultAeadBackendName,
+  type AeadBackendName,
   formatAddress,
   type Address,
   type DropReason,
@@ -45,8 +49,11 @@ export interface DataplaneOptions {
     /** Largest the shared heap may grow to. Default 4 GiB. */
     heapBytes?: number;
   };
-  /** AEAD implementation. Default noble. */
-  crypto?: 'noble' | 'node';
+  /**
+   * AEAD implementation. Default native where the addon was built (OpenSSL, seals batched),
+   * else noble. 'native' where the addon is missing throws NativeUnavailableError, saying why.
+   */
+  crypto?: AeadBackendName;
   /** Slots per ring (a power of two). Default 1024. */
   ringSlots?: number;
   /**
@@ -254,7 +261,7 @@ export class Dataplane extends EventEmitter {
   static async create(options: DataplaneOptions = {}): Promise<Dataplane> {
     checkOptions(options);
     const queues = options.queues ?? 2;
-    const opts = { ...options, queues, crypto: options.crypto ?? 'noble', flowCacheSize: options.flowCacheSize ?? 4096, batch: options.batch ?? 32 };
+    const opts = { ...options, queues, crypto: options.crypto ?? defaultAeadBackendName(), flowCacheSize: options.flowCacheSize ?? 4096, batch: options.batch ?? 32 };
     const xfrm = Xfrm.create({
       ablate: { linearSpd: options.ablate?.linearSpd, flush: options.ablate?.flush, eagerIv: options.ablate?.eagerIv },
       heap: { maxBytes: options.capacities?.heapBytes ?? 2 ** 32 },
@@ -694,7 +701,8 @@ function checkOptions(o: DataplaneOptions): void {
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi)) fail(name, `a whole number from ${lo} to ${hi}`, v);
   };
   int('queues', o.queues, 1, 64);
-  if (o.crypto !== undefined && o.crypto !== 'noble' && o.crypto !== 'node') fail('crypto', "'noble' or 'node'", o.crypto);
+  if (o.crypto !== undefined && !AEAD_BACKENDS.includes(o.crypto)) fail('crypto', AEAD_BACKENDS.map((b) => `'${b}'`).join(', '), o.crypto);
+  if (o.crypto === 'native') aeadBackend('native'); // throws, saying why, before any worker starts
   if (o.outputSteering !== undefined && o.outputSteering !== 'sa' && o.outputSteering !== 'flow') fail('outputSteering', "'sa' or 'flow'", o.outputSteering);
   if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);
   if (o.ringSlots !== undefined && !powerOfTwo(o.ringSlots, 2, 1 << 20)) fail('ringSlots', 'a power of two from 2 to 2^20', o.ringSlots);

@@ -34,6 +34,7 @@ import {
   S_REFCNT,
   RT_SENT_TOP,
   type AcquireRequest,
+  type AeadBackendName,
   type XfrmDescription,
 } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
@@ -54,7 +55,7 @@ export interface QueueTask {
   /** The epoch reader line the control thread claimed for this queue. */
   reader: number;
   flowCacheSize: number;
-  backend: 'noble' | 'node';
+  backend: AeadBackendName;
   batch: number;
   /** Safety-net timeout of an idle queue's sleep (ms). */
   parkTimeoutMs: number;
@@ -90,7 +91,9 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const heap = HeapView.attach(t.xfrm.heap);
   const spd = PolicyDbView.attach(heap, t.xfrm.spd);
   const sad = StateDbView.attach(heap, t.xfrm.sad);
-  const engine = new EspEngine(spd, sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup, queue: t.queue });
+  const engine = new EspEngine(spd, sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup, queue: t.queue, batchSeals: true });
+  // Native backend: the batch's seals run in one call, after the loop, before the batch is published.
+  const seals = engine.sealBatch;
   const cache = new FlowCache(t.flowCacheSize);
   const rx = new PacketRing(t.rx);
   const tx = new PacketRing(t.tx);
@@ -183,7 +186,22 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
   };
 
+  /** A deferred seal failed (never seen; its bytes were wiped): the packet in slot k is dropped, not sent. */
+  const sealFailed = (k: number) => {
+    const tw = tx.pending(k) >> 2;
+    if ((tx.i32[tw + 1] & 0xff) !== L.V_TRANSMITTED) return;
+    tx.i32[tw] = 0;
+    tx.i32[tw + 1] = L.V_DROPPED | (DROP.XfrmOutStateProtoError << 8);
+    engine.drops[DROP.XfrmOutStateProtoError]++;
+    counters[c + L.C_TRANSMITTED]--;
+    counters[c + L.C_DROPPED]++;
+  };
+
   let lastSweep = 0;
+  if (seals !== undefined) {
+    seals.bind(tx.u8, rx.u8); // rx slots are released only after the flush
+    seals.onFailed = sealFailed;
+  }
   reader.online();
   Atomics.store(control, line + L.Q_READY, 1);
   if (t.generate !== undefined) return generate(t.generate);
@@ -227,6 +245,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       const to = tx.pending(k);
       const out = txViews[(to - 64) / tx.slotBytes];
       engine.acquire = undefined;
+      if (seals !== undefined) seals.tag = k;
       let r: number;
       if (len > rx.maxPacket) {
         r = engine.drop(dir === L.DIR_INPUT ? DROP.XfrmInBufferError : DROP.XfrmOutTooBig); // larger than a ring slot
@@ -264,6 +283,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       tx.u64[(to >> 3) + 2] = engine.usedCount > 0 ? sad.serialOf(engine.used[0]) : 0n; // the SA's never-reused identity
       counters[c + L.C_BYTES] += len;
     }
+    seals?.flush();
     // Counters and notices first: whoever sees these results sees the figures that include them.
     publishCounters(n, (performance.now() - started) * 1e6);
     tx.publish(n);
@@ -279,7 +299,18 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     reader.online();
     const templates = new Uint8Array(g.templates);
     const views = Array.from({ length: g.count }, (_, i) => templates.subarray(i * g.size, (i + 1) * g.size));
-    const out = new Uint8Array(g.size + 512);
+    // One output slot per packet of a batch, as a transmit ring has: deferred seals need their own bytes.
+    const slotBytes = g.size + 512;
+    const area = new Uint8Array(t.batch * slotBytes);
+    const outs = Array.from({ length: t.batch }, (_, k) => area.subarray(k * slotBytes, (k + 1) * slotBytes));
+    if (seals !== undefined) {
+      seals.bind(area, templates);
+      seals.onFailed = () => {
+        engine.drops[DROP.XfrmOutStateProtoError]++;
+        counters[c + L.C_TRANSMITTED]--;
+        counters[c + L.C_DROPPED]++;
+      };
+    }
     const sentSeq = new Int32Array(t.batch);
     const sentRt = new Int32Array(t.batch);
     let next = 0;
@@ -287,7 +318,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       const started = performance.now();
       let sent = 0;
       for (let k = 0; k < t.batch; k++) {
-        const r = output(views[next], g.size, out);
+        const r = output(views[next], g.size, outs[k]);
         next = next + 1 === g.count ? 0 : next + 1;
         counters[c + (r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED)]++;
         counters[c + L.C_BYTES] += g.size;
@@ -296,6 +327,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
           sentRt[sent++] = engine.firstRuntime;
         }
       }
+      seals?.flush();
       for (let k = 0; k < sent; k++) recordOrder(sentRt[k], sentSeq[k]); // the batch leaves now, in order
       reader.quiescent();
       publishCounters(t.batch, (performance.now() - started) * 1e6);

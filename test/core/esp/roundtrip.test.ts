@@ -1,7 +1,8 @@
 // Round trips through the whole output and input paths: every mode x family x AEAD x ICV,
 // with and without ESP-in-UDP, and ESN; the receiver gets back the exact packet.
 import { describe, expect, it } from 'vitest';
-import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine } from '@xfrm/core';
+import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine, type AeadBackendName } from '@xfrm/core';
+import { BACKENDS } from '../../fixtures/backends.js';
 import { hexOf, pair, udpPacket } from './helpers.js';
 
 const AEADS = [
@@ -34,7 +35,7 @@ const VARIANTS = [
   { name: 'esn across 2^32', a: 'replay-window 64 flag esn replay-oseq 0xfffffffe', b: 'replay-window 64 flag esn replay-seq 0xfffffffd' },
 ];
 
-function tunnelPair(t: (typeof TUNNELS)[number], aead: (typeof AEADS)[number], icv: number, v: (typeof VARIANTS)[number], backend: 'noble' | 'node') {
+function tunnelPair(t: (typeof TUNNELS)[number], aead: (typeof AEADS)[number], icv: number, v: (typeof VARIANTS)[number], backend: AeadBackendName) {
   const [is, id] = t.inner;
   const [os, od] = t.outer;
   const any = os.includes(':') ? '::' : '0.0.0.0';
@@ -60,7 +61,7 @@ function roundTrip(p: ReturnType<typeof pair>, packet: Uint8Array, expectUdp: bo
   return wire.subarray(0, n);
 }
 
-describe.each(['noble', 'node'] as const)('ESP round trips (%s backend)', (backend) => {
+describe.each(BACKENDS)('ESP round trips (%s backend)', (backend) => {
   for (const t of TUNNELS)
     for (const a of AEADS)
       for (const icv of a.icvs)

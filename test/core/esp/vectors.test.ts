@@ -1,9 +1,10 @@
 // ESP against the published vectors in test/fixtures/vectors: whole packets (DPDK, RFC 7634)
-// through the real input path, and the ESP transform on the draft-mcgrew payloads; with both
+// through the real input path, and the ESP transform on the draft-mcgrew payloads; with every
 // backends. Encryption is compared byte for byte wherever the vector uses the RFC's default
 // padding, decryption always. Algorithms outside the mission are skipped by name, and counted.
 import { describe, expect, it } from 'vitest';
-import { EspEngine, Xfrm, aeadBackend, espOpen, espSeal, formatAddress, padLength, type Address, applyXfrmLine } from '@xfrm/core';
+import { EspEngine, Xfrm, aeadBackend, espOpen, espSeal, formatAddress, padLength, type Address, applyXfrmLine, type AeadBackendName } from '@xfrm/core';
+import { BACKENDS } from '../../fixtures/backends.js';
 import { hex, loadVectors, supported, toHex, type Vector } from '../../fixtures/vectors.js';
 
 const all = [...loadVectors('dpdk-ipsec.json'), ...loadVectors('rfc7634-appendix-a.json'), ...loadVectors('draft-mcgrew-gcm-test-01.json')];
@@ -24,7 +25,7 @@ function outerAddresses(p: Uint8Array): [Address, Address] {
 }
 
 /** An Xfrm holding the vector's SA (and, for whole packets, an inbound policy it satisfies). */
-function setup(v: Vector, backend: 'noble' | 'node') {
+function setup(v: Vector, backend: AeadBackendName) {
   const x = Xfrm.create({ heap: { maxBytes: 1 << 24 } });
   const key = `0x${v.sa.encr_key}${v.sa.salt}`;
   const esn = v.sa.esn ? 'replay-window 64 flag esn' : '';
@@ -59,7 +60,7 @@ describe('vector coverage', () => {
   });
 });
 
-describe.each(['noble', 'node'] as const)('published ESP vectors (%s backend)', (backend) => {
+describe.each(BACKENDS)('published ESP vectors (%s backend)', (backend) => {
   for (const v of usable) {
     const seqHi = parseInt(v.seq_hi, 16);
     const seqLo = parseInt(v.seq_lo, 16);

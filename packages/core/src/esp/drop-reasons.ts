@@ -22,6 +22,7 @@ export const DROP_REASONS = [
   'XfrmOutStateSeqError',
   'XfrmOutStateExpired',
   'XfrmOutStateModeError',
+  'XfrmOutStateProtoError',
   'XfrmOutError',
   'XfrmOutTooBig',
 ] as const;
@@ -50,6 +51,7 @@ export const DROP_REASON_DOCS: Readonly<Record<DropReason, string>> = {
   XfrmOutStateSeqError: 'output sequence numbers of the state are used up (no ESN)',
   XfrmOutStateExpired: 'the state was dying (deleted or expired) when the packet was sent',
   XfrmOutStateModeError: 'the packet cannot be encapsulated in the SA mode (malformed for transport mode, or too big)',
+  XfrmOutStateProtoError: 'the cipher failed to seal the packet (never expected: the native backend wiped the bytes rather than send them)',
   XfrmOutTooBig:
     'the packet would be too big once encapsulated: larger than a queue slot (Dataplane slotBytes / mtu), the output buffer, or 65,535 bytes (not a Linux counter: Linux answers with ICMP fragmentation needed)',
   XfrmOutError: 'an outbound packet that is not an IPv4 or IPv6 packet',

@@ -8,7 +8,7 @@
  * (output sequence numbers by compare-exchange; the replay window, for which the caller
  * guarantees a single writer per SA by steering on the SPI). Everything else is thread-local.
  */
-import { type AeadBackend } from './aead.js';
+import { type AeadBackend, type SealBatch } from './aead.js';
 import { aeadBackend } from './aead-backend.js';
 import { RESOLVED_ACQUIRE, RESOLVED_BLOCK, RESOLVED_NONE, newBundleScratch, resolveInto, type AcquireRequest } from '../xfrm/bundle.js';
 import { DROP, DROP_REASONS } from './drop-reasons.js';
@@ -47,6 +47,11 @@ export interface EspEngineOptions {
   inboundPolicyCheck?: boolean;
   /** The queue this engine serves: states bound to it (`pcpu-num`) are preferred on output. Default -1 (none). */
   queue?: number;
+  /**
+   * Defer the outermost seal of each output packet into the backend's batch (native only):
+   * the caller binds its transmit buffer and flushes before anything reads the packets.
+   */
+  batchSeals?: boolean;
 }
 
 /** One thread's ESP packet path. */
@@ -55,6 +60,8 @@ export class EspEngine {
   readonly drops = new Float64Array(DROP_REASONS.length);
   /** SA contexts of this thread. */
   readonly contexts: SaContextCache;
+  /** With `batchSeals` on a backend that batches: the deferred seals, for the caller to bind and flush. */
+  readonly sealBatch: SealBatch | undefined;
   /** Reason code of the last DROPPED result. */
   lastDrop = -1;
   /**
@@ -89,7 +96,9 @@ export class EspEngine {
     readonly sad: StateDbView,
     opts: EspEngineOptions = {},
   ) {
-    this.contexts = new SaContextCache(sad, opts.backend ?? aeadBackend('noble'), { perPacketSetup: opts.perPacketSetup });
+    const backend = opts.backend ?? aeadBackend();
+    this.contexts = new SaContextCache(sad, backend, { perPacketSetup: opts.perPacketSetup });
+    this.sealBatch = opts.batchSeals ? backend.batch : undefined;
     this.policyCheck = opts.inboundPolicyCheck ?? true;
     this.queue = opts.queue ?? -1;
   }
@@ -163,7 +172,11 @@ export class EspEngine {
       }
       // The first hop may reuse the caller's parse of the packet (`parsed`); later hops parse the ESP they wrap.
       const first = i === 0 && parsed !== undefined;
+      // Only the outermost seal may wait for the batch: an inner layer's bytes are read by the next.
+      const batch = last ? this.sealBatch : undefined;
+      if (batch !== undefined) batch.deferring = true;
       len = espEncapsulate(sa, this.sad.outSeqHi, seqLo, src, so, len, dst, d, first ? parsed : this.info, first);
+      if (batch !== undefined) batch.deferring = false;
       if (len < 0) return this.drop(len === ESP_TOO_BIG ? DROP.XfrmOutTooBig : DROP.XfrmOutStateModeError);
       this.used[this.usedCount++] = slot;
       src = dst;

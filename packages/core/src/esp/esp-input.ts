@@ -35,8 +35,7 @@ export function espDecapsulate(
 ): number {
   const h = sa.tunnel ? 0 : outer.headerLength;
   if (oo + h + elen > out.length) return dropResult(DROP.XfrmInHdrError);
-  out.set(b.subarray(eo, eo + elen), oo + h);
-  const r = espOpen(sa, seqHi, out, oo + h, elen);
+  const r = espOpen(sa, seqHi, out, oo + h, elen, b, eo); // copies the ESP packet to out[oo + h]
   if (r < 0) return dropResult(DROP.XfrmInStateProtoError);
   const nh = r >>> 16;
   const len = r & 0xffff;

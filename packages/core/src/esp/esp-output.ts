@@ -5,7 +5,7 @@
  * RFC 6040, DF copied from an IPv4 inner header and set for IPv6, IPv4 id from the sequence
  * number, the inner flow label copied in 6in6 as Linux does). Thread-local; no allocation.
  */
-import { ESP_HEADER_LENGTH, espLength, espSeal } from './esp.js';
+import { espLength, espSeal } from './esp.js';
 import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
@@ -51,8 +51,7 @@ export function espEncapsulate(
     const total = outer + udp + espLength(sa, ilen);
     if (total > 65535 || oo + total > out.length) return ESP_TOO_BIG;
     const e = oo + outer + udp;
-    out.set(inp.subarray(io, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);
-    const espLen = espSeal(sa, seqHi, seqLo, info.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, out, e, ilen);
+    const espLen = espSeal(sa, seqHi, seqLo, info.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, out, e, ilen, undefined, inp, io);
     if (udp !== 0) writeUdp(out, oo + outer, sa, espLen);
     const df = info.family === 4 ? (inp[io + 6] & 0x40) !== 0 : true;
     const a = sa.addresses;
@@ -68,8 +67,7 @@ export function espEncapsulate(
   if (total > 65535 || oo + total > out.length) return ESP_TOO_BIG;
   out.set(inp.subarray(io, io + h), oo);
   const e = oo + h + udp;
-  out.set(inp.subarray(io + h, io + ilen), e + ESP_HEADER_LENGTH + sa.ivLen);
-  const espLen = espSeal(sa, seqHi, seqLo, info.proto, out, e, payload);
+  const espLen = espSeal(sa, seqHi, seqLo, info.proto, out, e, payload, undefined, inp, io + h);
   if (udp !== 0) writeUdp(out, oo + h, sa, espLen);
   out[oo + info.protoField] = proto;
   if (info.family === 4) {

@@ -58,9 +58,10 @@ export function espLength(sa: SaContext, payloadLength: number): number {
 }
 
 /**
- * Seal an ESP packet at `b[o]`: the payload must already be at `b[o + 8 + ivLen]`. Writes
- * header, IV (the sequence number unless `iv` is given: published vectors use other IVs),
- * padding, trailer, and encrypts. Returns the ESP length.
+ * Seal an ESP packet at `b[o]` whose payload is `src[so .. so+payloadLength)`, or, without
+ * `src`, already at `b[o + 8 + ivLen]`. Writes header, IV (the sequence number unless `iv` is
+ * given: published vectors use other IVs), padding, trailer, and encrypts. Returns the ESP
+ * length.
  */
 export function espSeal(
   sa: SaContext,
@@ -71,6 +72,8 @@ export function espSeal(
   o: number,
   payloadLength: number,
   iv?: Uint8Array,
+  src?: Uint8Array,
+  so = 0,
 ): number {
   put32(b, o, sa.spi);
   put32(b, o + 4, seqLo);
@@ -81,14 +84,19 @@ export function espSeal(
   b[t++] = pad;
   b[t++] = nextHeader;
   const clear = t - start;
-  if (sa.aead !== null) {
+  const aead = sa.aead;
+  // The payload's copy: done by the seal's own native call where the backend can (copyIn).
+  if (src !== undefined && aead?.copyIn === undefined) b.set(src.subarray(so, so + payloadLength), start);
+  if (aead !== null) {
     if (iv !== undefined) b.set(iv, o + 8);
     else {
       put32(b, o + 8, seqHi);
       put32(b, o + 12, seqLo);
     }
     setNonce(sa, b, o);
-    sa.aead.seal(nonce, setAad(sa, seqHi, seqLo), b, start, clear, sa.icvLen);
+    const a = setAad(sa, seqHi, seqLo);
+    if (src !== undefined && aead.copyIn !== undefined) aead.copyIn(src, so, b, start, payloadLength); // just before the seal that does it
+    aead.seal(nonce, a, b, start, clear, sa.icvLen);
   }
   return ESP_HEADER_LENGTH + sa.ivLen + clear + sa.icvLen;
 }
@@ -99,19 +107,25 @@ export const ESP_BAD_ICV = -2;
 export const ESP_BAD_TRAILER = -3;
 
 /**
- * Open the ESP packet `b[o .. o+len)` whose full sequence number has high half `seqHi`:
- * verify the ICV, and only then decrypt in place and check the trailer (padding must be
- * 1, 2, 3, ...). Returns `nextHeader << 16 | payloadLength` (payload at `b[o + 8 + ivLen]`;
- * IP packets are shorter than 64 KiB), or ESP_BAD_LENGTH, ESP_BAD_ICV, ESP_BAD_TRAILER.
+ * Open the ESP packet `src[so .. so+len)` (default: `b[o .. o+len)`, in place) whose full
+ * sequence number has high half `seqHi` into `b[o ..]`: verify the ICV, and only then
+ * decrypt and check the trailer (padding must be 1, 2, 3, ...). Returns
+ * `nextHeader << 16 | payloadLength` (payload at `b[o + 8 + ivLen]`; IP packets are shorter
+ * than 64 KiB), or ESP_BAD_LENGTH, ESP_BAD_ICV, ESP_BAD_TRAILER.
  */
-export function espOpen(sa: SaContext, seqHi: number, b: Uint8Array, o: number, len: number): number {
+export function espOpen(sa: SaContext, seqHi: number, b: Uint8Array, o: number, len: number, src = b, so = o): number {
   const start = o + ESP_HEADER_LENGTH + sa.ivLen;
   const clear = len - ESP_HEADER_LENGTH - sa.ivLen - sa.icvLen;
   if (clear < 2 || (clear & 3) !== 0) return ESP_BAD_LENGTH;
-  if (sa.aead !== null) {
-    setNonce(sa, b, o);
-    const seqLo = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
-    if (!sa.aead.open(nonce, setAad(sa, seqHi, seqLo), b, start, clear, sa.icvLen)) return ESP_BAD_ICV;
+  const aead = sa.aead;
+  const copy = src !== b || so !== o;
+  if (copy && aead?.copyIn === undefined) b.set(src.subarray(so, so + len), o);
+  if (aead !== null) {
+    setNonce(sa, src, so);
+    const seqLo = ((src[so + 4] << 24) | (src[so + 5] << 16) | (src[so + 6] << 8) | src[so + 7]) >>> 0;
+    const a = setAad(sa, seqHi, seqLo);
+    if (copy && aead.copyIn !== undefined) aead.copyIn(src, so, b, o, len); // just before the open that does it
+    if (!aead.open(nonce, a, b, start, clear, sa.icvLen)) return ESP_BAD_ICV;
   }
   const pad = b[start + clear - 2];
   if (pad + 2 > clear) return ESP_BAD_TRAILER;

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "xfrm_native",
+      "sources": ["csrc/addon.c", "csrc/aead.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -151,9 +151,36 @@ const MUTATIONS = [
     to: '        if (depth === 0) return PASS;',
     tests: ['test/core/esp/inbound.test.ts'],
   },
+  {
+    name: 'free-context-with-seals-queued',
+    what: 'a native context is freed while seals under it wait in the batch',
+    file: CORE + 'esp/native-aead.ts',
+    from: '    this.jobs.flush(); // no queued job may outlive its key',
+    to: '',
+    tests: ['test/core/esp/native-aead.test.ts'],
+  },
+  {
+    name: 'open-releases-plaintext',
+    what: 'native open copies the plaintext out before knowing the ICV verified',
+    file: 'packages/native/csrc/aead.c',
+    from: '  if (ok) memcpy(p, scratch, len);',
+    to: '  memcpy(p, scratch, len);',
+    tests: ['test/core/esp/aead.test.ts', 'test/core/esp/native-aead.test.ts'],
+  },
+  {
+    name: 'failed-seal-keeps-plaintext',
+    what: 'a native seal that failed leaves its (plaintext) bytes to be sent',
+    file: 'packages/native/csrc/aead.c',
+    from: '  if (r != JOB_OK && job[J_OP] == JOB_SEAL) OPENSSL_cleanse(buf + off, (size_t)(len + icv));',
+    to: '',
+    tests: ['test/core/esp/native-aead.test.ts'],
+  },
 ];
 
-const build = () => execFileSync('pnpm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+const build = () => {
+  execFileSync('node', ['packages/native/build-addon.mjs'], { cwd: root, stdio: 'pipe' }); // C mutations need the addon rebuilt
+  execFileSync('pnpm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+};
 const want = process.argv.slice(2);
 const chosen = MUTATIONS.filter((m) => want.length === 0 || want.includes(m.name));
 if (chosen.length === 0) {

@@ -152,6 +152,14 @@ const MUTATIONS = [
     tests: ['test/core/esp/inbound.test.ts'],
   },
   {
+    name: 'pcpu-count-not-kept',
+    what: "a queue-bound state is added without counting it on its key, so lookups stop at the key's first match",
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain.offset + CHAIN_PCPU, 1);',
+    to: '',
+    tests: ['test/core/xfrm/pcpu-lookup.test.ts', 'test/workers/per-queue-sa.test.ts'],
+  },
+  {
     name: 'free-context-with-seals-queued',
     what: 'a native context is freed while seals under it wait in the batch',
     file: CORE + 'esp/native-aead.ts',

@@ -20,7 +20,10 @@
  *   it is linked (chain.ts). Each `bydst` key has a shadow generation word (in the heap, found
  *   through the `chains` table, shared by the key's records through S_CHAIN): adding a state
  *   moves it once, after the state is linked, which invalidates the bundles of exactly the
- *   states the new one may shadow, in O(1). A delete sets `dead`, then moves the record's
+ *   states the new one may shadow, in O(1). Beside it, the count of the key's queue-bound
+ *   (pcpu-num) states, raised before such a state is linked and lowered after it is unlinked:
+ *   a lookup walks past the key's first match only when it is not zero (a key may hold
+ *   thousands of states). A delete sets `dead`, then moves the record's
  *   `genid` (never-reused numbers), then retires it. Queue workers write only the runtime
  *   block, with `Atomics` (the output sequence by compare-exchange; the replay window only from
  *   the one queue the SA's SPI is steered to).
@@ -184,6 +187,9 @@ const S_PREV_DST = S_SEL + SEL_WORDS;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_SRC + 1;
+/** A `bydst` key's chain block: its shadow generation (u64, words 0-1) and how many of its states are bound to a queue (word 2). */
+const CHAIN_BLOCK_WORDS = 4;
+const CHAIN_PCPU = 2;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
@@ -300,7 +306,15 @@ export class StateDbView {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     let fallback = -1;
     let fallbackGenid = 0n;
-    for (let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0); slot >= 0; ) {
+    let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
+    // Only a key that has queue-bound states is worth walking past its first match: without
+    // them the newest match is the answer (a key can hold thousands of states). A bound state
+    // added meanwhile moves the key's shadow generation, so a bundle built without it is redone.
+    if (queue >= 0 && slot >= 0) {
+      const block = this.heap.i32[this.field(slot, S_CHAIN)]; // field() covers the record
+      if (Atomics.load(this.heap.cover(block + CHAIN_BLOCK_WORDS), block + CHAIN_PCPU) === 0) queue = -1;
+    }
+    while (slot >= 0) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
       const genid = Atomics.load(this.heap.u64, (p + S_GENID) >> 1);
@@ -393,7 +407,7 @@ interface Entry {
   readonly runtimeWords: number;
 }
 
-/** A `bydst` key's shadow generation word, and how many states share it. */
+/** A `bydst` key's chain block (CHAIN_BLOCK_WORDS at `offset`), and how many states share it. */
 interface ChainBlock {
   readonly offset: number;
   count: number;
@@ -471,6 +485,8 @@ export class StateDb extends StateDbView {
     i32[runtime + RT_SEQ_HI] = state.replay.seqHi;
     const dkey = dstKey(state);
     const chain = this.chainBlock(dkey);
+    // Counted before the link: a reader that finds the bound state also walks for it.
+    if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain.offset + CHAIN_PCPU, 1);
     this.writeRecord(slot, state, runtime, chain.offset);
     this.dsts.linkAfter(dkey, -1, slot); // newest first
     this.srcs.linkAfter(srcKey(state), -1, slot);
@@ -624,10 +640,11 @@ export class StateDb extends StateDbView {
     this.kill(e.slot);
     const dkey = dstKey(s);
     const chain = this.chainBlocks.get(dkey.join(','))!;
+    if (s.pcpuNum !== undefined) Atomics.sub(this.heap.i32, chain.offset + CHAIN_PCPU, 1); // after the unlink
     if (--chain.count === 0) {
       this.chainBlocks.delete(dkey.join(','));
       this.chains.delete(dkey, 0);
-      this.reclaimer.retire(() => this.heap.release(chain.offset, 2));
+      this.reclaimer.retire(() => this.heap.release(chain.offset, CHAIN_BLOCK_WORDS));
     }
     const { runtime, runtimeWords } = e;
     this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
@@ -653,8 +670,9 @@ export class StateDb extends StateDbView {
     const k = dkey.join(',');
     let chain = this.chainBlocks.get(k);
     if (chain === undefined) {
-      const offset = this.heap.alloc(2); // one u64
+      const offset = this.heap.alloc(CHAIN_BLOCK_WORDS);
       Atomics.store(this.heap.u64, offset >> 1, 1n);
+      Atomics.store(this.heap.i32, offset + CHAIN_PCPU, 0);
       this.chains.insert(dkey, 0, offset);
       chain = { offset, count: 0 };
       this.chainBlocks.set(k, chain);

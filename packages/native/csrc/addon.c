@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "aead.h"
+#include "io.h"
 
 #define MAX_BUFFERS 16
 
@@ -222,6 +223,7 @@ NAPI_MODULE_INIT() {
     CHECK(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
     CHECK(env, napi_set_named_property(env, exports, fns[i].name, f));
   }
+  if (io_register(env, exports) != 0) return NULL;
   napi_value v;
   CHECK(env, napi_create_int32(env, J_WORDS, &v));
   CHECK(env, napi_set_named_property(env, exports, "JOB_WORDS", v));

@@ -106,6 +106,10 @@ describe('per-queue ACQUIREs (flag cpu-acquire)', () => {
       const spiOf = (r: PacketResult) => Buffer.from(r.data!).readUInt32BE(20);
       const first = await a.process(packets(400));
       expect(first.every((r) => r.verdict === 'transmitted' && spiOf(r) === 0x400)).toBe(true);
+      // The queues' counters agree: a packet that carries an ACQUIRE is still counted as sent.
+      const counted = a.stats().queues;
+      expect(counted.reduce((n, q) => n + q.transmitted, 0)).toBe(400);
+      expect(counted.reduce((n, q) => n + q.dropped, 0)).toBe(0);
       expect(acquires.map((x) => x.pcpuNum).sort()).toEqual([0, 1]); // one per queue, merged
       expect(a.xfrm.acquires.list().every((x) => x.merged > 1)).toBe(true);
       await a.apply(state(0x401, 'pcpu-num 1'));

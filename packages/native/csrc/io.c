@@ -73,6 +73,51 @@ static napi_value num(napi_env env, int32_t v) {
   return r;
 }
 
+/* The arguments of a batch read: (fd, bytes, slotBytes, slots, lengths), checked to fit. */
+struct read_args {
+  int32_t fd, slot_bytes, slots;
+  uint8_t *buf;
+  int32_t *lengths;
+  size_t buf_len;
+};
+
+static int read_args(napi_env env, napi_callback_info info, int32_t min_slot, struct read_args *a) {
+  napi_value argv[5];
+  size_t n_lengths;
+  if (get_args(env, info, 5, argv) || get_int(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
+      get_int(env, argv[2], &a->slot_bytes) || get_int(env, argv[3], &a->slots) || get_bytes(env, argv[4], napi_int32_array, (void **)&a->lengths, &n_lengths)) {
+    return -1;
+  }
+  if (a->slot_bytes <= min_slot || a->slots < 0 || a->slots > MAX_BATCH || (size_t)a->slots > n_lengths || (size_t)a->slots * a->slot_bytes > a->buf_len) {
+    napi_throw_range_error(env, NULL, "xfrm native io: the slots do not fit the buffer, or more than 256");
+    return -1;
+  }
+  return 0;
+}
+
+/* The arguments of a batch write: (fd, bytes, offsets, lengths, n), checked. */
+struct write_args {
+  int32_t fd, n;
+  uint8_t *buf;
+  int32_t *offsets, *lengths;
+  size_t buf_len;
+};
+
+static int write_args(napi_env env, napi_callback_info info, struct write_args *a) {
+  napi_value argv[5];
+  size_t n_off, n_len;
+  if (get_args(env, info, 5, argv) || get_int(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
+      get_bytes(env, argv[2], napi_int32_array, (void **)&a->offsets, &n_off) || get_bytes(env, argv[3], napi_int32_array, (void **)&a->lengths, &n_len) ||
+      get_int(env, argv[4], &a->n)) {
+    return -1;
+  }
+  if (a->n < 0 || a->n > MAX_BATCH || (size_t)a->n > n_off || (size_t)a->n > n_len) {
+    napi_throw_range_error(env, NULL, "xfrm native io: the count is negative, above 256, or beyond the offsets or lengths");
+    return -1;
+  }
+  return 0;
+}
+
 /* tunOpen(name, queues) -> [fd, ...]: IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE, non-blocking. */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -229,51 +274,39 @@ static int write_headers(uint8_t *p, const struct sockaddr_storage *from, const 
  * of the payload); lengths[k] is packet k's length.
  */
 static napi_value js_udp_recv(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
-  int32_t fd, slot_bytes, slots;
-  uint8_t *buf;
-  int32_t *lengths;
-  size_t buf_len, n_lengths;
-  if (get_int(env, argv[0], &fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) || get_int(env, argv[2], &slot_bytes) ||
-      get_int(env, argv[3], &slots) || get_bytes(env, argv[4], napi_int32_array, (void **)&lengths, &n_lengths)) {
-    return NULL;
-  }
-  if (slot_bytes <= 48 || slots < 0 || slots > MAX_BATCH || (size_t)slots > n_lengths || (size_t)slots * slot_bytes > buf_len) {
-    napi_throw_range_error(env, NULL, "xfrm native io: udpRecv slots do not fit the buffer");
-    return NULL;
-  }
+  struct read_args a;
+  if (read_args(env, info, 48, &a) != 0) return NULL;
   struct sockaddr_storage self;
   socklen_t self_len = sizeof self;
-  if (getsockname(fd, (struct sockaddr *)&self, &self_len) != 0) return fail(env, "getsockname");
+  if (getsockname(a.fd, (struct sockaddr *)&self, &self_len) != 0) return fail(env, "getsockname");
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
   struct sockaddr_storage from[MAX_BATCH];
-  memset(msgs, 0, sizeof(struct mmsghdr) * slots);
-  for (int k = 0; k < slots; k++) {
-    iov[k].iov_base = buf + (size_t)k * slot_bytes + 48;
-    iov[k].iov_len = slot_bytes - 48;
+  memset(msgs, 0, sizeof(struct mmsghdr) * a.slots);
+  for (int k = 0; k < a.slots; k++) {
+    iov[k].iov_base = a.buf + (size_t)k * a.slot_bytes + 48;
+    iov[k].iov_len = a.slot_bytes - 48;
     msgs[k].msg_hdr.msg_iov = &iov[k];
     msgs[k].msg_hdr.msg_iovlen = 1;
     msgs[k].msg_hdr.msg_name = &from[k];
     msgs[k].msg_hdr.msg_namelen = sizeof from[k];
   }
-  int got = slots == 0 ? 0 : recvmmsg(fd, msgs, slots, MSG_DONTWAIT, NULL);
+  int got = a.slots == 0 ? 0 : recvmmsg(a.fd, msgs, a.slots, MSG_DONTWAIT, NULL);
   if (got < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return num(env, 0);
     return fail(env, "recvmmsg");
   }
   for (int k = 0; k < got; k++) {
-    uint8_t *slot = buf + (size_t)k * slot_bytes;
+    uint8_t *slot = a.buf + (size_t)k * a.slot_bytes;
     int payload = (int)msgs[k].msg_len;
     if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
-      lengths[k] = -1; /* larger than a slot: the caller counts it as a buffer error */
+      a.lengths[k] = -1; /* larger than a slot: the caller counts it as a buffer error */
       continue;
     }
     int h = from[k].ss_family == AF_INET ? 28 : 48;
     write_headers(slot + 48 - h, &from[k], &self, payload);
     if (h != 48) memmove(slot, slot + 48 - h, h + payload);
-    lengths[k] = h + payload;
+    a.lengths[k] = h + payload;
   }
   return num(env, got);
 }
@@ -286,29 +319,16 @@ static napi_value js_udp_recv(napi_env env, napi_callback_info info) {
  * skipped (counted as sent: the caller checked them).
  */
 static napi_value js_udp_send(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
-  int32_t fd, n;
-  uint8_t *buf;
-  int32_t *offsets, *lengths;
-  size_t buf_len, n_off, n_len;
-  if (get_int(env, argv[0], &fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) ||
-      get_bytes(env, argv[2], napi_int32_array, (void **)&offsets, &n_off) || get_bytes(env, argv[3], napi_int32_array, (void **)&lengths, &n_len) ||
-      get_int(env, argv[4], &n)) {
-    return NULL;
-  }
-  if (n < 0 || n > MAX_BATCH || (size_t)n > n_off || (size_t)n > n_len) {
-    napi_throw_range_error(env, NULL, "xfrm native io: udpSend count out of range");
-    return NULL;
-  }
+  struct write_args a;
+  if (write_args(env, info, &a) != 0) return NULL;
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
   struct sockaddr_storage to[MAX_BATCH];
   int m = 0;
-  for (int k = 0; k < n; k++) {
-    int64_t off = offsets[k], len = lengths[k];
-    if (off < 0 || len < 28 || off + len > (int64_t)buf_len) continue;
-    uint8_t *p = buf + off;
+  for (int k = 0; k < a.n; k++) {
+    int64_t off = a.offsets[k], len = a.lengths[k];
+    if (off < 0 || len < 28 || off + len > (int64_t)a.buf_len) continue;
+    uint8_t *p = a.buf + off;
     int h;
     memset(&to[m], 0, sizeof to[m]);
     if ((p[0] >> 4) == 4 && p[9] == IPPROTO_UDP) {
@@ -341,7 +361,7 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
   }
   int sent = 0;
   while (sent < m) {
-    int r = sendmmsg(fd, msgs + sent, m - sent, MSG_DONTWAIT);
+    int r = sendmmsg(a.fd, msgs + sent, m - sent, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break; /* the rest is dropped, as a full NIC queue drops */
@@ -350,61 +370,36 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     }
     sent += r;
   }
-  return num(env, sent + (n - m));
+  return num(env, sent + (a.n - m));
 }
 
 /* tunRead(fd, bytes, slotBytes, slots, lengths) -> n: up to `slots` packets, one per slot. */
 static napi_value js_tun_read(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
-  int32_t fd, slot_bytes, slots;
-  uint8_t *buf;
-  int32_t *lengths;
-  size_t buf_len, n_lengths;
-  if (get_int(env, argv[0], &fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) || get_int(env, argv[2], &slot_bytes) ||
-      get_int(env, argv[3], &slots) || get_bytes(env, argv[4], napi_int32_array, (void **)&lengths, &n_lengths)) {
-    return NULL;
-  }
-  if (slot_bytes <= 0 || slots < 0 || (size_t)slots > n_lengths || (size_t)slots * slot_bytes > buf_len) {
-    napi_throw_range_error(env, NULL, "xfrm native io: tunRead slots do not fit the buffer");
-    return NULL;
-  }
+  struct read_args a;
+  if (read_args(env, info, 0, &a) != 0) return NULL;
   int k = 0;
-  while (k < slots) {
-    ssize_t r = read(fd, buf + (size_t)k * slot_bytes, slot_bytes);
+  while (k < a.slots) {
+    ssize_t r = read(a.fd, a.buf + (size_t)k * a.slot_bytes, a.slot_bytes);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return fail(env, "reading the TUN queue");
     }
-    lengths[k++] = (int32_t)r;
+    a.lengths[k++] = (int32_t)r;
   }
   return num(env, k);
 }
 
 /* tunWrite(fd, bytes, offsets, lengths, n) -> how many were written (a full device queue drops the rest). */
 static napi_value js_tun_write(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
-  int32_t fd, n;
-  uint8_t *buf;
-  int32_t *offsets, *lengths;
-  size_t buf_len, n_off, n_len;
-  if (get_int(env, argv[0], &fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&buf, &buf_len) ||
-      get_bytes(env, argv[2], napi_int32_array, (void **)&offsets, &n_off) || get_bytes(env, argv[3], napi_int32_array, (void **)&lengths, &n_len) ||
-      get_int(env, argv[4], &n)) {
-    return NULL;
-  }
-  if (n < 0 || (size_t)n > n_off || (size_t)n > n_len) {
-    napi_throw_range_error(env, NULL, "xfrm native io: tunWrite count out of range");
-    return NULL;
-  }
+  struct write_args a;
+  if (write_args(env, info, &a) != 0) return NULL;
   int written = 0;
-  for (int k = 0; k < n; k++) {
-    int64_t off = offsets[k], len = lengths[k];
-    if (off < 0 || len <= 0 || off + len > (int64_t)buf_len) continue;
+  for (int k = 0; k < a.n; k++) {
+    int64_t off = a.offsets[k], len = a.lengths[k];
+    if (off < 0 || len <= 0 || off + len > (int64_t)a.buf_len) continue;
     ssize_t r;
-    do r = write(fd, buf + off, (size_t)len);
+    do r = write(a.fd, a.buf + off, (size_t)len);
     while (r < 0 && errno == EINTR);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (r < 0 && errno != EINVAL && errno != EIO) return fail(env, "writing the TUN queue");

@@ -619,11 +619,15 @@ export class Dataplane extends EventEmitter {
       mapClassifier: this.opts.ablate?.mapClassifier,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
       refcount: this.opts.ablate?.refcount,
-      measureOrder: this.opts.generate?.measureOrder,
       generate:
         this.opts.generate === undefined
           ? undefined
-          : { templates: this.opts.generate.templates[q], count: this.opts.generate.counts[q], size: this.opts.generate.size },
+          : {
+              templates: this.opts.generate.templates[q],
+              count: this.opts.generate.counts[q],
+              size: this.opts.generate.size,
+              measureOrder: this.opts.generate.measureOrder,
+            },
     };
     const line = L.CTRL_LINE * (1 + q);
     this.running[q] = this.pool.run(task).then(

@@ -1,0 +1,225 @@
+/**
+ * One queue's packet path over the shared tables, whatever feeds it (the receive ring, the
+ * benchmark's own traffic, a TUN device and a UDP socket): the tables attached, the epoch
+ * reader, the flow cache in front of the ESP engine on output, and the queue's counter line,
+ * notices and control words.
+ *
+ * Shared memory: reads the SPD and SAD lock-free (inside the reader's online sections);
+ * writes SA runtime blocks (EspEngine), its notice ring (the producer side), its own control
+ * words and counter line (queue-layout.ts). Nothing is allocated per packet on a cache hit.
+ */
+import {
+  EpochReader,
+  EspEngine,
+  FLOW_WORDS,
+  HeapView,
+  PolicyDbView,
+  StateDbView,
+  aeadBackend,
+  newIpInfo,
+  parseIp,
+  newBundleScratch,
+  resolveInto,
+  RESOLVED_ACQUIRE,
+  RESOLVED_BLOCK,
+  RESOLVED_BUNDLE,
+  writePacketFlow,
+  DROP,
+  PASS,
+  MAX_TEMPLATES,
+  S_REFCNT,
+  type AcquireRequest,
+  type AeadBackendName,
+  type SealBatch,
+  type XfrmDescription,
+} from '@xfrm/core';
+import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
+import { NoticeRing } from './notice-ring.js';
+import * as L from './queue-layout.js';
+
+/** What every queue task carries, whatever feeds the queue. */
+export interface QueueBase {
+  queue: number;
+  xfrm: XfrmDescription;
+  control: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  /** Lifetime notices to the control thread (notice-ring.ts). */
+  notices: SharedArrayBuffer;
+  /** The epoch reader line the control thread claimed for this queue. */
+  reader: number;
+  flowCacheSize: number;
+  backend: AeadBackendName;
+  batch: number;
+  /** Safety-net timeout of an idle queue's sleep (ms). */
+  parkTimeoutMs: number;
+  /** Ablations (dataplane-bench --ablate): full lookup per packet, cipher context per packet, refcounts. */
+  noFlowCache?: boolean;
+  /**
+   * Baseline (dataplane-bench --ablate map-classifier): a JS Map keyed by the flow as a string,
+   * as a typical Node gateway would write it, instead of the flow cache. It has no
+   * invalidation, so it is only a speed baseline, without churn.
+   */
+  mapClassifier?: boolean;
+  perPacketSetup?: boolean;
+  refcount?: boolean;
+}
+
+const OUT = 1;
+
+/** A queue's packet path (see the file comment). */
+export class QueuePath {
+  readonly heap: HeapView;
+  readonly spd: PolicyDbView;
+  readonly sad: StateDbView;
+  readonly engine: EspEngine;
+  /** Native backend: the batch's seals, run in one call before the batch leaves. */
+  readonly seals: SealBatch | undefined;
+  readonly cache: FlowCache;
+  readonly control: Int32Array;
+  readonly counters: Float64Array;
+  /** This queue's counter line and control line. */
+  readonly c: number;
+  readonly line: number;
+  readonly reader: EpochReader;
+  /** A per-queue ACQUIRE the last output() raised while it sent on a fallback SA. */
+  queueAcquire: AcquireRequest | undefined;
+  private readonly notices: NoticeRing;
+  private readonly notify: (serial: bigint, bits: number) => void;
+  private readonly flow = new Int32Array(FLOW_WORDS);
+  private readonly info = newIpInfo();
+  private readonly scratch = newBundleScratch(); // resolveInto's result: the flow cache copies what it keeps
+  private readonly classifier = new Map<string, Int32Array | null>(); // the map-classifier baseline only
+  private lookups = 0;
+  private packets = 0;
+
+  constructor(private readonly t: QueueBase) {
+    this.heap = HeapView.attach(t.xfrm.heap);
+    this.spd = PolicyDbView.attach(this.heap, t.xfrm.spd);
+    this.sad = StateDbView.attach(this.heap, t.xfrm.sad);
+    this.engine = new EspEngine(this.spd, this.sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup, queue: t.queue, batchSeals: true });
+    this.seals = this.engine.sealBatch;
+    this.cache = new FlowCache(t.flowCacheSize);
+    this.control = new Int32Array(t.control);
+    this.notices = new NoticeRing(t.notices);
+    this.notify = (serial, bits) => this.notices.push(serial, bits);
+    this.line = L.CTRL_LINE * (1 + t.queue);
+    this.counters = new Float64Array(t.counters);
+    this.c = L.COUNTER_LINE * t.queue;
+    this.reader = EpochReader.attach(this.heap, t.xfrm.epochs, t.reader); // claimed by the control thread: nothing leaks if we die
+    Atomics.add(this.control, this.line + L.Q_STARTS, 1);
+    this.counters[this.c + L.C_CACHE_CAPACITY] = this.cache.capacity;
+  }
+
+  /** True once the control thread asked every queue to stop. */
+  get stopping(): boolean {
+    return Atomics.load(this.control, L.CTRL_STOP) !== 0;
+  }
+
+  /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
+  output(data: Uint8Array, len: number, out: Uint8Array): number {
+    const { engine, cache, t } = this;
+    engine.usedCount = 0; // a cached "no policy" or "block" uses no SA: charge none
+    this.queueAcquire = undefined;
+    if (t.noFlowCache) {
+      const r = engine.output(data, 0, len, out, 0); // parses and classifies itself
+      this.lookups += 1 + engine.usedCount;
+      if (r >= 0) this.queueAcquire = engine.acquire;
+      return r;
+    }
+    const info = this.info;
+    if (!parseIp(data, 0, len, info)) return engine.drop(DROP.XfrmOutError);
+    writePacketFlow(data, 0, info, this.flow, 0);
+    if (t.mapClassifier) return this.mapOutput(data, len, out);
+    this.lookups++;
+    let i = cache.lookup(this.spd, this.sad, OUT, this.flow);
+    if (i < 0) {
+      const scratch = this.scratch;
+      const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, t.queue); // reads the generations first
+      this.lookups += 1 + scratch.count;
+      if (kind === RESOLVED_ACQUIRE) {
+        engine.acquire = scratch.acquire;
+        return engine.drop(DROP.XfrmOutNoStates);
+      }
+      if (scratch.acquire !== undefined) {
+        // On the fallback SA while this queue's own is asked for: not cached, so every packet
+        // asks again (merged on the control thread) until the SA arrives or the ACQUIRE expires.
+        this.queueAcquire = scratch.acquire;
+        return engine.encapsulate(scratch.states, data, 0, len, out, 0, 0, scratch.count, info);
+      }
+      i = cache.install(OUT, this.flow, kind, scratch);
+    }
+    const kind = cache.kind(i);
+    if (kind === CACHED_NONE) return PASS;
+    if (kind === CACHED_BLOCK) return engine.drop(DROP.XfrmOutPolBlock);
+    const s = i * MAX_TEMPLATES;
+    const n = cache.count(i);
+    if (t.refcount) this.refcount(s, n, 1);
+    const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n, info);
+    if (t.refcount) this.refcount(s, n, -1);
+    return r;
+  }
+
+  /** After a batch: hand notices over, publish the counters, now and then wipe dead SAs' contexts. */
+  publishCounters(n: number, elapsedNs: number): void {
+    const { counters, c, cache, engine } = this;
+    engine.takeNotices(this.notify);
+    // Now and then, wipe the cipher contexts of SAs that died (keys do not outlive their SA here).
+    if ((counters[c + L.C_BATCHES] & 1023) === 1023) engine.contexts.sweep();
+    this.packets += n;
+    counters[c + L.C_PACKETS] = this.packets;
+    counters[c + L.C_BATCHES]++;
+    counters[c + L.C_CACHE_HITS] = cache.hits;
+    counters[c + L.C_CACHE_MISSES] = cache.misses;
+    counters[c + L.C_CACHE_USED] = cache.used;
+    counters[c + L.C_LOOKUPS] = this.lookups;
+    counters[c + L.C_HIST + L.histBucket(elapsedNs)]++;
+    for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
+  }
+
+  /** Count one verdict (L.C_TRANSMITTED, L.C_PASSED or L.C_DROPPED) and the bytes it came in with. */
+  count(counter: number, bytes: number): void {
+    this.counters[this.c + counter]++;
+    this.counters[this.c + L.C_BYTES] += bytes;
+  }
+
+  /** A packet counted as transmitted was not (its deferred seal failed): count it dropped. */
+  uncountTransmitted(): void {
+    this.engine.drops[DROP.XfrmOutStateProtoError]++;
+    this.counters[this.c + L.C_TRANSMITTED]--;
+    this.counters[this.c + L.C_DROPPED]++;
+  }
+
+  /** Leave: offline in the epoch domain (the line stays the queue's until the control thread gives it back), keys wiped. */
+  finish(): { packets: number } {
+    this.reader.offline();
+    this.engine.contexts.clear();
+    return { packets: this.packets };
+  }
+
+  /** The refcount ablation: what readers would do if they counted references like an accountant. */
+  private refcount(s: number, n: number, by: number): void {
+    for (let j = 0; j < n; j++) {
+      const at = this.sad.field(this.cache.states[s + j], S_REFCNT); // covers the record: read it after
+      Atomics.add(this.heap.i32, at, by);
+    }
+  }
+
+  /** The Map baseline: classify by a 5-tuple string in a Map, then the same ESP path. */
+  private mapOutput(data: Uint8Array, len: number, out: Uint8Array): number {
+    const { engine, scratch } = this;
+    this.lookups++;
+    const key = this.flow.join(',');
+    let states = this.classifier.get(key);
+    if (states === undefined) {
+      const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, this.t.queue);
+      if (kind === RESOLVED_ACQUIRE) {
+        engine.acquire = scratch.acquire;
+        return engine.drop(DROP.XfrmOutNoStates);
+      }
+      states = kind === RESOLVED_BUNDLE ? scratch.states.slice(0, scratch.count) : kind === RESOLVED_BLOCK ? null : new Int32Array(0);
+      this.classifier.set(key, states);
+    }
+    if (states === null) return engine.drop(DROP.XfrmOutPolBlock);
+    return states.length === 0 ? PASS : engine.encapsulate(states, data, 0, len, out, 0, 0, states.length, this.info);
+  }
+}

@@ -87,4 +87,12 @@ for (const fd of [...tun, ...udp]) io.close(fd);
 sender.close();
 receiver.close();
 peer.close();
+
+// --- A Dataplane with io: its queues read the devices, so submitted packets are refused.
+const { Dataplane } = await import('@xfrm/workers');
+const dp = await Dataplane.create({ queues: 1, io: { tun: 'xg1', local: '127.0.0.1', port: 4501 } });
+out.gatewayMtu = execFileSync('ip', ['-o', 'link', 'show', 'xg1'], { encoding: 'utf8' }).match(/mtu (\d+)/)?.[1];
+out.gatewayProcess = await dp.process([new Uint8Array(28)]).then(() => 'accepted', (e) => e.message);
+await dp.close();
+out.gatewayGone = (() => { try { execFileSync('ip', ['link', 'show', 'xg1'], { stdio: 'ignore' }); return false; } catch { return true; } })();
 console.log(JSON.stringify(out));

@@ -32,5 +32,9 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('native packet I/O (in a n
     }
     expect(out.udpSent).toBe(1);
     expect(out.udpReceived).toEqual({ data: 'esp...', port: 4500 });
+    // A gateway Dataplane: the TUN device up with the default MTU for an IPv4 local address, submitted packets refused, the device gone after close().
+    expect(out.gatewayMtu).toBe('1438');
+    expect(out.gatewayProcess).toMatch(/this dataplane is a gateway \(io\)/);
+    expect(out.gatewayGone).toBe(true);
   });
 });

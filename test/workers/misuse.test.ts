@@ -20,6 +20,9 @@ describe('Dataplane under misuse', () => {
       [{ queues: 0 }, /queues/],
       [{ ringSlots: 100 }, /ringSlots/],
       [{ slotBytes: 100 }, /slotBytes/],
+      [{ io: { tun: 'a name far too long', local: '192.0.2.1' } }, /io.tun must be a device name/],
+      [{ io: { tun: 'xg0', local: 'gateway.example' } }, /io.local must be an IPv4 or IPv6 address/],
+      [{ io: { tun: 'xg0', local: '192.0.2.1', port: 70000 } }, /io.port must be a whole number from 1 to 65535/],
     ];
     for (const [opts, msg] of bad) await expect(within(Dataplane.create(opts as never), 5000)).rejects.toThrow(msg);
   });

@@ -27,6 +27,11 @@ export const MAX_ERRORS = 50;
 /** Apply the text of a configuration to a new Xfrm. `name` is used in error messages. */
 export function loadConfigText(text: string, name: string, opts: { allowNullCipher?: boolean } = {}): LoadedConfig {
   const xfrm = Xfrm.create({ heap: { maxBytes: 2 ** 31 }, allowNullCipher: opts.allowNullCipher });
+  return { xfrm, text, ...applyConfigText(xfrm, text, name) };
+}
+
+/** Apply each line of a configuration to `xfrm`; a bad line changes nothing and is reported as `name:line: ...`. */
+export function applyConfigText(xfrm: Xfrm, text: string, name: string): { errors: string[]; lines: number } {
   const errors: string[] = [];
   let lines = 0;
   const all = text.split(/\r?\n/);
@@ -45,7 +50,7 @@ export function loadConfigText(text: string, name: string, opts: { allowNullCiph
       }
     }
   }
-  return { xfrm, errors, lines, text };
+  return { errors, lines };
 }
 
 /** Read and apply a configuration file (`-` for standard input). */

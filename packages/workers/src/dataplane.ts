@@ -10,6 +10,7 @@
  * blocks; this thread turns their notices into expiries (on every poll and every 100 ms).
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { Piscina } from 'piscina';
 import {
   AEAD_BACKENDS,
@@ -31,6 +32,7 @@ import {
   type StateSpec,
   applyXfrmLine,
 } from '@xfrm/core';
+import { openGatewayIo, type GatewayIo, type GatewayIoOptions } from './gateway-io.js';
 import { NoticeRing } from './notice-ring.js';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import * as L from './queue-layout.js';
@@ -119,6 +121,13 @@ export interface DataplaneOptions {
    * its receive ring.
    */
   generate?: { templates: SharedArrayBuffer[]; counts: number[]; size: number; measureOrder?: boolean };
+  /**
+   * A gateway (needs the native addon): each queue serves its own queue of TUN device
+   * `io.tun` and its own ESP-in-UDP socket on `io.local`:`io.port` (the kernel steers inbound
+   * ESP to a queue by SPI), instead of its rings; `process()` and `submit()` are then refused.
+   * SAs are sent in UDP only (`encap espinudp`).
+   */
+  io?: GatewayIoOptions;
 }
 
 /** What became of a submitted packet. */
@@ -234,6 +243,8 @@ export class Dataplane extends EventEmitter {
     private readonly opts: Required<Pick<DataplaneOptions, 'queues' | 'crypto' | 'flowCacheSize' | 'batch'>> & DataplaneOptions,
     ringSlots: number,
     slotBytes: number,
+    /** A gateway's TUN queues and sockets (the `io` option). */
+    readonly gatewayIo: GatewayIo | undefined,
   ) {
     super();
     const q = opts.queues;
@@ -278,7 +289,14 @@ export class Dataplane extends EventEmitter {
       concurrentTasksPerWorker: 1,
       idleTimeout: 2 ** 31 - 1,
     });
-    const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? slotBytesFor(options.mtu ?? 1500));
+    let gatewayIo: GatewayIo | undefined;
+    try {
+      gatewayIo = options.io === undefined ? undefined : openGatewayIo(options.io, queues);
+    } catch (e) {
+      await pool.destroy();
+      throw e;
+    }
+    const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? slotBytesFor(options.mtu ?? 1500), gatewayIo);
     for (let q = 0; q < queues; q++) dp.serve(q);
     try {
       await dp.ready();
@@ -299,6 +317,12 @@ export class Dataplane extends EventEmitter {
   /** Throw if the dataplane was closed: nothing after close() may look as if it worked. */
   private open(what: string): void {
     if (this.closing) throw new Error(`${what}: the dataplane is closed`);
+  }
+
+  /** Refuse packet submission on a gateway (its queues are fed by the TUN device and the socket). */
+  private fedByRings(what: string): void {
+    this.open(what);
+    if (this.gatewayIo !== undefined) throw new Error(`${what}: this dataplane is a gateway (io): its queues read the TUN device and the UDP socket, not submitted packets`);
   }
 
   addState(spec: StateSpec): State {
@@ -390,7 +414,7 @@ export class Dataplane extends EventEmitter {
    * (queue, id) of each taken packet is pushed on it: its result will carry the same pair.
    */
   submit(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out', tickets?: { queue: number; id: number }[]): number {
-    this.open('submit');
+    this.fedByRings('submit');
     checkPackets('submit', packets, dir);
     const d = dir === 'in' ? L.DIR_INPUT : L.DIR_OUTPUT;
     const counts = new Array<number>(this.queues).fill(0);
@@ -463,7 +487,7 @@ export class Dataplane extends EventEmitter {
 
   /** Submit packets and resolve with their results, in submission order. */
   async process(packets: readonly Uint8Array[], dir: 'out' | 'in' = 'out'): Promise<PacketResult[]> {
-    this.open('process');
+    this.fedByRings('process');
     checkPackets('process', packets, dir);
     const results: PacketResult[] = [];
     const waits: Promise<void>[] = [];
@@ -596,6 +620,7 @@ export class Dataplane extends EventEmitter {
     this.poll();
     this.takeNotices();
     await this.pool.destroy();
+    this.gatewayIo?.close();
     for (const r of this.readers) this.xfrm.epochs.unregister(r);
     this.xfrm.removeAllListeners();
   }
@@ -628,6 +653,7 @@ export class Dataplane extends EventEmitter {
               size: this.opts.generate.size,
               measureOrder: this.opts.generate.measureOrder,
             },
+      io: this.gatewayIo === undefined ? undefined : { tunFd: this.gatewayIo.tunFds[q], udpFd: this.gatewayIo.udpFds[q], slotBytes: this.gatewayIo.slotBytes },
     };
     const line = L.CTRL_LINE * (1 + q);
     this.running[q] = this.pool.run(task).then(
@@ -707,6 +733,13 @@ function checkOptions(o: DataplaneOptions): void {
   int('queues', o.queues, 1, 64);
   if (o.crypto !== undefined && !AEAD_BACKENDS.includes(o.crypto)) fail('crypto', AEAD_BACKENDS.map((b) => `'${b}'`).join(', '), o.crypto);
   if (o.crypto === 'native') aeadBackend('native'); // throws, saying why, before any worker starts
+  if (o.io !== undefined) {
+    const io = o.io;
+    if (typeof io.tun !== 'string' || !/^[A-Za-z0-9_.-]{1,14}$/.test(io.tun)) fail('io.tun', "a device name of 1 to 14 letters, digits, '_', '.' or '-'", io.tun);
+    if (typeof io.local !== 'string' || !isIP(io.local)) fail('io.local', 'an IPv4 or IPv6 address', io.local);
+    int('io.port', io.port, 1, 65535);
+    int('io.mtu', io.mtu, 576, 9000);
+  }
   if (o.outputSteering !== undefined && o.outputSteering !== 'sa' && o.outputSteering !== 'flow') fail('outputSteering', "'sa' or 'flow'", o.outputSteering);
   if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);
   if (o.ringSlots !== undefined && !powerOfTwo(o.ringSlots, 2, 1 << 20)) fail('ringSlots', 'a power of two from 2 to 2^20', o.ringSlots);

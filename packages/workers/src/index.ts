@@ -7,3 +7,4 @@ export { PacketRing, SLOT_HEADER } from './packet-ring.js';
 export { FlowCache, CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE } from './flow-cache.js';
 export { Steering } from './steering.js';
 export { histBucket, histPercentile, histUpper } from './queue-layout.js';
+export { defaultTunMtu, type GatewayIoOptions } from './gateway-io.js';

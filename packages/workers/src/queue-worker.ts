@@ -4,7 +4,8 @@
  * CPU serves a NIC queue. Per batch: take packets, run them through the flow cache and ESP,
  * put the results on the transmit ring, release the receive slots, report a quiescent state.
  * An idle queue goes offline in the epoch domain and parks in Atomics.wait (no CPU). The same
- * task runs the benchmark's own traffic instead (queue-generate.ts).
+ * task runs the benchmark's own traffic instead (queue-generate.ts), or a gateway's TUN and
+ * UDP I/O (queue-io.ts).
  *
  * Shared memory: as QueuePath (tables, SA runtime blocks, notices, counters, control words),
  * plus its rings' producer/consumer indexes.
@@ -14,6 +15,7 @@
 import { DROP, DUMMY, PASS, type AcquireRequest } from '@xfrm/core';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import { generate, type GenerateTask } from './queue-generate.js';
+import { serveIo, type IoTask } from './queue-io.js';
 import * as L from './queue-layout.js';
 import { QueuePath, type QueueBase } from './queue-path.js';
 
@@ -23,6 +25,8 @@ export interface QueueTask extends QueueBase {
   tx: SharedArrayBuffer;
   /** Benchmarks: the queue makes its own traffic instead of serving its receive ring. */
   generate?: GenerateTask;
+  /** A gateway: the queue serves its TUN queue and ESP-in-UDP socket instead of its rings. */
+  io?: IoTask;
 }
 
 export default function serveQueue(t: QueueTask): { packets: number } {
@@ -53,6 +57,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   reader.online();
   Atomics.store(control, line + L.Q_READY, 1);
   if (t.generate !== undefined) return generate(q, t.generate, t.batch);
+  if (t.io !== undefined) return serveIo(q, t.io, t.batch);
   for (;;) {
     // Doorbells first, then what they announce: a change after these reads moves a bell.
     const rxBell = rx.bell();

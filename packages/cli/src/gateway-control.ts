@@ -1,0 +1,37 @@
+/**
+ * xfrm-gateway's control socket: a local (Unix) socket that takes one request per line, as
+ * `ip -batch` does (`ip xfrm ...` lines, applied to the running gateway) plus `stats` (the
+ * dataplane's figures as JSON), and answers each with its output, `ok`, or `error: <what>`
+ * (a bad line changes nothing). Requests of one connection are answered in order.
+ */
+import { createServer, type Server } from 'node:net';
+import { type Dataplane } from '@xfrm/workers';
+
+/** Serve the control socket: one request per line, one reply per request. */
+export function controlServer(dp: Dataplane, path: string): Server {
+  const server = createServer((conn) => {
+    let pending = '';
+    let chain = Promise.resolve();
+    conn.on('data', (d) => {
+      pending += d.toString('utf8');
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (line === '') continue;
+        chain = chain.then(async () => {
+          try {
+            const out = line === 'stats' ? JSON.stringify(dp.stats()) : await dp.apply(line);
+            conn.write(out === '' ? 'ok\n' : out.endsWith('\n') ? out : `${out}\n`);
+          } catch (e) {
+            conn.write(`error: ${(e as Error).message.split('\n')[0]}\n`);
+          }
+        });
+      }
+    });
+    conn.on('error', () => conn.destroy());
+  });
+  server.listen(path);
+  return server;
+}
+

@@ -1,0 +1,107 @@
+/**
+ * A gateway queue: the queue's own TUN queue and ESP-in-UDP socket instead of rings, the way
+ * a CPU serves its NIC queue. Per round: clear packets from the TUN queue go through the
+ * output path and leave as ESP over UDP (one sendmmsg); ESP from the socket (steered to this
+ * queue by SPI, so each SA's replay window has one writer) goes through the input path and
+ * the clear packets are written to the TUN queue. Nothing per packet crosses to the control
+ * thread; statistics stay in the queue's counter line. An idle queue goes offline in the
+ * epoch domain and sleeps in poll() (woken by traffic, or by its timeout to see a stop).
+ *
+ * Shared memory: as QueuePath. The packet buffers are this thread's own (plain
+ * ArrayBuffers, so V8's byte-wise copy of unaligned shared memory never applies).
+ */
+import { DROP, PASS } from '@xfrm/core';
+import { requireNative, type NativeIo } from '@xfrm/native';
+import * as L from './queue-layout.js';
+import { type QueuePath } from './queue-path.js';
+
+/** The queue's I/O: file descriptors opened by the control thread (gateway-io.ts). */
+export interface IoTask {
+  tunFd: number;
+  udpFd: number;
+  /** Bytes per packet buffer: the TUN MTU plus encapsulation, rounded up. */
+  slotBytes: number;
+}
+
+/** Longest sleep of an idle queue before it looks at the stop word (ms). */
+const IDLE_WAIT_MS = 50;
+const UDP = 17;
+
+/** Serve the queue's TUN queue and socket until told to stop. */
+export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: number } {
+  const io: NativeIo = requireNative('a gateway queue');
+  const { engine, seals, reader } = q;
+  const slot = t.slotBytes;
+  const area = (n: number) => new Uint8Array(n * slot);
+  const views = (a: Uint8Array) => Array.from({ length: batch }, (_, k) => a.subarray(k * slot, (k + 1) * slot));
+  const clearIn = area(batch); // from the TUN queue
+  const espOut = area(batch); // to the socket
+  const espIn = area(batch); // from the socket
+  const clearOut = area(batch); // to the TUN queue
+  const [clearInV, espOutV, espInV, clearOutV] = [clearIn, espOut, espIn, clearOut].map(views);
+  const inLengths = new Int32Array(batch);
+  const offsets = new Int32Array(batch);
+  const lengths = new Int32Array(batch);
+  const fds = Int32Array.of(t.tunFd, t.udpFd);
+  const verdicts = new Int8Array(batch); // output verdicts, for a deferred seal that fails
+  if (seals !== undefined) {
+    seals.bind(espOut, clearIn);
+    seals.onFailed = (k) => {
+      verdicts[k] = -1;
+      q.uncountTransmitted();
+    };
+  }
+  let lastSweep = 0;
+
+  while (!q.stopping) {
+    const started = performance.now();
+    // Out: TUN -> ESP -> UDP.
+    const nOut = io.tunRead(t.tunFd, clearIn, slot, batch, inLengths);
+    for (let k = 0; k < nOut; k++) {
+      if (seals !== undefined) seals.tag = k;
+      const len = inLengths[k];
+      let r = q.output(clearInV[k], len, espOutV[k]);
+      const out = espOutV[k];
+      if (r >= 0 && (out[0] >> 4 === 4 ? out[9] : out[6]) !== UDP) r = engine.drop(DROP.XfrmOutStateModeError); // this gateway sends ESP in UDP only
+      verdicts[k] = r >= 0 ? 1 : 0;
+      offsets[k] = k * slot;
+      lengths[k] = r >= 0 ? r : 0;
+      q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, len); // PASS: no policy, nowhere to send it in clear
+    }
+    seals?.flush();
+    if (nOut > 0) {
+      for (let k = 0; k < nOut; k++) if (verdicts[k] !== 1) lengths[k] = 0; // skipped by udpSend
+      io.udpSend(t.udpFd, espOut, offsets, lengths, nOut);
+    }
+    // In: UDP -> ESP -> TUN.
+    const nIn = io.udpRecv(t.udpFd, espIn, slot, batch, inLengths);
+    let m = 0;
+    for (let k = 0; k < nIn; k++) {
+      const len = inLengths[k];
+      const r = len < 0 ? engine.drop(DROP.XfrmInBufferError) : engine.input(espInV[k], 0, len, clearOutV[k], 0);
+      if (r >= 0) {
+        offsets[m] = k * slot;
+        lengths[m++] = r;
+      }
+      // PASS here is IKE (non-ESP marker) or a NAT-T keepalive: no key manager in this process takes them.
+      q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, Math.max(len, 0));
+    }
+    if (m > 0) io.tunWrite(t.tunFd, clearOut, offsets, lengths, m);
+    const n = nOut + nIn;
+    if (n > 0) {
+      q.publishCounters(n, (performance.now() - started) * 1e6);
+      reader.quiescent();
+      continue;
+    }
+    // Idle: wipe dead SAs' contexts now and then, then sleep offline until traffic or a stop.
+    if (started - lastSweep >= 100) {
+      engine.contexts.sweep();
+      lastSweep = started;
+    }
+    reader.offline();
+    q.counters[q.c + L.C_PARKS]++;
+    io.wait(fds, IDLE_WAIT_MS);
+    reader.online();
+  }
+  return q.finish();
+}

@@ -1,164 +1,140 @@
 // xfrm-gateway end to end: two gateways in two network namespaces joined by a veth pair,
-// each with a TUN device for its protected subnet. Traffic between the subnets crosses the
-// veth only as ESP in UDP: a TCP transfer arrives intact (SHA-256 compared), UDP datagrams of
-// every size are echoed back, and the gateways' own counters agree. Namespaces, devices and
-// processes are removed even when the test fails.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// each with a TUN device for its protected subnet (bench/gateway-topology.mjs), replay
+// windows of 32 as strongSwan's default. Traffic between the subnets crosses the veth only as
+// ESP in UDP: pings both ways; a TCP transfer arrives intact (SHA-256 compared); UDP
+// datagrams of every size are echoed; a UDP overload where every datagram is either received
+// or counted under a named drop somewhere on its way; a rekey and a queue worker killed under
+// a running transfer that still arrives intact; a clean stop. Namespaces, devices and
+// processes are removed even when a test fails.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canMakeNamespaces, withNamespaces } from '../native/netns.js';
+import { AEADS, TRAFFIC, canMakeNamespaces, policyLine, stateLine, twoGateways, waitFor } from '../../bench/gateway-topology.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const gatewayBin = join(root, 'packages/cli/dist/xfrm-gateway.js');
-const traffic = fileURLToPath(new URL('./gateway-traffic.mjs', import.meta.url));
+const ping = fileURLToPath(new URL('../../bench/icmp-echo.py', import.meta.url));
+type Topology = Awaited<ReturnType<typeof twoGateways>>;
 
-const AEADS = {
-  'aes-gcm-128': "aead 'rfc4106(gcm(aes))' 0x" + '11'.repeat(16) + '01020304 128',
-  'chacha20-poly1305': "aead 'rfc7539esp(chacha20,poly1305)' 0x" + '22'.repeat(32) + '05060708 128',
-};
-
-interface Net {
-  /** Outer (veth) addresses, their prefix length, the encap's "original address" placeholder. */
-  outer: { a: string; b: string; len: number; oa: string };
-  /** Inner subnets, each side's TUN address (with prefix) and the server's address. */
-  inner: { a: string; b: string };
-  tun: { a: string; b: string };
-  server: string;
+/** A counter of the kernel inside a namespace: a device's statistics file, or a /proc/net/snmp field. */
+function kernelCounter(ns: string, what: string): number {
+  if (what.startsWith('dev:')) {
+    const [, dev, stat] = what.split(':');
+    return Number(execFileSync('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${dev}/statistics/${stat}`], { encoding: 'utf8' }));
+  }
+  const [proto, field] = what.split('.');
+  const lines = execFileSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`${proto}:`));
+  const names = lines[0].split(/\s+/);
+  return Number(lines[1].split(/\s+/)[names.indexOf(field)]);
 }
 
-const NETS: Record<'v4' | 'v6', Net> = {
-  v4: {
-    outer: { a: '192.0.2.1', b: '192.0.2.2', len: 24, oa: '0.0.0.0' },
-    inner: { a: '10.1.0.0/16', b: '10.2.0.0/16' },
-    tun: { a: '10.1.0.1/16', b: '10.2.0.1/16' },
-    server: '10.2.0.1',
-  },
-  v6: {
-    outer: { a: '2001:db8:ff::1', b: '2001:db8:ff::2', len: 64, oa: '::' },
-    inner: { a: 'fd00:1::/64', b: 'fd00:2::/64' },
-    tun: { a: 'fd00:1::1/64', b: 'fd00:2::1/64' },
-    server: 'fd00:2::1',
-  },
-};
-
-/** One side's configuration: its outbound SA and policy, and the inbound ones of the other side. */
-function config(me: 'a' | 'b', aead: string, net: Net): string {
-  const addr = net.outer;
-  const inner = net.inner;
-  const spi = { a: '0x1001', b: '0x2002' }; // the SPI of the SA that leaves each side
-  const peer = me === 'a' ? 'b' : 'a';
-  const sa = (from: 'a' | 'b', to: 'a' | 'b') =>
-    `ip xfrm state add src ${addr[from]} dst ${addr[to]} proto esp spi ${spi[from]} reqid ${from === 'a' ? 1 : 2} mode tunnel ${aead} replay-window 128 encap espinudp 4500 4500 ${addr.oa}`;
-  const pol = (dir: string, from: 'a' | 'b', to: 'a' | 'b') =>
-    `ip xfrm policy add src ${inner[from]} dst ${inner[to]} dir ${dir} tmpl src ${addr[from]} dst ${addr[to]} proto esp reqid ${from === 'a' ? 1 : 2} mode tunnel`;
-  return [sa(me, peer), sa(peer, me), pol('out', me, peer), pol('in', peer, me)].join('\n') + '\n';
+/** Everything that counts a lost datagram on the way from A's sender to B's server, summed. */
+async function lossCounters(t: Topology): Promise<number> {
+  let n = 0;
+  for (const side of ['a', 'b'] as const) {
+    const s = JSON.parse(await t.control(side, 'stats'));
+    n += Object.values(s.drops as Record<string, number>).reduce((x, y) => x + y, 0);
+    for (const q of s.queues) n += q.io.socketFull + q.io.tunFull;
+    for (const what of ['Udp.SndbufErrors', 'Udp.RcvbufErrors', 'dev:xg0:tx_dropped', 'dev:xg0:rx_dropped', `dev:xv${side}:tx_dropped`, `dev:xv${side}:rx_dropped`]) {
+      n += kernelCounter(t.ns[side], what);
+    }
+  }
+  return n;
 }
 
-/** Wait until `child` printed `text` on the stream (or fail with what it said). */
-function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', text: string, ms = 15000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const t = setTimeout(() => reject(new Error(`timed out waiting for '${text}'; got: ${seen}`)), ms);
-    child[stream]!.on('data', (d) => {
-      seen += d;
-      if (seen.includes(text)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code} before '${text}': ${seen}`)));
-  });
+async function withGateways(opts: Parameters<typeof twoGateways>[0], fn: (t: Topology) => Promise<void>): Promise<void> {
+  const t = await twoGateways(opts);
+  try {
+    const server = t.spawnIn('b', [TRAFFIC, 'server', t.net.server]);
+    await waitFor(server, 'stdout', 'ready');
+    await fn(t);
+  } finally {
+    await t.stop();
+  }
+  // Nothing is left: no namespace (and so no device or socket in it).
+  const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  expect(left).not.toContain(t.ns.a);
+  expect(left).not.toContain(t.ns.b);
 }
-
-/** One request on a gateway's control socket. */
-function control(path: string, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = connect(path, () => c.write(`${line}\n`));
-    let out = '';
-    c.on('data', (d) => {
-      out += d;
-      if (out.endsWith('\n')) {
-        c.end();
-        resolve(out.trim());
-      }
-    });
-    c.on('error', reject);
-  });
-}
-
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two namespaces', () => {
-  for (const [name, crypto, family] of [
+  for (const [aead, crypto, family] of [
     ['aes-gcm-128', 'native', 'v4'],
     ['chacha20-poly1305', 'node', 'v4'],
     ['aes-gcm-128', 'native', 'v6'],
+    ['chacha20-poly1305', 'node', 'v6'],
   ] as const) {
-    it(`${name} on ${crypto}, IP${family} inside and out: 16 MiB of TCP arrive intact, 200 UDP datagrams come back, counters agree`, async () => {
-      const net = NETS[family];
-      const dir = mkdtempSync(join(tmpdir(), 'xgw-'));
-      const children: ChildProcess[] = [];
-      try {
-        await withNamespaces('xgw', 2, async ([na, nb]) => {
-          ip('link', 'add', 'xva', 'netns', na, 'type', 'veth', 'peer', 'name', 'xvb', 'netns', nb);
-          // nodad: an IPv6 address is usable at once (no duplicate address detection wait).
-          const v6 = family === 'v6' ? ['nodad'] : [];
-          ip('-n', na, 'addr', 'add', `${net.outer.a}/${net.outer.len}`, 'dev', 'xva', ...v6);
-          ip('-n', nb, 'addr', 'add', `${net.outer.b}/${net.outer.len}`, 'dev', 'xvb', ...v6);
-          ip('-n', na, 'link', 'set', 'xva', 'up');
-          ip('-n', nb, 'link', 'set', 'xvb', 'up');
-          const start = (ns: string, me: 'a' | 'b') => {
-            writeFileSync(join(dir, `${me}.conf`), config(me, AEADS[name], net));
-            const child = spawn('ip', [
-              'netns', 'exec', ns, process.execPath, gatewayBin,
-              '-c', join(dir, `${me}.conf`),
-              '--local', net.outer[me],
-              '--tun', 'xg0',
-              '--tun-address', net.tun[me],
-              '--queues', '2',
-              '--crypto-backend', crypto,
-              '--control', join(dir, `${me}.sock`),
-            ]);
-            children.push(child);
-            return waitFor(child, 'stderr', 'xfrm-gateway: 4 lines');
-          };
-          await Promise.all([start(na, 'a'), start(nb, 'b')]);
-          ip('-n', na, 'route', 'add', net.inner.b, 'dev', 'xg0');
-          ip('-n', nb, 'route', 'add', net.inner.a, 'dev', 'xg0');
-          const server = spawn('ip', ['netns', 'exec', nb, process.execPath, traffic, 'server', net.server]);
-          children.push(server);
-          await waitFor(server, 'stdout', 'ready');
-          const out = JSON.parse(execFileSync('ip', ['netns', 'exec', na, process.execPath, traffic, 'client', net.server, '16'], { encoding: 'utf8' }));
-          expect(out.tcp.bytes).toBe(16 * 1024 * 1024);
-          expect(out.tcp.sha256).toBe(out.tcp.sentSha256);
-          expect(out.udpEchoed).toBe(200);
-          // Every packet that crossed was ESP: the gateways counted them, and dropped nothing.
-          const a = JSON.parse(await control(join(dir, 'a.sock'), 'stats'));
-          const b = JSON.parse(await control(join(dir, 'b.sock'), 'stats'));
-          for (const s of [a, b]) {
-            expect(s.drops).toEqual({});
-            expect(s.queues.reduce((n: number, q: { transmitted: number }) => n + q.transmitted, 0)).toBeGreaterThan(16 * 1024 * 1024 / 1438);
-          }
-          // The control socket applies lines, and refuses a bad one with its reason.
-          expect(await control(join(dir, 'a.sock'), 'ip xfrm state list')).toContain('spi 0x00001001');
-          expect(await control(join(dir, 'a.sock'), 'ip xfrm state add nonsense')).toMatch(/^error: /);
-          // SIGTERM: each gateway stops its queues, closes its sockets, removes its TUN device and control socket, and exits 0.
-          server.kill('SIGTERM');
-          const exits = children.slice(0, 2).map((c) => new Promise((r) => c.on('exit', r)));
-          for (const c of children.slice(0, 2)) c.kill('SIGTERM');
-          expect(await Promise.all(exits)).toEqual([0, 0]);
-          for (const ns of [na, nb]) expect(() => ip('-n', ns, 'link', 'show', 'xg0')).toThrow();
-          expect(existsSync(join(dir, 'a.sock'))).toBe(false);
-        }).finally(() => {
-          for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-        });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    it(`${aead} on ${crypto}, IP${family} inside and out: pings, 16 MiB of TCP intact, UDP of every size echoed, counters agree, clean stop`, async () => {
+      await withGateways({ family, aead, crypto, tag: 'xgw' }, async (t) => {
+        const pings = (side: 'a' | 'b', to: string) => Number(execFileSync('ip', ['netns', 'exec', t.ns[side], 'python3', ping, to, '5'], { encoding: 'utf8' }));
+        expect(pings('a', t.net.server)).toBe(5);
+        expect(pings('b', t.net.tun.a.split('/')[0])).toBe(5);
+        const out = JSON.parse(t.runIn('a', [TRAFFIC, 'client', t.net.server, '16']));
+        expect(out.tcp.bytes).toBe(out.tcp.sent);
+        expect(out.tcp.sha256).toBe(out.tcp.sentSha256);
+        expect(out.udpEchoed).toBe(200);
+        for (const side of ['a', 'b'] as const) {
+          const s = JSON.parse(await t.control(side, 'stats'));
+          expect(s.drops).toEqual({});
+          expect(s.queues.reduce((n: number, q: { transmitted: number }) => n + q.transmitted, 0)).toBeGreaterThan(out.tcp.bytes / 1438);
+        }
+        // The control socket applies lines, and refuses a bad one with its reason.
+        expect(await t.control('a', 'ip xfrm state list')).toContain('spi 0x00001001');
+        expect(await t.control('a', 'ip xfrm state add nonsense')).toMatch(/^error: /);
+        // SIGTERM: each gateway stops its queues, closes its sockets, removes its TUN device and control socket, and exits 0.
+        const exits = (['a', 'b'] as const).map((side) => new Promise((r) => t.gw[side].on('exit', r)));
+        for (const side of ['a', 'b'] as const) t.gw[side].kill('SIGTERM');
+        expect(await Promise.all(exits)).toEqual([0, 0]);
+        for (const side of ['a', 'b'] as const) {
+          expect(() => execFileSync('ip', ['-n', t.ns[side], 'link', 'show', 'xg0'], { stdio: 'ignore' })).toThrow();
+          expect(existsSync(t.socketPath(side))).toBe(false);
+        }
+      });
     });
   }
+
+  it('a UDP overload: every datagram sent is received or counted under a named drop on its way', async () => {
+    await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgu' }, async (t) => {
+      const before = await lossCounters(t);
+      const flood = JSON.parse(t.runIn('a', [TRAFFIC, 'flood', t.net.server, '1', '1400']));
+      const lost = (await lossCounters(t)) - before;
+      expect(flood.sent).toBeGreaterThan(10_000);
+      expect(flood.received + lost).toBe(flood.sent);
+    });
+  });
+
+  it('a rekey (new SA pair, policy updated, old pair deleted) and a killed queue worker under a running transfer: it arrives intact', async () => {
+    await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgr' }, async (t) => {
+      const client = t.spawnIn('a', [TRAFFIC, 'client', t.net.server, '48']);
+      let stdout = '';
+      client.stdout!.on('data', (d) => (stdout += d));
+      const done = new Promise((r) => client.on('exit', r));
+      const aead = AEADS['aes-gcm-128'];
+      const apply = async (side: 'a' | 'b', line: string) => expect(await t.control(side, line), line).toBe('ok');
+      await new Promise((r) => setTimeout(r, 300)); // the transfer is under way
+      // The new pair: inbound SAs first on both sides, then the outbound ones (the newest state of a reqid wins).
+      await apply('b', stateLine(t.net, aead, 'a', 'b', 0x1003));
+      await apply('a', stateLine(t.net, aead, 'b', 'a', 0x2004));
+      await apply('a', stateLine(t.net, aead, 'a', 'b', 0x1003));
+      await apply('b', stateLine(t.net, aead, 'b', 'a', 0x2004));
+      await apply('a', policyLine(t.net, 'update', 'out', 'a', 'b'));
+      await apply('b', policyLine(t.net, 'update', 'out', 'b', 'a'));
+      expect(await t.control('a', 'debug kill-queue 0')).toBe('ok');
+      expect(await t.control('b', 'debug kill-queue 1')).toBe('ok');
+      await new Promise((r) => setTimeout(r, 300)); // packets of the old pair still in flight arrive
+      await apply('a', `ip xfrm state delete src ${t.net.outer.a} dst ${t.net.outer.b} proto esp spi 0x1001`);
+      await apply('b', `ip xfrm state delete src ${t.net.outer.a} dst ${t.net.outer.b} proto esp spi 0x1001`);
+      await apply('a', `ip xfrm state delete src ${t.net.outer.b} dst ${t.net.outer.a} proto esp spi 0x2002`);
+      await apply('b', `ip xfrm state delete src ${t.net.outer.b} dst ${t.net.outer.a} proto esp spi 0x2002`);
+      expect(await done).toBe(0);
+      const out = JSON.parse(stdout);
+      expect(out.tcp.bytes).toBe(48 * 1024 * 1024);
+      expect(out.tcp.sha256).toBe(out.tcp.sentSha256);
+      // The new pair carried traffic, the old one is gone, and the killed workers came back.
+      const a = JSON.parse(await t.control('a', 'stats'));
+      expect(a.restarts).toBeGreaterThanOrEqual(1);
+      const states = await t.control('a', 'ip xfrm state list');
+      expect(states).not.toContain('spi 0x00001001');
+      expect(states).toContain('spi 0x00001003');
+    });
+  });
 });

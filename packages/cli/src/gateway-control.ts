@@ -1,11 +1,20 @@
 /**
  * xfrm-gateway's control socket: a local (Unix) socket that takes one request per line, as
  * `ip -batch` does (`ip xfrm ...` lines, applied to the running gateway) plus `stats` (the
- * dataplane's figures as JSON), and answers each with its output, `ok`, or `error: <what>`
+ * dataplane's figures as JSON) and `debug kill-queue N` (a test hook: the queue's worker dies
+ * and is restarted), and answers each with its output, `ok`, or `error: <what>`
  * (a bad line changes nothing). Requests of one connection are answered in order.
  */
 import { createServer, type Server } from 'node:net';
 import { type Dataplane } from '@xfrm/workers';
+
+/** `debug kill-queue N`: the test hook that makes queue N's worker die (it is restarted, as after a crash). */
+function debug(dp: Dataplane, line: string): string {
+  const m = /^debug kill-queue (\d+)$/.exec(line);
+  if (m === null || Number(m[1]) >= dp.queues) throw new Error(`unknown debug request '${line}' (debug kill-queue N, N < ${dp.queues})`);
+  dp.killQueue(Number(m[1]));
+  return '';
+}
 
 /** Serve the control socket: one request per line, one reply per request. */
 export function controlServer(dp: Dataplane, path: string): Server {
@@ -21,7 +30,7 @@ export function controlServer(dp: Dataplane, path: string): Server {
         if (line === '') continue;
         chain = chain.then(async () => {
           try {
-            const out = line === 'stats' ? JSON.stringify(dp.stats()) : await dp.apply(line);
+            const out = line === 'stats' ? JSON.stringify(dp.stats()) : line.startsWith('debug ') ? debug(dp, line) : await dp.apply(line);
             conn.write(out === '' ? 'ok\n' : out.endsWith('\n') ? out : `${out}\n`);
           } catch (e) {
             conn.write(`error: ${(e as Error).message.split('\n')[0]}\n`);

@@ -53,7 +53,9 @@ async function main(): Promise<number> {
     if (args.control !== undefined) await rm(args.control, { force: true });
   };
   try {
-    for (const a of args.tunAddresses) execFileSync('ip', ['addr', 'add', a, 'dev', args.tun], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nodad: duplicate address detection means nothing on a point-to-point tunnel, and would
+    // keep an IPv6 address unusable for its first second.
+    for (const a of args.tunAddresses) execFileSync('ip', ['addr', 'add', a, 'dev', args.tun, ...(a.includes(':') ? ['nodad'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     const { errors, lines } = applyConfigText(dp.xfrm, text, args.config);
     if (errors.length > 0) {
       for (const e of errors) process.stderr.write(`xfrm-gateway: ${e}\n`);

@@ -209,6 +209,11 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   for (int q = 0; q < count; q++) {
     int one = 1;
     fds[q] = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    /* Room for bursts: a queue that is busy for a moment should not lose ESP in the socket.
+       SO_RCVBUFFORCE passes the rmem_max cap (as root); else SO_RCVBUF as far as it goes. */
+    int rcvbuf = 8 << 20;
+    if (fds[q] >= 0 && setsockopt(fds[q], SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) setsockopt(fds[q], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (fds[q] >= 0) setsockopt(fds[q], SOL_SOCKET, SO_SNDBUFFORCE, &rcvbuf, sizeof rcvbuf);
     int ok = fds[q] >= 0 && setsockopt(fds[q], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
              (family != AF_INET6 || setsockopt(fds[q], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0) &&
              bind(fds[q], (struct sockaddr *)&ss, len) == 0 && (q != 0 || attach_spi_steering(fds[q], count) == 0);

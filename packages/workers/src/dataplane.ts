@@ -164,6 +164,13 @@ export interface QueueStats {
   readonly parks: number;
   readonly starts: number;
   /**
+   * A gateway queue's packets that went through ESP but were not taken by the device (counted
+   * as transmitted too): ESP the UDP socket refused (send buffer full), clear packets the TUN
+   * queue refused. What the kernel drops before a queue sees it is in its own counters
+   * (`ip -s link show TUN` tx dropped, /proc/net/snmp Udp RcvbufErrors).
+   */
+  readonly io: { socketFull: number; tunFull: number };
+  /**
    * With `generate.measureOrder`: how far behind its SA's highest sequence number sent each
    * packet left (histogram: bucket 0 in order, else 1 + floor(log2(distance))) and the largest.
    */
@@ -546,6 +553,7 @@ export class Dataplane extends EventEmitter {
         batches: c[b + L.C_BATCHES],
         flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
         parks: c[b + L.C_PARKS],
+        io: { socketFull: c[b + L.C_SOCKET_FULL], tunFull: c[b + L.C_TUN_FULL] },
         order: { histogram: Array.from(c.subarray(b + L.C_ORDER, b + L.C_ORDER + L.ORDER_BUCKETS)), maxBehind: c[b + L.C_ORDER_MAX] },
         starts: Atomics.load(this.control, L.CTRL_LINE * (1 + q) + L.Q_STARTS),
         drops: qd,

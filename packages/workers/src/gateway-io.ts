@@ -47,7 +47,8 @@ export function openGatewayIo(o: GatewayIoOptions, queues: number): GatewayIo {
   let udpFds: number[] = [];
   try {
     udpFds = io.udpOpen(o.local, o.port ?? 4500, queues);
-    execFileSync('ip', ['link', 'set', 'dev', o.tun, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // A longer device queue than TUN's 500: the kernel's bursts wait for a busy queue worker instead of being dropped.
+    execFileSync('ip', ['link', 'set', 'dev', o.tun, 'mtu', String(mtu), 'txqueuelen', '4096', 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     for (const fd of [...tunFds, ...udpFds]) io.close(fd);
     throw e;

@@ -54,6 +54,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
   let lastSweep = 0;
 
   while (!q.stopping) {
+    q.testHooks();
     const started = performance.now();
     // Out: TUN -> ESP -> UDP.
     const nOut = io.tunRead(t.tunFd, clearIn, slot, batch, inLengths);
@@ -70,8 +71,8 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
     }
     seals?.flush();
     if (nOut > 0) {
-      for (let k = 0; k < nOut; k++) if (verdicts[k] !== 1) lengths[k] = 0; // skipped by udpSend
-      io.udpSend(t.udpFd, espOut, offsets, lengths, nOut);
+      for (let k = 0; k < nOut; k++) if (verdicts[k] !== 1) lengths[k] = 0; // skipped by udpSend (counted as taken)
+      q.counters[q.c + L.C_SOCKET_FULL] += nOut - io.udpSend(t.udpFd, espOut, offsets, lengths, nOut);
     }
     // In: UDP -> ESP -> TUN.
     const nIn = io.udpRecv(t.udpFd, espIn, slot, batch, inLengths);
@@ -86,7 +87,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
       // PASS here is IKE (non-ESP marker) or a NAT-T keepalive: no key manager in this process takes them.
       q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, Math.max(len, 0));
     }
-    if (m > 0) io.tunWrite(t.tunFd, clearOut, offsets, lengths, m);
+    if (m > 0) q.counters[q.c + L.C_TUN_FULL] += m - io.tunWrite(t.tunFd, clearOut, offsets, lengths, m);
     const n = nOut + nIn;
     if (n > 0) {
       q.publishCounters(n, (performance.now() - started) * 1e6);

@@ -37,6 +37,9 @@ export const C_PARKS = 10;
 export const C_LOOKUPS = 11;
 /** With `measureOrder`: the largest distance a packet left behind its SA's highest sequence number sent. */
 export const C_ORDER_MAX = 12;
+/** A gateway queue (queue-io.ts): ESP its socket did not take (send buffer full), clear packets its TUN queue did not take. */
+export const C_SOCKET_FULL = 13;
+export const C_TUN_FULL = 14;
 export const C_DROPS = 16; // DROP_REASONS.length counters from here
 /** Histogram of batch latency: bucket floor(3 * log2(ns)), HIST_BUCKETS of them. */
 export const C_HIST = C_DROPS + DROP_REASONS.length;

@@ -115,6 +115,17 @@ export class QueuePath {
     return Atomics.load(this.control, L.CTRL_STOP) !== 0;
   }
 
+  /** Test hooks (Dataplane.killQueue, stallQueue): exit abruptly, or hang online without reporting. */
+  testHooks(): void {
+    const { control, line } = this;
+    if (Atomics.load(control, line + L.Q_KILL) !== 0) {
+      Atomics.store(control, line + L.Q_KILL, 0);
+      process.exit(1); // a worker dying mid-run
+    }
+    const stall = Atomics.exchange(control, line + L.Q_STALL, 0);
+    if (stall > 0) Atomics.wait(control, line + L.Q_STALL, 0, stall); // stuck, online, not reporting
+  }
+
   /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
   output(data: Uint8Array, len: number, out: Uint8Array): number {
     const { engine, cache, t } = this;

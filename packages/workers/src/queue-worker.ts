@@ -63,12 +63,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     const rxBell = rx.bell();
     const txBell = tx.bell();
     if (q.stopping) break;
-    if (Atomics.load(control, line + L.Q_KILL) !== 0) {
-      Atomics.store(control, line + L.Q_KILL, 0);
-      process.exit(1); // test hook: a worker dying mid-run
-    }
-    const stall = Atomics.exchange(control, line + L.Q_STALL, 0);
-    if (stall > 0) Atomics.wait(control, line + L.Q_STALL, 0, stall); // test hook: stuck, online, not reporting
+    q.testHooks();
     const available = rx.available();
     const n = Math.min(available, tx.free(), t.batch);
     const started = performance.now();

@@ -1,0 +1,189 @@
+// Two xfrm-gateways in two network namespaces joined by a veth pair, each with a TUN device
+// for its protected subnet: the topology of the gateway end-to-end tests
+// (test/cli/xfrm-gateway.test.ts) and of the gateway benchmark (bench/gateway.mjs). Needs
+// root. Everything it makes (namespaces, devices, processes, files) goes in stop(), which the
+// caller must reach (finally).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const GATEWAY = join(root, 'packages/cli/dist/xfrm-gateway.js');
+/** The traffic helper (servers and clients), run inside a namespace. */
+export const TRAFFIC = join(root, 'bench/gateway-traffic.mjs');
+
+export const AEADS = {
+  'aes-gcm-128': "aead 'rfc4106(gcm(aes))' 0x" + '11'.repeat(16) + '01020304 128',
+  'chacha20-poly1305': "aead 'rfc7539esp(chacha20,poly1305)' 0x" + '22'.repeat(32) + '05060708 128',
+};
+
+/** Addresses: outer (veth), inner subnets, TUN addresses, the server's inner address. */
+export const NETS = {
+  v4: {
+    outer: { a: '192.0.2.1', b: '192.0.2.2', len: 24, oa: '0.0.0.0' },
+    inner: { a: '10.1.0.0/16', b: '10.2.0.0/16' },
+    tun: { a: '10.1.0.1/16', b: '10.2.0.1/16' },
+    server: '10.2.0.1',
+  },
+  v6: {
+    outer: { a: '2001:db8:ff::1', b: '2001:db8:ff::2', len: 64, oa: '::' },
+    inner: { a: 'fd00:1::/64', b: 'fd00:2::/64' },
+    tun: { a: 'fd00:1::1/64', b: 'fd00:2::1/64' },
+    server: 'fd00:2::1',
+  },
+};
+
+const SPI = { a: 0x1001, b: 0x2002 }; // the first SA leaving each side
+const REQID = { a: 1, b: 2 };
+
+/** The `ip xfrm state add` line of the SA from `from` to `to` with SPI `spi`. */
+export function stateLine(net, aead, from, to, spi, replayWindow = 32) {
+  const o = net.outer;
+  return `ip xfrm state add src ${o[from]} dst ${o[to]} proto esp spi ${spi} reqid ${REQID[from]} mode tunnel ${aead} replay-window ${replayWindow} encap espinudp 4500 4500 ${o.oa}`;
+}
+
+/** The `ip xfrm policy <verb>` line for traffic from `from`'s subnet to `to`'s. */
+export function policyLine(net, verb, dir, from, to) {
+  const o = net.outer;
+  return `ip xfrm policy ${verb} src ${net.inner[from]} dst ${net.inner[to]} dir ${dir} tmpl src ${o[from]} dst ${o[to]} proto esp reqid ${REQID[from]} mode tunnel`;
+}
+
+/** One side's configuration: its outbound SA and policy, and the inbound ones from its peer. */
+export function gatewayConfig(me, aead, net, replayWindow = 32) {
+  const peer = me === 'a' ? 'b' : 'a';
+  return [
+    stateLine(net, aead, me, peer, SPI[me], replayWindow),
+    stateLine(net, aead, peer, me, SPI[peer], replayWindow),
+    policyLine(net, 'add', 'out', me, peer),
+    policyLine(net, 'add', 'in', peer, me),
+  ].join('\n') + '\n';
+}
+
+export const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** True where namespaces can be made here (root, iproute2). */
+export function canMakeNamespaces() {
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Wait until `child` printed `text` on `stream`, or fail saying what it printed. */
+export function waitFor(child, stream, text, ms = 15000) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const t = setTimeout(() => reject(new Error(`timed out waiting for '${text}'; got: ${seen}`)), ms);
+    child[stream].on('data', (d) => {
+      seen += d;
+      if (seen.includes(text)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code} before '${text}': ${seen}`)));
+  });
+}
+
+/** One request on a control socket; resolves with its answer. */
+export function controlRequest(path, line) {
+  return new Promise((resolve, reject) => {
+    const c = connect(path, () => c.write(`${line}\n`));
+    let out = '';
+    c.on('data', (d) => {
+      out += d;
+      if (out.endsWith('\n')) {
+        c.end();
+        resolve(out.trim());
+      }
+    });
+    c.on('error', reject);
+  });
+}
+
+/**
+ * Build the topology and start both gateways. `gateways: false` builds only the namespaces
+ * and the veth pair (the ceiling). Returns the namespaces, helpers and stop().
+ */
+export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw' } = {}) {
+  const net = NETS[family];
+  const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
+  const ns = { a: `${tag}-${process.pid}-a`, b: `${tag}-${process.pid}-b` };
+  const children = [];
+  const made = [];
+  const stop = async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const n of made) {
+      try {
+        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const side of ['a', 'b']) {
+      ip('netns', 'add', ns[side]);
+      made.push(ns[side]);
+      ip('-n', ns[side], 'link', 'set', 'lo', 'up');
+      // No duplicate address detection in these two-host namespaces: a link-local address under
+      // DAD delays the first neighbour resolutions (and so the first packets) by a second or more.
+      for (const conf of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns[side], 'sysctl', '-qw', `net.ipv6.conf.${conf}.accept_dad=0`]);
+    }
+    ip('link', 'add', 'xva', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'xvb', 'netns', ns.b);
+    for (const [side, dev] of [['a', 'xva'], ['b', 'xvb']]) {
+      ip('-n', ns[side], 'addr', 'add', `${net.outer[side]}/${net.outer.len}`, 'dev', dev);
+      ip('-n', ns[side], 'link', 'set', dev, 'up');
+    }
+    const gw = {};
+    if (gateways) {
+      const start = (side) => {
+        writeFileSync(join(dir, `${side}.conf`), gatewayConfig(side, AEADS[aead], net));
+        const child = spawn('ip', [
+          'netns', 'exec', ns[side], process.execPath, GATEWAY,
+          '-c', join(dir, `${side}.conf`),
+          '--local', net.outer[side],
+          '--tun', 'xg0',
+          '--tun-address', net.tun[side],
+          '--queues', String(queues),
+          '--crypto-backend', crypto,
+          '--control', join(dir, `${side}.sock`),
+        ]);
+        children.push(child);
+        gw[side] = child;
+        return waitFor(child, 'stderr', 'xfrm-gateway: 4 lines');
+      };
+      await Promise.all([start('a'), start('b')]);
+      ip('-n', ns.a, 'route', 'add', net.inner.b, 'dev', 'xg0');
+      ip('-n', ns.b, 'route', 'add', net.inner.a, 'dev', 'xg0');
+    }
+    /** Start a child inside a namespace (killed by stop()). */
+    const spawnIn = (side, args) => {
+      const child = spawn('ip', ['netns', 'exec', ns[side], process.execPath, ...args]);
+      children.push(child);
+      return child;
+    };
+    /** Run a node script inside a namespace to its end; its stdout. */
+    const runIn = (side, args) => execFileSync('ip', ['netns', 'exec', ns[side], process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return {
+      net,
+      ns,
+      dir,
+      gw,
+      spawnIn,
+      runIn,
+      control: (side, line) => controlRequest(join(dir, `${side}.sock`), line),
+      socketPath: (side) => join(dir, `${side}.sock`),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

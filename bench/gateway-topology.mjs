@@ -90,16 +90,17 @@ export function waitFor(child, stream, text, ms = 15000) {
   });
 }
 
-/** One request on a control socket; resolves with its answer. */
+/** One request on a control socket; resolves with its output (without the closing `ok`), or its `error: ...` line. */
 export function controlRequest(path, line) {
   return new Promise((resolve, reject) => {
     const c = connect(path, () => c.write(`${line}\n`));
     let out = '';
     c.on('data', (d) => {
       out += d;
-      if (out.endsWith('\n')) {
+      const m = /(?:^|\n)(ok|error: [^\n]*)\n$/.exec(out);
+      if (m !== null) {
         c.end();
-        resolve(out.trim());
+        resolve(m[1] === 'ok' ? out.slice(0, m.index + (m.index === 0 ? 0 : 1)).trimEnd() : m[1]);
       }
     });
     c.on('error', reject);
@@ -107,10 +108,11 @@ export function controlRequest(path, line) {
 }
 
 /**
- * Build the topology and start both gateways. `gateways: false` builds only the namespaces
- * and the veth pair (the ceiling). Returns the namespaces, helpers and stop().
+ * Build the topology and start both gateways (with `gatewayArgs` added to their command
+ * lines). `gateways: false` builds only the namespaces and the veth pair (the ceiling).
+ * Returns the namespaces, helpers and stop().
  */
-export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw' } = {}) {
+export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw', gatewayArgs = [] } = {}) {
   const net = NETS[family];
   const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
   const ns = { a: `${tag}-${process.pid}-a`, b: `${tag}-${process.pid}-b` };
@@ -134,7 +136,9 @@ export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto 
       ip('-n', ns[side], 'link', 'set', 'lo', 'up');
       // No duplicate address detection in these two-host namespaces: a link-local address under
       // DAD delays the first neighbour resolutions (and so the first packets) by a second or more.
-      for (const conf of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns[side], 'sysctl', '-qw', `net.ipv6.conf.${conf}.accept_dad=0`]);
+      // An IPv4 topology has no IPv6 at all: no router solicitations or MLD reports on its devices.
+      const v6 = family === 'v6' ? 'accept_dad=0' : 'disable_ipv6=1';
+      for (const conf of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns[side], 'sysctl', '-qw', `net.ipv6.conf.${conf}.${v6}`]);
     }
     ip('link', 'add', 'xva', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'xvb', 'netns', ns.b);
     for (const [side, dev] of [['a', 'xva'], ['b', 'xvb']]) {
@@ -154,6 +158,7 @@ export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto 
           '--queues', String(queues),
           '--crypto-backend', crypto,
           '--control', join(dir, `${side}.sock`),
+          ...gatewayArgs,
         ]);
         children.push(child);
         gw[side] = child;

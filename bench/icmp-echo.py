@@ -20,7 +20,7 @@ def checksum(b):
 
 
 def drain(answered, until):
-    while True:
+    while len(answered) < count:
         left = until - time.time()
         if left <= 0:
             return

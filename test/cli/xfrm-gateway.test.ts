@@ -6,13 +6,14 @@
 // or counted under a named drop somewhere on its way; a rekey and a queue worker killed under
 // a running transfer that still arrives intact; a clean stop. Namespaces, devices and
 // processes are removed even when a test fails.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AEADS, TRAFFIC, canMakeNamespaces, policyLine, stateLine, twoGateways, waitFor } from '../../bench/gateway-topology.mjs';
 
 const ping = fileURLToPath(new URL('../../bench/icmp-echo.py', import.meta.url));
+const XFRMCTL = fileURLToPath(new URL('../../packages/cli/dist/xfrmctl.js', import.meta.url));
 type Topology = Awaited<ReturnType<typeof twoGateways>>;
 
 /** A counter of the kernel inside a namespace: a device's statistics file, or a /proc/net/snmp field. */
@@ -102,14 +103,30 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two 
     });
   });
 
+  it('NAT-T keepalives (every second here) reach the peer, which passes them over and drops nothing', async () => {
+    await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgk', gatewayArgs: ['--natt-keepalive', '1'] }, async (t) => {
+      await new Promise((r) => setTimeout(r, 2500));
+      for (const side of ['a', 'b'] as const) {
+        const s = JSON.parse(await t.control(side, 'stats'));
+        expect(s.queues.reduce((n: number, q: { passed: number }) => n + q.passed, 0)).toBeGreaterThanOrEqual(2);
+        expect(s.drops).toEqual({});
+      }
+    });
+  });
+
   it('a rekey (new SA pair, policy updated, old pair deleted) and a killed queue worker under a running transfer: it arrives intact', async () => {
     await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgr' }, async (t) => {
+      // xfrmctl follows gateway A's events meanwhile, as `ip xfrm monitor` would.
+      const monitor = spawn(process.execPath, [XFRMCTL, 'gateway', '--control', t.socketPath('a'), 'monitor']);
+      let events = '';
+      monitor.stdout.on('data', (d) => (events += d));
+      await new Promise((r) => setTimeout(r, 200));
       const client = t.spawnIn('a', [TRAFFIC, 'client', t.net.server, '48']);
       let stdout = '';
       client.stdout!.on('data', (d) => (stdout += d));
       const done = new Promise((r) => client.on('exit', r));
       const aead = AEADS['aes-gcm-128'];
-      const apply = async (side: 'a' | 'b', line: string) => expect(await t.control(side, line), line).toBe('ok');
+      const apply = async (side: 'a' | 'b', line: string) => expect(await t.control(side, line), line).toBe('');
       await new Promise((r) => setTimeout(r, 300)); // the transfer is under way
       // The new pair: inbound SAs first on both sides, then the outbound ones (the newest state of a reqid wins).
       await apply('b', stateLine(t.net, aead, 'a', 'b', 0x1003));
@@ -118,8 +135,8 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two 
       await apply('b', stateLine(t.net, aead, 'b', 'a', 0x2004));
       await apply('a', policyLine(t.net, 'update', 'out', 'a', 'b'));
       await apply('b', policyLine(t.net, 'update', 'out', 'b', 'a'));
-      expect(await t.control('a', 'debug kill-queue 0')).toBe('ok');
-      expect(await t.control('b', 'debug kill-queue 1')).toBe('ok');
+      expect(await t.control('a', 'debug kill-queue 0')).toBe('');
+      expect(await t.control('b', 'debug kill-queue 1')).toBe('');
       await new Promise((r) => setTimeout(r, 300)); // packets of the old pair still in flight arrive
       await apply('a', `ip xfrm state delete src ${t.net.outer.a} dst ${t.net.outer.b} proto esp spi 0x1001`);
       await apply('b', `ip xfrm state delete src ${t.net.outer.a} dst ${t.net.outer.b} proto esp spi 0x1001`);
@@ -135,6 +152,19 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two 
       const states = await t.control('a', 'ip xfrm state list');
       expect(states).not.toContain('spi 0x00001001');
       expect(states).toContain('spi 0x00001003');
+      // The monitor saw each change in ip xfrm monitor's words, with keys redacted.
+      monitor.kill('SIGTERM');
+      expect(events).toMatch(/^src 192\.0\.2\.1 dst 192\.0\.2\.2\n\tproto esp spi 0x00001003 reqid 1 mode tunnel/m);
+      expect(events).toMatch(/^Updated src 10\.1\.0\.0\/16 dst 10\.2\.0\.0\/16/m);
+      expect(events).toMatch(/^Deleted src 192\.0\.2\.1 dst 192\.0\.2\.2\n\tproto esp spi 0x00001001/m);
+      expect(events).toContain('0x<redacted>');
+      expect(events).not.toContain('1111111111');
+      // xfrmctl's one-shot requests: stats as JSON, and a refused line is exit code 1 with the reason.
+      const stats = JSON.parse(execFileSync(process.execPath, [XFRMCTL, 'gateway', '--control', t.socketPath('b'), 'stats'], { encoding: 'utf8' }));
+      expect(stats.queues).toHaveLength(2);
+      const bad = spawnSync(process.execPath, [XFRMCTL, 'gateway', '--control', t.socketPath('b'), 'ip', 'xfrm', 'state', 'delete', 'nonsense'], { encoding: 'utf8' });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/^xfrmctl: ip xfrm state delete nonsense: /);
     });
   });
 });

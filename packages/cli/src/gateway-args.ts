@@ -18,7 +18,8 @@ usage: xfrm-gateway -c FILE --local ADDR --tun NAME [options]
   --mtu N                  TUN MTU (default: 1438 with an IPv4 --local, 1418 with IPv6)
   --queues N               queue workers, each with its own TUN queue and socket (default 2)
   --crypto-backend B       ${AEAD_BACKENDS.join(' | ')} (default native, noble where the addon is not built)
-  --control PATH           a Unix socket that takes more ip xfrm lines and 'stats' while it runs
+  --control PATH           a Unix socket that takes more ip xfrm lines, 'stats' and 'monitor' while it runs
+  --natt-keepalive S       seconds between NAT-T keepalives to each peer (default 20; 0: none)
   -h, --help
 
 Routes into the tunnel are the operator's, e.g. 'ip route add 10.2.0.0/16 dev NAME'.
@@ -35,6 +36,7 @@ export interface GatewayArgs {
   queues: number;
   crypto: AeadBackendName;
   control: string | undefined;
+  keepaliveSeconds: number;
 }
 
 function intArg(name: string, raw: string | undefined, def: number | undefined, lo: number, hi: number): number | undefined {
@@ -59,6 +61,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs | null {
       queues: { type: 'string' },
       'crypto-backend': { type: 'string' },
       control: { type: 'string' },
+      'natt-keepalive': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +81,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs | null {
     queues: intArg('queues', v.queues, 2, 1, 64)!,
     crypto,
     control: v.control,
+    keepaliveSeconds: intArg('natt-keepalive', v['natt-keepalive'], 20, 0, 86400)!,
   };
 }
 

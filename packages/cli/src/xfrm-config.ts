@@ -59,7 +59,8 @@ export async function loadConfig(path: string, opts: { allowNullCipher?: boolean
   return loadConfigText(text, path === '-' ? '<stdin>' : path, opts);
 }
 
-async function readStdin(): Promise<string> {
+/** All of standard input, as text. */
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -23,6 +23,8 @@ Usage:
   xfrmctl decrypt -c FILE -i IN.pcap -o OUT.pcap   every ESP packet through the input path
           [--no-policy-check]
   xfrmctl wireshark -c FILE                   states as Wireshark esp_sa table lines
+  xfrmctl gateway --control SOCKET [REQUEST]  talk to a running xfrm-gateway: REQUEST is an
+          'ip xfrm ...' line, 'stats' or 'monitor'; without one, requests from stdin, one a line
 
 Options:
   --allow-null-cipher   accept 'enc cipher_null' states (benchmarks only)
@@ -59,6 +61,7 @@ export type XfrmctlArgs =
   | { cmd: 'list'; config: string; allowNull: boolean; what: 'state' | 'policy' | 'all' }
   | { cmd: 'lookup'; config: string; allowNull: boolean; flow: FlowArgs; json: boolean }
   | { cmd: 'lookup-batch'; config: string; allowNull: boolean; flows: string }
+  | { cmd: 'gateway'; control: string; request: string | undefined }
   | {
       cmd: 'encrypt' | 'decrypt';
       config: string;
@@ -107,6 +110,7 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
         code: { type: 'string' },
         json: { type: 'boolean', default: false },
         flows: { type: 'string' },
+        control: { type: 'string' },
         'allow-null-cipher': { type: 'boolean', default: false },
         'crypto-backend': { type: 'string' },
         log: { type: 'string' },
@@ -123,8 +127,12 @@ export function parseXfrmctlArgs(argv: string[]): XfrmctlArgs {
   const { values: v, positionals: pos } = parsed;
   if (v.help || pos.length === 0 || pos[0] === 'help') return { cmd: 'help' };
   const cmd = pos[0];
-  const commands = ['check', 'list', 'lookup', 'encrypt', 'decrypt', 'wireshark'];
+  const commands = ['check', 'list', 'lookup', 'encrypt', 'decrypt', 'wireshark', 'gateway'];
   if (!commands.includes(cmd)) throw new UsageError(`unknown command '${cmd}'; commands: ${commands.join(', ')}`);
+  if (cmd === 'gateway') {
+    if (v.control === undefined) throw new UsageError('gateway needs --control SOCKET (the path given to xfrm-gateway --control)');
+    return { cmd, control: v.control, request: pos.length > 1 ? pos.slice(1).join(' ') : undefined };
+  }
   if (v.config === undefined) throw new UsageError(`${cmd} needs -c FILE`);
   const extra = pos.slice(cmd === 'list' ? 2 : 1);
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);

@@ -10,7 +10,8 @@ import { CaptureError } from './capture-reader.js';
 import { droppedCount, formatCounts, transformCapture } from './capture-transform.js';
 import { OutputError, OutputFile, sameFile } from './output-file.js';
 import { nextSequences, openHistory, reuseConflicts, saveHistory, updateConfig } from './oseq-history.js';
-import { loadConfig } from './xfrm-config.js';
+import { gatewayRequests } from './gateway-client.js';
+import { loadConfig, readStdin } from './xfrm-config.js';
 import { UsageError, XFRMCTL_HELP, parseFlowLine, parseXfrmctlArgs, type FlowArgs, type XfrmctlArgs } from './xfrmctl-args.js';
 import { createInterface } from 'node:readline';
 import { wiresharkSaLine } from './wireshark-sa.js';
@@ -121,6 +122,10 @@ async function main(): Promise<number> {
   if (args.cmd === 'help') {
     process.stdout.write(XFRMCTL_HELP);
     return 0;
+  }
+  if (args.cmd === 'gateway') {
+    const requests = args.request !== undefined ? [args.request] : (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
+    return gatewayRequests(args.control, requests);
   }
   let config;
   try {

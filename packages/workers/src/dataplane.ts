@@ -304,6 +304,7 @@ export class Dataplane extends EventEmitter {
       throw e;
     }
     const dp = new Dataplane(xfrm, pool, opts, options.ringSlots ?? 1024, options.slotBytes ?? slotBytesFor(options.mtu ?? 1500), gatewayIo);
+    gatewayIo?.startKeepalives(xfrm);
     for (let q = 0; q < queues; q++) dp.serve(q);
     try {
       await dp.ready();
@@ -747,6 +748,7 @@ function checkOptions(o: DataplaneOptions): void {
     if (typeof io.local !== 'string' || !isIP(io.local)) fail('io.local', 'an IPv4 or IPv6 address', io.local);
     int('io.port', io.port, 1, 65535);
     int('io.mtu', io.mtu, 576, 9000);
+    int('io.keepaliveSeconds', io.keepaliveSeconds, 0, 86400);
   }
   if (o.outputSteering !== undefined && o.outputSteering !== 'sa' && o.outputSteering !== 'flow') fail('outputSteering', "'sa' or 'flow'", o.outputSteering);
   if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);

@@ -5,7 +5,9 @@
  * brought up with its MTU; addresses and routes are the operator's (`ip addr`, `ip route`).
  */
 import { execFileSync } from 'node:child_process';
+import { type Xfrm } from '@xfrm/core';
 import { requireNative } from '@xfrm/native';
+import { NattKeepalive } from './natt-keepalive.js';
 
 /** Options of a gateway's I/O (Dataplane's `io`). */
 export interface GatewayIoOptions {
@@ -15,6 +17,8 @@ export interface GatewayIoOptions {
   local: string;
   /** UDP port (RFC 3948: 4500). */
   port?: number;
+  /** Seconds between NAT-T keepalives to each peer (RFC 3948; 0: none). Default 20. */
+  keepaliveSeconds?: number;
   /**
    * The TUN device's MTU. Default: 1500 less what tunnel-mode ESP in UDP adds at most
    * (outer IP header, UDP, ESP header and IV, padding and trailer, a 16-byte ICV): 1438 with
@@ -28,6 +32,10 @@ export interface GatewayIo {
   readonly tunFds: number[];
   readonly udpFds: number[];
   readonly mtu: number;
+  /** The NAT-T keepalive timer (started by startKeepalives). */
+  keepalive: NattKeepalive | undefined;
+  /** Send NAT-T keepalives to the peers of `xfrm`'s SAs, as the options say. */
+  startKeepalives(xfrm: Xfrm): void;
   /** Bytes of a queue's packet buffer: the MTU plus the most encapsulation adds, rounded up. */
   readonly slotBytes: number;
   close(): void;
@@ -53,13 +61,20 @@ export function openGatewayIo(o: GatewayIoOptions, queues: number): GatewayIo {
     for (const fd of [...tunFds, ...udpFds]) io.close(fd);
     throw e;
   }
-  return {
+  const gw: GatewayIo = {
     tunFds,
     udpFds,
     mtu,
     slotBytes: (mtu + 256 + 63) & ~63,
+    keepalive: undefined,
+    startKeepalives: (xfrm) => {
+      const seconds = o.keepaliveSeconds ?? 20;
+      if (seconds > 0) gw.keepalive = new NattKeepalive(xfrm, io, udpFds[0], o.local, seconds * 1000);
+    },
     close: () => {
+      gw.keepalive?.stop();
       for (const fd of [...tunFds, ...udpFds]) io.close(fd);
     },
   };
+  return gw;
 }

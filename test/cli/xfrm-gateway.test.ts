@@ -103,6 +103,20 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two 
     });
   });
 
+  for (const family of ['v4', 'v6'] as const) {
+    it(`IP${family}: with a TUN MTU above what the path takes encapsulated, TCP learns the tunnel's MTU from the gateway's ICMP and its transfer arrives`, async () => {
+      await withGateways({ family, aead: 'aes-gcm-128', crypto: 'native', tag: 'xgm', gatewayArgs: ['--mtu', '1500'] }, async (t) => {
+        const out = JSON.parse(t.runIn('a', [TRAFFIC, 'client', t.net.server, '8']));
+        expect(out.tcp.sha256).toBe(out.tcp.sentSha256);
+        expect(out.tcp.bytes).toBe(8 * 1024 * 1024);
+        const a = JSON.parse(await t.control('a', 'stats'));
+        expect(Object.keys(a.drops)).toEqual(['XfrmOutTooBig']);
+        expect(a.drops.XfrmOutTooBig).toBeGreaterThan(0);
+        expect(a.drops.XfrmOutTooBig).toBeLessThan(100); // answered once per path, not per packet
+      });
+    });
+  }
+
   it('NAT-T keepalives (every second here) reach the peer, which passes them over and drops nothing', async () => {
     await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgk', gatewayArgs: ['--natt-keepalive', '1'] }, async (t) => {
       await new Promise((r) => setTimeout(r, 2500));

@@ -16,6 +16,8 @@ usage: xfrm-gateway -c FILE --local ADDR --tun NAME [options]
   --tun NAME               TUN device (made if missing; removed on exit)
   --tun-address CIDR       address for the TUN device (repeatable), e.g. 10.1.0.1/16
   --mtu N                  TUN MTU (default: 1438 with an IPv4 --local, 1418 with IPv6)
+  --path-mtu N             largest outer packet towards the peers (default 1500): bigger ones are
+                           answered with ICMP fragmentation needed / packet too big
   --queues N               queue workers, each with its own TUN queue and socket (default 2)
   --crypto-backend B       ${AEAD_BACKENDS.join(' | ')} (default native, noble where the addon is not built)
   --control PATH           a Unix socket that takes more ip xfrm lines, 'stats' and 'monitor' while it runs
@@ -33,6 +35,7 @@ export interface GatewayArgs {
   tun: string;
   tunAddresses: string[];
   mtu: number | undefined;
+  pathMtu: number;
   queues: number;
   crypto: AeadBackendName;
   control: string | undefined;
@@ -58,6 +61,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs | null {
       tun: { type: 'string' },
       'tun-address': { type: 'string', multiple: true },
       mtu: { type: 'string' },
+      'path-mtu': { type: 'string' },
       queues: { type: 'string' },
       'crypto-backend': { type: 'string' },
       control: { type: 'string' },
@@ -78,6 +82,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs | null {
     tun: v.tun!,
     tunAddresses: v['tun-address'] ?? [],
     mtu: intArg('mtu', v.mtu, undefined, 576, 9000),
+    pathMtu: intArg('path-mtu', v['path-mtu'], 1500, 576, 65535)!,
     queues: intArg('queues', v.queues, 2, 1, 64)!,
     crypto,
     control: v.control,

@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   if (note !== '') process.stderr.write(`xfrm-gateway: ${note}\n`);
   let dp: Dataplane;
   try {
-    dp = await Dataplane.create({ queues: args.queues, crypto: args.crypto, io: { tun: args.tun, local: args.local, port: args.port, mtu: args.mtu, keepaliveSeconds: args.keepaliveSeconds } });
+    dp = await Dataplane.create({ queues: args.queues, crypto: args.crypto, io: { tun: args.tun, local: args.local, port: args.port, mtu: args.mtu, pathMtu: args.pathMtu, keepaliveSeconds: args.keepaliveSeconds } });
   } catch (e) {
     process.stderr.write(`xfrm-gateway: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;

@@ -662,7 +662,7 @@ export class Dataplane extends EventEmitter {
               size: this.opts.generate.size,
               measureOrder: this.opts.generate.measureOrder,
             },
-      io: this.gatewayIo === undefined ? undefined : { tunFd: this.gatewayIo.tunFds[q], udpFd: this.gatewayIo.udpFds[q], slotBytes: this.gatewayIo.slotBytes },
+      io: this.gatewayIo === undefined ? undefined : { tunFd: this.gatewayIo.tunFds[q], udpFd: this.gatewayIo.udpFds[q], slotBytes: this.gatewayIo.slotBytes, pathMtu: this.gatewayIo.pathMtu },
     };
     const line = L.CTRL_LINE * (1 + q);
     this.running[q] = this.pool.run(task).then(
@@ -749,6 +749,7 @@ function checkOptions(o: DataplaneOptions): void {
     int('io.port', io.port, 1, 65535);
     int('io.mtu', io.mtu, 576, 9000);
     int('io.keepaliveSeconds', io.keepaliveSeconds, 0, 86400);
+    int('io.pathMtu', io.pathMtu, 576, 65535);
   }
   if (o.outputSteering !== undefined && o.outputSteering !== 'sa' && o.outputSteering !== 'flow') fail('outputSteering', "'sa' or 'flow'", o.outputSteering);
   if (o.flowCacheSize !== undefined && !powerOfTwo(o.flowCacheSize, 4, 1 << 24)) fail('flowCacheSize', 'a power of two from 4 to 2^24', o.flowCacheSize);

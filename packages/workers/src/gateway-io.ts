@@ -17,6 +17,8 @@ export interface GatewayIoOptions {
   local: string;
   /** UDP port (RFC 3948: 4500). */
   port?: number;
+  /** The largest outer packet the path to the peers takes (default 1500): bigger ones are answered with ICMP "too big". */
+  pathMtu?: number;
   /** Seconds between NAT-T keepalives to each peer (RFC 3948; 0: none). Default 20. */
   keepaliveSeconds?: number;
   /**
@@ -32,6 +34,7 @@ export interface GatewayIo {
   readonly tunFds: number[];
   readonly udpFds: number[];
   readonly mtu: number;
+  readonly pathMtu: number;
   /** The NAT-T keepalive timer (started by startKeepalives). */
   keepalive: NattKeepalive | undefined;
   /** Send NAT-T keepalives to the peers of `xfrm`'s SAs, as the options say. */
@@ -65,6 +68,7 @@ export function openGatewayIo(o: GatewayIoOptions, queues: number): GatewayIo {
     tunFds,
     udpFds,
     mtu,
+    pathMtu: o.pathMtu ?? 1500,
     slotBytes: (mtu + 256 + 63) & ~63,
     keepalive: undefined,
     startKeepalives: (xfrm) => {

@@ -12,6 +12,7 @@
  */
 import { DROP, PASS } from '@xfrm/core';
 import { requireNative, type NativeIo } from '@xfrm/native';
+import { writeTooBig } from './icmp-too-big.js';
 import * as L from './queue-layout.js';
 import { type QueuePath } from './queue-path.js';
 
@@ -21,6 +22,8 @@ export interface IoTask {
   udpFd: number;
   /** Bytes per packet buffer: the TUN MTU plus encapsulation, rounded up. */
   slotBytes: number;
+  /** The largest outer packet the path takes: bigger ones are answered with ICMP (icmp-too-big.ts). */
+  pathMtu: number;
 }
 
 /** Longest sleep of an idle queue before it looks at the stop word (ms). */
@@ -38,12 +41,15 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
   const espOut = area(batch); // to the socket
   const espIn = area(batch); // from the socket
   const clearOut = area(batch); // to the TUN queue
-  const [clearInV, espOutV, espInV, clearOutV] = [clearIn, espOut, espIn, clearOut].map(views);
+  const tooBig = area(batch); // ICMP answers to packets too big for the path, back into the TUN queue
+  const [clearInV, espOutV, espInV, clearOutV, tooBigV] = [clearIn, espOut, espIn, clearOut, tooBig].map(views);
   const inLengths = new Int32Array(batch);
   const offsets = new Int32Array(batch);
   const lengths = new Int32Array(batch);
   const fds = Int32Array.of(t.tunFd, t.udpFd);
   const verdicts = new Int8Array(batch); // output verdicts, for a deferred seal that fails
+  const tooBigOffsets = new Int32Array(batch);
+  const tooBigLengths = new Int32Array(batch);
   if (seals !== undefined) {
     seals.bind(espOut, clearIn);
     seals.onFailed = (k) => {
@@ -52,6 +58,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
     };
   }
   let lastSweep = 0;
+  let tooBigs = 0;
 
   while (!q.stopping) {
     q.testHooks();
@@ -68,8 +75,22 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
       offsets[k] = k * slot;
       lengths[k] = r >= 0 ? r : 0;
       q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, len); // PASS: no policy, nowhere to send it in clear
+      if (r > t.pathMtu) {
+        const n = writeTooBig(clearInV[k], len, t.pathMtu - (r - len), tooBigV[tooBigs]);
+        if (n > 0) {
+          // Not sent: the sender learns the tunnel's MTU and sends smaller packets. (Without DF the outer packet is fragmented.)
+          verdicts[k] = 0;
+          q.uncountTransmitted(DROP.XfrmOutTooBig);
+          tooBigOffsets[tooBigs] = tooBigs * slot;
+          tooBigLengths[tooBigs++] = n;
+        }
+      }
     }
     seals?.flush();
+    if (tooBigs > 0) {
+      io.tunWrite(t.tunFd, tooBig, tooBigOffsets, tooBigLengths, tooBigs);
+      tooBigs = 0;
+    }
     if (nOut > 0) {
       for (let k = 0; k < nOut; k++) if (verdicts[k] !== 1) lengths[k] = 0; // skipped by udpSend (counted as taken)
       q.counters[q.c + L.C_SOCKET_FULL] += nOut - io.udpSend(t.udpFd, espOut, offsets, lengths, nOut);

@@ -193,9 +193,9 @@ export class QueuePath {
     this.counters[this.c + L.C_BYTES] += bytes;
   }
 
-  /** A packet counted as transmitted was not (its deferred seal failed): count it dropped. */
-  uncountTransmitted(): void {
-    this.engine.drops[DROP.XfrmOutStateProtoError]++;
+  /** A packet counted as transmitted was not (its deferred seal failed, or it was too big for the path): count it dropped. */
+  uncountTransmitted(reason = DROP.XfrmOutStateProtoError): void {
+    this.engine.drops[reason]++;
     this.counters[this.c + L.C_TRANSMITTED]--;
     this.counters[this.c + L.C_DROPPED]++;
   }

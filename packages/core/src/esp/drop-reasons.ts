@@ -53,6 +53,6 @@ export const DROP_REASON_DOCS: Readonly<Record<DropReason, string>> = {
   XfrmOutStateModeError: 'the packet cannot be encapsulated in the SA mode (malformed for transport mode, or too big)',
   XfrmOutStateProtoError: 'the cipher failed to seal the packet (never expected: the native backend wiped the bytes rather than send them)',
   XfrmOutTooBig:
-    'the packet would be too big once encapsulated: larger than a queue slot (Dataplane slotBytes / mtu), the output buffer, or 65,535 bytes (not a Linux counter: Linux answers with ICMP fragmentation needed)',
+    'the packet would be too big once encapsulated: larger than a queue slot (Dataplane slotBytes / mtu), the output buffer, 65,535 bytes, or a gateway\'s path MTU (then answered with ICMP fragmentation needed / packet too big, as Linux does; not a Linux counter)',
   XfrmOutError: 'an outbound packet that is not an IPv4 or IPv6 packet',
 };

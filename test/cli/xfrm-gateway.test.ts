@@ -7,7 +7,8 @@
 // a running transfer that still arrives intact; a clean stop. Namespaces, devices and
 // processes are removed even when a test fails.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AEADS, TRAFFIC, canMakeNamespaces, policyLine, stateLine, twoGateways, waitFor } from '../../bench/gateway-topology.mjs';
@@ -116,6 +117,32 @@ describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two 
       });
     });
   }
+
+  it('SIGHUP makes the tables what the file now says (a bad file changes nothing); traffic goes on', async () => {
+    await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgh' }, async (t) => {
+      const conf = join(t.dir, 'a.conf');
+      const original = readFileSync(conf, 'utf8');
+      let stderr = '';
+      t.gw.a.stderr.on('data', (d: Buffer) => (stderr += d));
+      const hup = async (text: string, expect: string) => {
+        writeFileSync(conf, text);
+        const said = waitFor(t.gw.a, 'stderr', expect);
+        t.gw.a.kill('SIGHUP');
+        await said;
+      };
+      const extra = stateLine(t.net, AEADS['chacha20-poly1305'], 'b', 'a', 0x3003);
+      await hup(original + extra + '\n', 'states 1 added, 0 updated, 0 replaced, 0 deleted; policies 0 added, 0 updated, 0 deleted');
+      expect(await t.control('a', 'ip xfrm state list')).toContain('spi 0x00003003');
+      await hup(original + 'ip xfrm state add nonsense\n', 'reload refused, nothing changed');
+      expect(stderr).toMatch(/reload: .*a\.conf:5: /);
+      expect(await t.control('a', 'ip xfrm state list')).toContain('spi 0x00003003');
+      // The same SA with a new selector is updated in place; the extra one goes.
+      const narrowed = original.replace(/(spi 4097 reqid 1 mode tunnel .*)$/m, '$1 sel src 10.1.0.0/16 dst 10.2.0.0/16');
+      await hup(narrowed, 'states 0 added, 1 updated, 0 replaced, 1 deleted; policies 0 added, 0 updated, 0 deleted');
+      const out = JSON.parse(t.runIn('a', [TRAFFIC, 'client', t.net.server, '4']));
+      expect(out.tcp.sha256).toBe(out.tcp.sentSha256);
+    });
+  });
 
   it('NAT-T keepalives (every second here) reach the peer, which passes them over and drops nothing', async () => {
     await withGateways({ family: 'v4', aead: 'aes-gcm-128', crypto: 'native', tag: 'xgk', gatewayArgs: ['--natt-keepalive', '1'] }, async (t) => {

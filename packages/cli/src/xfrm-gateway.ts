@@ -4,7 +4,8 @@
  * UDP port comes out of the TUN device in clear, on `--queues` queue workers, each with its
  * own TUN queue and socket (the kernel steers inbound ESP to a queue by SPI). A control
  * socket (`--control PATH`, gateway-control.ts) takes more lines while it runs.
- * SIGTERM and SIGINT stop it: the queues stop, the sockets close and the TUN device goes.
+ * SIGHUP makes the tables what the file now says (gateway-reload.ts). SIGTERM and SIGINT stop
+ * it: the queues stop, the sockets close and the TUN device goes.
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
@@ -15,7 +16,30 @@ import { UsageError } from './bench-args.js';
 import { commandArgs, runMain } from './cli-process.js';
 import { GATEWAY_HELP, parseGatewayArgs, type GatewayArgs } from './gateway-args.js';
 import { controlServer } from './gateway-control.js';
+import { reloadConfig } from './gateway-reload.js';
 import { applyConfigText } from './xfrm-config.js';
+
+/** SIGHUP: make the tables what the file now says (gateway-reload.ts), and say what changed. */
+async function reload(dp: Dataplane, path: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    process.stderr.write(`xfrm-gateway: reload: cannot read ${path}: ${(e as Error).message}; nothing changed\n`);
+    return;
+  }
+  const r = reloadConfig(dp.xfrm, text, path);
+  for (const e of r.errors) process.stderr.write(`xfrm-gateway: reload: ${e}\n`);
+  if (r.errors.length > 0) {
+    process.stderr.write('xfrm-gateway: reload refused, nothing changed\n');
+    return;
+  }
+  await dp.synchronize();
+  const { states: s, policies: p } = r;
+  process.stderr.write(
+    `xfrm-gateway: reloaded ${path}: states ${s.added} added, ${s.updated} updated, ${s.replaced} replaced, ${s.deleted} deleted; policies ${p.added} added, ${p.updated} updated, ${p.deleted} deleted\n`,
+  );
+}
 
 async function main(): Promise<number> {
   let args: GatewayArgs | null;
@@ -76,6 +100,7 @@ async function main(): Promise<number> {
     await stop();
     return 1;
   }
+  process.on('SIGHUP', () => void reload(dp, args.config));
   await new Promise<void>((resolve) => {
     const quit = () => resolve();
     process.once('SIGTERM', quit);

@@ -109,10 +109,10 @@ export function controlRequest(path, line) {
 
 /**
  * Build the topology and start both gateways (with `gatewayArgs` added to their command
- * lines). `gateways: false` builds only the namespaces and the veth pair (the ceiling).
+ * lines, and `nodeFlags` to node's, e.g. --cpu-prof for a profile). `gateways: false` builds only the namespaces and the veth pair (the ceiling).
  * Returns the namespaces, helpers and stop().
  */
-export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw', gatewayArgs = [] } = {}) {
+export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw', gatewayArgs = [], nodeFlags = [] } = {}) {
   const net = NETS[family];
   const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
   const ns = { a: `${tag}-${process.pid}-a`, b: `${tag}-${process.pid}-b` };
@@ -150,7 +150,7 @@ export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto 
       const start = (side) => {
         writeFileSync(join(dir, `${side}.conf`), gatewayConfig(side, AEADS[aead], net));
         const child = spawn('ip', [
-          'netns', 'exec', ns[side], process.execPath, GATEWAY,
+          'netns', 'exec', ns[side], process.execPath, ...nodeFlags, GATEWAY,
           '-c', join(dir, `${side}.conf`),
           '--local', net.outer[side],
           '--tun', 'xg0',

@@ -4,7 +4,7 @@
 // root. Everything it makes (namespaces, devices, processes, files) goes in stop(), which the
 // caller must reach (finally).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,14 +64,26 @@ export function gatewayConfig(me, aead, net, replayWindow = 32) {
 
 export const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
-/** True where namespaces can be made here (root, iproute2). */
-export function canMakeNamespaces() {
+/** Why namespaces and TUN devices cannot be made here, or undefined when they can (root, iproute2, /dev/net/tun). */
+export function namespaceProblem() {
+  if (process.getuid?.() !== 0) return 'needs root to make network namespaces and TUN devices';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
   try {
     execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return process.getuid?.() === 0;
   } catch {
-    return false;
+    return "no 'ip netns' (iproute2)";
   }
+  return undefined;
+}
+
+/**
+ * Whether a suite that needs namespaces runs: everywhere they can be made, and always in CI
+ * (where a missing capability must fail, not pass unseen). Elsewhere it is skipped, and says why.
+ */
+export function namespaceSuite(name) {
+  const problem = process.env.CI ? undefined : namespaceProblem();
+  if (problem !== undefined) console.warn(`skipping '${name}': ${problem}`);
+  return { run: problem === undefined, title: problem === undefined ? name : `${name} (skipped: ${problem})` };
 }
 
 /** Wait until `child` printed `text` on `stream`, or fail saying what it printed. */

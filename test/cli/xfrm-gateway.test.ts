@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { AEADS, TRAFFIC, canMakeNamespaces, policyLine, stateLine, twoGateways, waitFor } from '../../bench/gateway-topology.mjs';
+import { AEADS, TRAFFIC, namespaceSuite, policyLine, stateLine, twoGateways, waitFor } from '../../bench/gateway-topology.mjs';
 
 const ping = fileURLToPath(new URL('../../bench/icmp-echo.py', import.meta.url));
 const XFRMCTL = fileURLToPath(new URL('../../packages/cli/dist/xfrmctl.js', import.meta.url));
@@ -58,7 +58,9 @@ async function withGateways(opts: Parameters<typeof twoGateways>[0], fn: (t: Top
   expect(left).not.toContain(t.ns.b);
 }
 
-describe.runIf(canMakeNamespaces() || process.env.CI)('xfrm-gateway between two namespaces', () => {
+const suite = namespaceSuite('xfrm-gateway between two namespaces');
+
+describe.runIf(suite.run)(suite.title, () => {
   for (const [aead, crypto, family] of [
     ['aes-gcm-128', 'native', 'v4'],
     ['chacha20-poly1305', 'node', 'v4'],

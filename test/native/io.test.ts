@@ -5,12 +5,15 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { canMakeNamespaces, withNamespaces } from './netns.js';
+import { namespaceSuite } from '../../bench/gateway-topology.mjs';
+import { withNamespaces } from './netns.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const child = fileURLToPath(new URL('./io-child.mjs', import.meta.url));
 
-describe.runIf(canMakeNamespaces() || process.env.CI)('native packet I/O (in a network namespace)', () => {
+const suite = namespaceSuite('native packet I/O (in a network namespace)');
+
+describe.runIf(suite.run)(suite.title, () => {
   it('TUN queues read and write packets; UDP sockets are steered by SPI and give whole IP packets', async () => {
     const out = await withNamespaces('xio', 1, async ([ns]) => {
       const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', ns, process.execPath, child], { cwd: root });

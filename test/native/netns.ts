@@ -4,16 +4,6 @@
  */
 import { execFileSync } from 'node:child_process';
 
-/** True where namespaces can be made here (root, iproute2). */
-export function canMakeNamespaces(): boolean {
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return process.getuid?.() === 0;
-  } catch {
-    return false;
-  }
-}
-
 /** Run `fn` with fresh namespaces named `<prefix>-<pid>-<k>` (loopback up in each), deleting them after. */
 export async function withNamespaces<T>(prefix: string, count: number, fn: (names: string[]) => Promise<T>): Promise<T> {
   const names = Array.from({ length: count }, (_, k) => `${prefix}-${process.pid}-${k}`);

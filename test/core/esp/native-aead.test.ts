@@ -97,6 +97,24 @@ describe('native backend', () => {
   });
 });
 
+describe('native job filling', () => {
+  it('a nonce and AAD at any alignment (by bytes) seal as word-aligned ones do (by words), switching back and forth', () => {
+    const ctx = aeadBackend('native').context('aes-gcm', new Uint8Array(16).fill(5));
+    const ref = aeadBackend('node').context('aes-gcm', new Uint8Array(16).fill(5));
+    const store = new Uint8Array(64);
+    for (let round = 0; round < 4; round++) {
+      const at = round % 2 === 0 ? 0 : 1 + round; // aligned, then not
+      const nonce = store.subarray(at, at + 12).fill(round + 1);
+      const aad = store.subarray(at + 20, at + 28).fill(round + 9);
+      const [a, b] = [new Uint8Array(64 + 16).fill(7), new Uint8Array(64 + 16).fill(7)];
+      ctx.seal(nonce, aad, a, 0, 64, 16);
+      ref.seal(nonce.slice(), aad.slice(), b, 0, 64, 16);
+      expect(hexOf(a)).toBe(hexOf(b));
+    }
+    ctx.destroy();
+  });
+});
+
 describe('native seal batches', () => {
   const KEY = '0x' + '3c'.repeat(16) + '01020304';
   const lines = (dir: string) => [

@@ -38,6 +38,9 @@ import {
 } from '@xfrm/native';
 import { type AeadBackend, type AeadCipher, type AeadContext, type SealBatch } from './aead.js';
 
+/** The nonce and AAD as words of a job (J_NONCE_BYTE, J_AAD_BYTE). */
+const J_NONCE_WORD = J_NONCE_BYTE / 4;
+const J_AAD_WORD = J_AAD_BYTE / 4;
 /** Jobs queued before a flush is forced. */
 const BATCH_JOBS = 256;
 
@@ -60,6 +63,9 @@ class NativeJobs implements SealBatch {
   private copyFrom = 0;
   private copyTo = 0;
   private copyLen = 0;
+  /** Word views of the last nonce and AAD arrays seen (esp.ts passes the same two every time). */
+  private readonly wordArrays: (Uint8Array | null)[] = [null, null];
+  private readonly wordViews: (Int32Array | null)[] = [null, null];
 
   constructor(readonly addon: NativeAddon) {
     this.jw = addon.JOB_WORDS;
@@ -103,11 +109,31 @@ class NativeJobs implements SealBatch {
     w[o + J_AAD_LENGTH] = aad.length;
     w[o + J_COPY_TO] = base + this.copyTo;
     w[o + J_COPY_LENGTH] = this.copyLen;
-    const b = this.bytes;
-    const ob = o * 4;
-    for (let i = 0; i < 12; i++) b[ob + J_NONCE_BYTE + i] = nonce[i];
-    for (let i = 0; i < aad.length; i++) b[ob + J_AAD_BYTE + i] = aad[i];
+    // Nonce and AAD by words where the caller's arrays allow (esp.ts's, always), else by bytes.
+    const n32 = this.wordsOf(nonce, 0);
+    const a32 = this.wordsOf(aad, 1);
+    if (n32 !== null && a32 !== null) {
+      w[o + J_NONCE_WORD] = n32[0];
+      w[o + J_NONCE_WORD + 1] = n32[1];
+      w[o + J_NONCE_WORD + 2] = n32[2];
+      w[o + J_AAD_WORD] = a32[0];
+      w[o + J_AAD_WORD + 1] = a32[1];
+      if (aad.length === 12) w[o + J_AAD_WORD + 2] = a32[2];
+    } else {
+      const b = this.bytes;
+      const ob = o * 4;
+      for (let i = 0; i < 12; i++) b[ob + J_NONCE_BYTE + i] = nonce[i];
+      for (let i = 0; i < aad.length; i++) b[ob + J_AAD_BYTE + i] = aad[i];
+    }
     this.copyLen = 0;
+  }
+
+  /** An Int32Array over the first 12 bytes of `a` (cached per caller array, slot `k`), or null when `a` is not word-aligned. */
+  private wordsOf(a: Uint8Array, k: number): Int32Array | null {
+    if (this.wordArrays[k] === a) return this.wordViews[k];
+    if ((a.byteOffset & 3) !== 0 || a.buffer.byteLength < a.byteOffset + 12) return null;
+    this.wordArrays[k] = a;
+    return (this.wordViews[k] = new Int32Array(a.buffer, a.byteOffset, 3));
   }
 
   /** Seal or open `buf[off ..]` now (job 0); returns the addon's result. */

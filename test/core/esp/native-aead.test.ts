@@ -15,23 +15,24 @@ const ALGS = [
   { alg: "'rfc7539esp(chacha20,poly1305)'", key: 32, icvs: [128] },
 ];
 
-/** A small seeded generator (xorshift32): failures replay. */
-function rng(seed: number): () => number {
+/** A small seeded generator (xorshift32): failures replay. Fractions in [0, 1) with 24 bits; `u32` for whole 32-bit values. */
+function rng(seed: number): (() => number) & { u32: () => number } {
   let s = seed >>> 0 || 1;
-  return () => {
+  const u32 = () => {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
+    return s >>> 0;
   };
+  return Object.assign(() => (u32() >>> 8) / (1 << 24), { u32 });
 }
 
-function randomSa(r: () => number) {
+function randomSa(r: ReturnType<typeof rng>) {
   const a = ALGS[Math.floor(r() * ALGS.length)];
   const icv = a.icvs[Math.floor(r() * a.icvs.length)];
   const key = '0x' + Array.from({ length: a.key + 4 }, () => Math.floor(r() * 256).toString(16).padStart(2, '0')).join('');
   const esn = r() < 0.5;
-  const hi = esn ? Math.floor(r() * 2 ** 32) : 0;
+  const hi = esn ? r.u32() : 0;
   const lo = Math.floor(r() * 2 ** 31);
   const v6 = r() < 0.5;
   const [src, dst, is, id] = v6 ? ['2001:db8::1', '2001:db8::2', '2001:db8:1::5', '2001:db8:2::4'] : ['192.0.2.1', '198.51.100.1', '10.1.0.5', '10.2.3.4'];

@@ -121,7 +121,8 @@ export function controlRequest(path, line) {
 
 /**
  * Build the topology and start both gateways (with `gatewayArgs` added to their command
- * lines, and `nodeFlags` to node's, e.g. --cpu-prof for a profile). `gateways: false` builds only the namespaces and the veth pair (the ceiling).
+ * lines, or `{ a: [...], b: [...] }` for one side each, and `nodeFlags` to node's, e.g.
+ * --cpu-prof for a profile). `gateways: false` builds only the namespaces and the veth pair (the ceiling).
  * Returns the namespaces, helpers and stop().
  */
 export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto = 'native', queues = 2, gateways = true, tag = 'xgw', gatewayArgs = [], nodeFlags = [] } = {}) {
@@ -170,7 +171,7 @@ export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto 
           '--queues', String(queues),
           '--crypto-backend', crypto,
           '--control', join(dir, `${side}.sock`),
-          ...gatewayArgs,
+          ...(Array.isArray(gatewayArgs) ? gatewayArgs : gatewayArgs[side] ?? []),
         ]);
         children.push(child);
         gw[side] = child;

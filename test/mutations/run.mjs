@@ -160,6 +160,14 @@ const MUTATIONS = [
     tests: ['test/core/xfrm/pcpu-lookup.test.ts', 'test/workers/per-queue-sa.test.ts'],
   },
   {
+    name: 'keepalive-to-nowhere',
+    what: "NAT-T keepalives are addressed from the wrong word of an IPv4 address (0.0.0.0: they reach the sender itself)",
+    file: 'packages/workers/src/natt-keepalive.ts',
+    from: '  if (v4) b.setInt32(at + 16, s.dst.words[0]);',
+    to: '  if (v4) b.setInt32(at + 16, s.dst.words[3]);',
+    tests: ['test/cli/xfrm-gateway.test.ts'],
+  },
+  {
     name: 'free-context-with-seals-queued',
     what: 'a native context is freed while seals under it wait in the batch',
     file: CORE + 'esp/native-aead.ts',

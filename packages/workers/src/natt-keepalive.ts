@@ -19,7 +19,7 @@ function writeKeepalive(b: DataView, at: number, s: State): number {
   const h = v4 ? 20 : 40;
   b.setUint8(at, v4 ? 0x45 : 0x60);
   b.setUint8(at + (v4 ? 9 : 6), 17);
-  if (v4) b.setInt32(at + 16, s.dst.words[3]);
+  if (v4) b.setInt32(at + 16, s.dst.words[0]); // an IPv4 address is word 0 (address.ts)
   else for (let w = 0; w < 4; w++) b.setInt32(at + 24 + 4 * w, s.dst.words[w]);
   b.setUint16(at + h, s.encap!.sport);
   b.setUint16(at + h + 2, s.encap!.dport);

@@ -1,0 +1,75 @@
+// Where the bytes of one state and one precise policy go (issue 16, "measure first"): add N
+// states (each its own bydst key, replay window 64, AES-GCM-128) and N precise policies to a
+// fresh Xfrm, and divide what each structure holds by N: shared records, hash tables at their
+// load, runtime blocks, chain blocks, and the control thread's JS heap; RSS beside it.
+// Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000]
+import os from 'node:os';
+import { Xfrm, anySelector, makeSelector } from '@xfrm/core';
+
+const N = Number(process.argv[2] ?? 100_000);
+const gc = globalThis.gc ?? (() => {});
+const v4 = (n) => ({ family: 4, words: Int32Array.of(0, 0, 0, n | 0) });
+const mem = () => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { js: m.heapUsed, rss: m.rss, ext: m.external + m.arrayBuffers };
+};
+const per = (bytes) => (bytes / N).toFixed(0);
+
+const x = Xfrm.create({ heap: { maxBytes: 2 ** 32 }, stateCapacity: 1 << 21, policyCapacity: 1 << 21 });
+const heap = x.sad.heap;
+const key = new Uint8Array(20).fill(7);
+const s0 = mem();
+let h0 = heap.bytesInUse;
+let t = process.hrtime.bigint();
+for (let i = 0; i < N; i++) {
+  x.addState({
+    src: v4(0xc0000201), dst: v4(0x0a000000 + i), spi: 0x1000 + i, reqid: 1 + (i % 1000), mode: 'tunnel',
+    algorithm: { name: 'rfc4106(gcm(aes))', key, icvBits: 128 }, replayWindow: 64,
+  });
+}
+const addStateUs = Number(process.hrtime.bigint() - t) / 1e3 / N;
+const s1 = mem();
+const sad = x.sad;
+const stateParts = {
+  'records (arena)': sad.arena.bytes,
+  'byspi table': sad.spis.bytes,
+  'bydst table': sad.dsts.table.bytes,
+  'bysrc table': sad.srcs.table.bytes,
+  'chain-block table': sad.chains.bytes,
+  'chain blocks (one per bydst key)': sad.chainBlocks.size * 16,
+  'runtime blocks (window 64)': [...sad.entries.values()].reduce((n, e) => n + e.runtimeWords * 4, 0),
+};
+const stateShared = heap.bytesInUse - h0;
+
+const p0 = mem();
+h0 = heap.bytesInUse;
+t = process.hrtime.bigint();
+for (let i = 0; i < N; i++) {
+  x.addPolicy({
+    dir: 'out', priority: 1,
+    selector: makeSelector({ ...anySelector(4), src: v4(0x0b000000 + i), srcLen: 32, dst: v4(0x0c000000 + i), dstLen: 32 }),
+    templates: [{ family: 4, src: v4(0xc0000201), dst: v4(0xc0000202), proto: 50, spi: 0, reqid: 1, mode: 'tunnel', optional: false }],
+  });
+}
+const addPolicyUs = Number(process.hrtime.bigint() - t) / 1e3 / N;
+const p1 = mem();
+const spd = x.spd;
+const groupTables = [...spd.groups.flatMap((g) => [...g.values()])].reduce((n, g) => n + g.chains.table.bytes, 0);
+const policyParts = { 'records (arena)': spd.arena.bytes, 'group hash tables': groupTables };
+const policyShared = heap.bytesInUse - h0;
+
+console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}; N = ${N.toLocaleString('en-US')}\n`);
+console.log('| per state | bytes |\n| --- | ---: |');
+for (const [k, v] of Object.entries(stateParts)) console.log(`| ${k} | ${per(v)} |`);
+console.log(`| **shared heap, all** | **${per(stateShared)}** |`);
+console.log(`| control thread JS heap | ${per(s1.js - s0.js)} |`);
+console.log(`| process RSS | ${per(s1.rss - s0.rss)} |`);
+console.log(`| add (us) | ${addStateUs.toFixed(1)} |`);
+console.log('\n| per precise policy | bytes |\n| --- | ---: |');
+for (const [k, v] of Object.entries(policyParts)) console.log(`| ${k} | ${per(v)} |`);
+console.log(`| **shared heap, all** | **${per(policyShared)}** |`);
+console.log(`| control thread JS heap | ${per(p1.js - p0.js)} |`);
+console.log(`| process RSS | ${per(p1.rss - p0.rss)} |`);
+console.log(`| add (us) | ${addPolicyUs.toFixed(1)} |`);

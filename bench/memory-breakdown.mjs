@@ -8,7 +8,7 @@ import { Xfrm, anySelector, makeSelector } from '@xfrm/core';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = globalThis.gc ?? (() => {});
-const v4 = (n) => ({ family: 4, words: Int32Array.of(0, 0, 0, n | 0) });
+const v4 = (n) => ({ family: 4, words: [n | 0, 0, 0, 0] }); // an IPv4 address is word 0
 const mem = () => {
   gc();
   gc();

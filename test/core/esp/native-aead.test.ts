@@ -196,6 +196,38 @@ describe('native seal batches', () => {
   });
 });
 
+describe('native seal failures', () => {
+  it('a queued seal that fails (its context freed behind the batch) is wiped and reported by its tag', () => {
+    const KEY = '0x' + '6b'.repeat(16) + '01020304';
+    const lines = [
+      `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x3001 reqid 4 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`,
+      'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 4 mode tunnel',
+    ];
+    const p = pair(lines, []);
+    const engine = new EspEngine(p.a.spd, p.a.sad, { backend: aeadBackend('native'), batchSeals: true });
+    const batch = engine.sealBatch!;
+    const slot = 2048;
+    const area = new Uint8Array(new SharedArrayBuffer(4 * slot));
+    const source = new Uint8Array(new SharedArrayBuffer(4 * slot));
+    batch.bind(area, source);
+    const failed: number[] = [];
+    batch.onFailed = (tag) => failed.push(tag);
+    const packet = udpPacket('10.1.0.1', '10.2.0.1', 200);
+    for (let k = 0; k < 3; k++) {
+      source.set(packet, k * slot);
+      batch.tag = 10 + k;
+      expect(engine.output(source.subarray(k * slot), 0, packet.length, area.subarray(k * slot), 0)).toBeGreaterThan(0);
+    }
+    // Free the SA's native context without the flush NativeAead.destroy would do first.
+    const ctx = engine.contexts.get(engine.used[0]).aead as unknown as { index: number; generation: number }; // the SA the packets used
+    expect(loadNative()!.destroy(ctx.index, ctx.generation)).toBe(true);
+    expect(batch.flush()).toBe(3);
+    expect(failed).toEqual([10, 11, 12]);
+    // Payloads wiped (zeros where the ciphertext or plaintext would be), headers as written.
+    for (let k = 0; k < 3; k++) expect(area.subarray(k * slot + 36, k * slot + 36 + 200).every((b) => b === 0)).toBe(true);
+  });
+});
+
 describe('native addon guards', () => {
   const addon = loadNative()!;
 

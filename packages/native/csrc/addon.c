@@ -6,7 +6,14 @@
  *
  * Per packet nothing crosses but integers: the caller writes jobs (handles, offsets, nonce,
  * AAD) into an Int32Array bound once, and the packets live in buffers bound once (ring
- * slots in SharedArrayBuffers); `run(n)` does n jobs in one call.
+ * slots in SharedArrayBuffers); `run(first, n)` does n jobs in one call.
+ *
+ * Shared memory: a bound buffer may be a SharedArrayBuffer (a transmit ring). The addon
+ * writes it only inside run()/run1(), synchronously on the calling thread, into slots that
+ * thread owns until it publishes them; the publication is the caller's Atomics store after
+ * the call returns, which orders these plain writes before it (release), so a reader that
+ * sees the slot published sees its bytes. The addon reads receive slots the same way, before
+ * the caller releases them.
  */
 #include <node_api.h>
 #include <stdlib.h>

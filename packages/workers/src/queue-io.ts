@@ -53,6 +53,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
   if (seals !== undefined) {
     seals.bind(espOut, clearIn);
     seals.onFailed = (k) => {
+      if (verdicts[k] !== 1) return; // already not sent (and counted so)
       verdicts[k] = -1;
       q.uncountTransmitted();
     };

@@ -748,7 +748,7 @@ export class StateDb extends StateDbView {
     if (!esn && (replay.seqHi !== 0 || replay.oseqHi !== 0)) {
       throw new XfrmError('EINVAL', 'replay-seq-hi and replay-oseq-hi need flag esn');
     }
-    const selector = spec.selector ?? anySelector(family);
+    const selector = spec.selector ?? ANY_SELECTOR[family]; // shared: states are frozen, and most have no selector
     const limits = checkLimits(spec.limits);
     const pcpuNum = spec.pcpuNum;
     if (pcpuNum !== undefined && !(Number.isInteger(pcpuNum) && pcpuNum >= 0 && pcpuNum < 2 ** 31)) {
@@ -811,6 +811,12 @@ export class StateDb extends StateDbView {
 }
 
 /** Limits completed with NO_LIMITS; byte and packet limits made exact u64 (numbers must be safe integers). */
+/** The selector of a state added without one, per family (one frozen object each, not one per state). */
+const ANY_SELECTOR: Readonly<Record<Family, Selector>> = {
+  4: Object.freeze(anySelector(4)),
+  6: Object.freeze(anySelector(6)),
+};
+
 function checkLimits(spec: LifetimeLimitsSpec | undefined): LifetimeLimits {
   if (spec === undefined) return NO_LIMITS;
   const out: Record<string, bigint | number> = { ...NO_LIMITS };

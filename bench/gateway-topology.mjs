@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Answers } from '../packages/cli/dist/gateway-client.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const GATEWAY = join(root, 'packages/cli/dist/xfrm-gateway.js');
@@ -86,6 +87,45 @@ export function namespaceSuite(name) {
   return { run: problem === undefined, title: problem === undefined ? name : `${name} (skipped: ${problem})` };
 }
 
+/**
+ * Make network namespace `name` with its loopback up. No duplicate address detection: a
+ * link-local address under DAD delays the first neighbour resolutions (and so the first
+ * packets) by a second or more; for `family` 'v4' no IPv6 at all (no router solicitations or
+ * MLD reports on its devices).
+ */
+export function addNamespace(name, family = 'v4') {
+  ip('netns', 'add', name);
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  const v6 = family === 'v6' ? 'accept_dad=0' : 'disable_ipv6=1';
+  for (const conf of ['all', 'default']) execFileSync('ip', ['netns', 'exec', name, 'sysctl', '-qw', `net.ipv6.conf.${conf}.${v6}`]);
+}
+
+/** Delete the namespaces (those already gone are skipped): their devices and sockets go with them. */
+export function deleteNamespaces(names) {
+  for (const n of names) {
+    try {
+      execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+    } catch {
+      // not made, or already gone
+    }
+  }
+}
+
+/** Run `fn` with `count` fresh namespaces named `<prefix>-<pid>-<k>`, deleting them after, even when it fails. */
+export async function withNamespaces(prefix, count, fn) {
+  const names = Array.from({ length: count }, (_, k) => `${prefix}-${process.pid}-${k}`);
+  const made = [];
+  try {
+    for (const n of names) {
+      made.push(n);
+      addNamespace(n);
+    }
+    return await fn(names);
+  } finally {
+    deleteNamespaces(made);
+  }
+}
+
 /** Wait until `child` printed `text` on `stream`, or fail saying what it printed. */
 export function waitFor(child, stream, text, ms = 15000) {
   return new Promise((resolve, reject) => {
@@ -105,14 +145,14 @@ export function waitFor(child, stream, text, ms = 15000) {
 /** One request on a control socket; resolves with its output (without the closing `ok`), or its `error: ...` line. */
 export function controlRequest(path, line) {
   return new Promise((resolve, reject) => {
+    const answers = new Answers(); // xfrmctl gateway's framing
     const c = connect(path, () => c.write(`${line}\n`));
-    let out = '';
+    c.setEncoding('utf8');
     c.on('data', (d) => {
-      out += d;
-      const m = /(?:^|\n)(ok|error: [^\n]*)\n$/.exec(out);
-      if (m !== null) {
+      const [a] = answers.push(d);
+      if (a !== undefined) {
         c.end();
-        resolve(m[1] === 'ok' ? out.slice(0, m.index + (m.index === 0 ? 0 : 1)).trimEnd() : m[1]);
+        resolve(a.error === undefined ? a.output.trimEnd() : `error: ${a.error}`);
       }
     });
     c.on('error', reject);
@@ -133,25 +173,13 @@ export async function twoGateways({ family = 'v4', aead = 'aes-gcm-128', crypto 
   const made = [];
   const stop = async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    for (const n of made) {
-      try {
-        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-    }
+    deleteNamespaces(made);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (const side of ['a', 'b']) {
-      ip('netns', 'add', ns[side]);
       made.push(ns[side]);
-      ip('-n', ns[side], 'link', 'set', 'lo', 'up');
-      // No duplicate address detection in these two-host namespaces: a link-local address under
-      // DAD delays the first neighbour resolutions (and so the first packets) by a second or more.
-      // An IPv4 topology has no IPv6 at all: no router solicitations or MLD reports on its devices.
-      const v6 = family === 'v6' ? 'accept_dad=0' : 'disable_ipv6=1';
-      for (const conf of ['all', 'default']) execFileSync('ip', ['netns', 'exec', ns[side], 'sysctl', '-qw', `net.ipv6.conf.${conf}.${v6}`]);
+      addNamespace(ns[side], family);
     }
     ip('link', 'add', 'xva', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'xvb', 'netns', ns.b);
     for (const [side, dev] of [['a', 'xva'], ['b', 'xvb']]) {

@@ -60,16 +60,15 @@ const groupTables = [...spd.groups.flatMap((g) => [...g.values()])].reduce((n, g
 const policyParts = { 'records (arena)': spd.arena.bytes, 'group hash tables': groupTables };
 const policyShared = heap.bytesInUse - h0;
 
-console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}; N = ${N.toLocaleString('en-US')}\n`);
-console.log('| per state | bytes |\n| --- | ---: |');
-for (const [k, v] of Object.entries(stateParts)) console.log(`| ${k} | ${per(v)} |`);
-console.log(`| **shared heap, all** | **${per(stateShared)}** |`);
-console.log(`| control thread JS heap | ${per(s1.js - s0.js)} |`);
-console.log(`| process RSS | ${per(s1.rss - s0.rss)} |`);
-console.log(`| add (us) | ${addStateUs.toFixed(1)} |`);
-console.log('\n| per precise policy | bytes |\n| --- | ---: |');
-for (const [k, v] of Object.entries(policyParts)) console.log(`| ${k} | ${per(v)} |`);
-console.log(`| **shared heap, all** | **${per(policyShared)}** |`);
-console.log(`| control thread JS heap | ${per(p1.js - p0.js)} |`);
-console.log(`| process RSS | ${per(p1.rss - p0.rss)} |`);
-console.log(`| add (us) | ${addPolicyUs.toFixed(1)} |`);
+console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}; N = ${N.toLocaleString('en-US')}`);
+/** One table: the parts, the shared total, the JS heap and RSS between two readings, the time of one add. */
+function table(title, parts, shared, before, after, addUs) {
+  console.log(`\n| ${title} | bytes |\n| --- | ---: |`);
+  for (const [k, v] of Object.entries(parts)) console.log(`| ${k} | ${per(v)} |`);
+  console.log(`| **shared heap, all** | **${per(shared)}** |`);
+  console.log(`| control thread JS heap | ${per(after.js - before.js)} |`);
+  console.log(`| process RSS | ${per(after.rss - before.rss)} |`);
+  console.log(`| add (us) | ${addUs.toFixed(1)} |`);
+}
+table('per state', stateParts, stateShared, s0, s1, addStateUs);
+table('per precise policy', policyParts, policyShared, p0, p1, addPolicyUs);

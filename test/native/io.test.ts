@@ -5,8 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { namespaceSuite } from '../../bench/gateway-topology.mjs';
-import { withNamespaces } from './netns.js';
+import { namespaceSuite, withNamespaces } from '../../bench/gateway-topology.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const child = fileURLToPath(new URL('./io-child.mjs', import.meta.url));

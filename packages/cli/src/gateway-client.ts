@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net';
 
 /** Split what arrived into complete answers: output lines up to a line `ok` or `error: ...`. */
-class Answers {
+export class Answers {
   private buffer = '';
   private lines: string[] = [];
 

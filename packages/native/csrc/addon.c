@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "aead.h"
+#include "args.h"
 #include "io.h"
 
 #define MAX_BUFFERS 16
@@ -46,32 +47,15 @@ struct instance {
     }                                                                      \
   } while (0)
 
+/* The first `want` arguments, and this thread's instance. */
 static struct instance *args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
   struct instance *in = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "xfrm native: too few arguments");
-    return NULL;
-  }
+  if (arg_count(env, info, want, argv) != 0) return NULL;
   if (napi_get_instance_data(env, (void **)&in) != napi_ok || in == NULL) {
     napi_throw_error(env, NULL, "xfrm native: no instance data");
     return NULL;
   }
   return in;
-}
-
-/* The bytes of a typed array argument (`type` must match). */
-static int typed(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *length) {
-  napi_typedarray_type t;
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
-  if (napi_get_typedarray_info(env, v, &t, length, data, NULL, NULL) != napi_ok || t != type) return -1;
-  return 0;
-}
-
-static napi_value int_value(napi_env env, int32_t v) {
-  napi_value r;
-  return napi_create_int32(env, v, &r) == napi_ok ? r : NULL;
 }
 
 /* create(cipher, key: Uint8Array) -> [index, generation], or throws. */
@@ -83,7 +67,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   void *key;
   size_t key_len;
   CHECK(env, napi_get_value_int32(env, argv[0], &cipher));
-  if (typed(env, argv[1], napi_uint8_array, &key, &key_len) != 0) {
+  if (arg_typed(env, argv[1], napi_uint8_array, &key, &key_len) != 0) {
     napi_throw_type_error(env, NULL, "xfrm native: key must be a Uint8Array");
     return NULL;
   }
@@ -95,8 +79,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   napi_value r;
   CHECK(env, napi_create_array_with_length(env, 2, &r));
-  CHECK(env, napi_set_element(env, r, 0, int_value(env, index)));
-  CHECK(env, napi_set_element(env, r, 1, int_value(env, (int32_t)gen)));
+  CHECK(env, napi_set_element(env, r, 0, js_int(env, index)));
+  CHECK(env, napi_set_element(env, r, 1, js_int(env, (int32_t)gen)));
   return r;
 }
 
@@ -120,7 +104,7 @@ static napi_value js_bind_jobs(napi_env env, napi_callback_info info) {
   if (in == NULL) return NULL;
   void *data;
   size_t length;
-  if (typed(env, argv[0], napi_int32_array, &data, &length) != 0 || length < J_WORDS) {
+  if (arg_typed(env, argv[0], napi_int32_array, &data, &length) != 0 || length < J_WORDS) {
     napi_throw_type_error(env, NULL, "xfrm native: jobs must be an Int32Array of at least one job");
     return NULL;
   }
@@ -140,7 +124,7 @@ static napi_value js_bind_buffer(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
   CHECK(env, napi_get_value_int32(env, argv[0], &id));
-  if (id < 0 || id >= MAX_BUFFERS || typed(env, argv[1], napi_uint8_array, &data, &length) != 0) {
+  if (id < 0 || id >= MAX_BUFFERS || arg_typed(env, argv[1], napi_uint8_array, &data, &length) != 0) {
     napi_throw_type_error(env, NULL, "xfrm native: bindBuffer needs an id below 16 and a Uint8Array");
     return NULL;
   }
@@ -160,14 +144,14 @@ static napi_value js_run1(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_instance_data(env, (void **)&in) != napi_ok) return NULL;
   void *data, *src = NULL;
   size_t length, src_len = 0;
-  if (argc < 1 || in->jobs == NULL || typed(env, argv[0], napi_uint8_array, &data, &length) != 0 ||
-      (argc > 1 && typed(env, argv[1], napi_uint8_array, &src, &src_len) != 0)) {
+  if (argc < 1 || in->jobs == NULL || arg_typed(env, argv[0], napi_uint8_array, &data, &length) != 0 ||
+      (argc > 1 && arg_typed(env, argv[1], napi_uint8_array, &src, &src_len) != 0)) {
     napi_throw_type_error(env, NULL, "xfrm native: run1 needs bound jobs and one or two Uint8Arrays");
     return NULL;
   }
   int32_t r = aead_run(&in->table, in->jobs, data, length, src, src_len);
   in->jobs[J_RESULT] = r;
-  return int_value(env, r);
+  return js_int(env, r);
 }
 
 /* run(first, n) -> how many of jobs first..first+n-1 succeeded; each result is in its J_RESULT word. */
@@ -197,14 +181,14 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     job[J_RESULT] = r;
     ok += r == JOB_OK;
   }
-  return int_value(env, ok);
+  return js_int(env, ok);
 }
 
 /* live() -> contexts this thread holds (tests: nothing outlives its SA). */
 static napi_value js_live(napi_env env, napi_callback_info info) {
   struct instance *in = NULL;
   CHECK(env, napi_get_instance_data(env, (void **)&in));
-  return int_value(env, (int32_t)in->table.live);
+  return js_int(env, (int32_t)in->table.live);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "io.h"
 
 #define MAX_BATCH 256
@@ -40,37 +41,11 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "xfrm native io: too few arguments");
-    return -1;
-  }
-  return 0;
-}
-
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, NULL, "xfrm native io: expected a number");
-    return -1;
-  }
-  return 0;
-}
-
+/* A typed array argument of `type`; -1 (thrown) when it is not one. */
 static int get_bytes(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *len) {
-  napi_typedarray_type t;
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is || napi_get_typedarray_info(env, v, &t, len, data, NULL, NULL) != napi_ok || t != type) {
-    napi_throw_type_error(env, NULL, type == napi_uint8_array ? "xfrm native io: expected a Uint8Array" : "xfrm native io: expected an Int32Array");
-    return -1;
-  }
-  return 0;
-}
-
-static napi_value num(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
+  if (arg_typed(env, v, type, data, len) == 0) return 0;
+  napi_throw_type_error(env, NULL, type == napi_uint8_array ? "xfrm native io: expected a Uint8Array" : "xfrm native io: expected an Int32Array");
+  return -1;
 }
 
 /* The arguments of a batch read: (fd, bytes, slotBytes, slots, lengths), checked to fit. */
@@ -84,8 +59,8 @@ struct read_args {
 static int read_args(napi_env env, napi_callback_info info, int32_t min_slot, struct read_args *a) {
   napi_value argv[5];
   size_t n_lengths;
-  if (get_args(env, info, 5, argv) || get_int(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
-      get_int(env, argv[2], &a->slot_bytes) || get_int(env, argv[3], &a->slots) || get_bytes(env, argv[4], napi_int32_array, (void **)&a->lengths, &n_lengths)) {
+  if (arg_count(env, info, 5, argv) || arg_int32(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
+      arg_int32(env, argv[2], &a->slot_bytes) || arg_int32(env, argv[3], &a->slots) || get_bytes(env, argv[4], napi_int32_array, (void **)&a->lengths, &n_lengths)) {
     return -1;
   }
   if (a->slot_bytes <= min_slot || a->slots < 0 || a->slots > MAX_BATCH || (size_t)a->slots > n_lengths || (size_t)a->slots * a->slot_bytes > a->buf_len) {
@@ -106,9 +81,9 @@ struct write_args {
 static int write_args(napi_env env, napi_callback_info info, struct write_args *a) {
   napi_value argv[5];
   size_t n_off, n_len;
-  if (get_args(env, info, 5, argv) || get_int(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
+  if (arg_count(env, info, 5, argv) || arg_int32(env, argv[0], &a->fd) || get_bytes(env, argv[1], napi_uint8_array, (void **)&a->buf, &a->buf_len) ||
       get_bytes(env, argv[2], napi_int32_array, (void **)&a->offsets, &n_off) || get_bytes(env, argv[3], napi_int32_array, (void **)&a->lengths, &n_len) ||
-      get_int(env, argv[4], &a->n)) {
+      arg_int32(env, argv[4], &a->n)) {
     return -1;
   }
   if (a->n < 0 || a->n > MAX_BATCH || (size_t)a->n > n_off || (size_t)a->n > n_len) {
@@ -121,7 +96,7 @@ static int write_args(napi_env env, napi_callback_info info, struct write_args *
 /* tunOpen(name, queues) -> [fd, ...]: IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE, non-blocking. */
 static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
+  if (arg_count(env, info, 2, argv) != 0) return NULL;
   char name[IFNAMSIZ];
   size_t n = 0;
   int32_t queues;
@@ -129,7 +104,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "xfrm native io: a TUN name is 1 to 14 characters");
     return NULL;
   }
-  if (get_int(env, argv[1], &queues) != 0) return NULL;
+  if (arg_int32(env, argv[1], &queues) != 0) return NULL;
   if (queues < 1 || queues > 64) {
     napi_throw_range_error(env, NULL, "xfrm native io: 1 to 64 TUN queues");
     return NULL;
@@ -149,7 +124,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
       errno = e;
       return fail(env, "opening a TUN queue (/dev/net/tun, TUNSETIFF)");
     }
-    napi_set_element(env, r, q, num(env, fds[q]));
+    napi_set_element(env, r, q, js_int(env, fds[q]));
   }
   return r;
 }
@@ -189,11 +164,11 @@ static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ss, 
 /* udpOpen(address, port, count) -> [fd, ...]: one reuseport group, SPI-steered, non-blocking. */
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (get_args(env, info, 3, argv) != 0) return NULL;
+  if (arg_count(env, info, 3, argv) != 0) return NULL;
   char addr[64];
   size_t n = 0;
   int32_t port, count;
-  if (napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &n) != napi_ok || get_int(env, argv[1], &port) != 0 || get_int(env, argv[2], &count) != 0) {
+  if (napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &n) != napi_ok || arg_int32(env, argv[1], &port) != 0 || arg_int32(env, argv[2], &count) != 0) {
     return NULL;
   }
   struct sockaddr_storage ss;
@@ -223,7 +198,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
       errno = e;
       return fail(env, "opening the ESP-in-UDP sockets (socket, SO_REUSEPORT, bind, SO_ATTACH_REUSEPORT_CBPF)");
     }
-    napi_set_element(env, r, q, num(env, fds[q]));
+    napi_set_element(env, r, q, js_int(env, fds[q]));
   }
   return r;
 }
@@ -298,7 +273,7 @@ static napi_value js_udp_recv(napi_env env, napi_callback_info info) {
   }
   int got = a.slots == 0 ? 0 : recvmmsg(a.fd, msgs, a.slots, MSG_DONTWAIT, NULL);
   if (got < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return num(env, 0);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return js_int(env, 0);
     return fail(env, "recvmmsg");
   }
   for (int k = 0; k < got; k++) {
@@ -313,7 +288,7 @@ static napi_value js_udp_recv(napi_env env, napi_callback_info info) {
     if (h != 48) memmove(slot, slot + 48 - h, h + payload);
     a.lengths[k] = h + payload;
   }
-  return num(env, got);
+  return js_int(env, got);
 }
 
 /*
@@ -375,7 +350,7 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     }
     sent += r;
   }
-  return num(env, sent + (a.n - m));
+  return js_int(env, sent + (a.n - m));
 }
 
 /* tunRead(fd, bytes, slotBytes, slots, lengths) -> n: up to `slots` packets, one per slot. */
@@ -392,7 +367,7 @@ static napi_value js_tun_read(napi_env env, napi_callback_info info) {
     }
     a.lengths[k++] = (int32_t)r;
   }
-  return num(env, k);
+  return js_int(env, k);
 }
 
 /* tunWrite(fd, bytes, offsets, lengths, n) -> how many were written (a full device queue drops the rest). */
@@ -410,16 +385,16 @@ static napi_value js_tun_write(napi_env env, napi_callback_info info) {
     if (r < 0 && errno != EINVAL && errno != EIO) return fail(env, "writing the TUN queue");
     written += r >= 0;
   }
-  return num(env, written);
+  return js_int(env, written);
 }
 
 /* wait(fds: Int32Array, timeoutMs) -> bit k set when fds[k] is readable (0 on timeout). */
 static napi_value js_wait(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
+  if (arg_count(env, info, 2, argv) != 0) return NULL;
   int32_t *fds, timeout;
   size_t n;
-  if (get_bytes(env, argv[0], napi_int32_array, (void **)&fds, &n) || get_int(env, argv[1], &timeout)) return NULL;
+  if (get_bytes(env, argv[0], napi_int32_array, (void **)&fds, &n) || arg_int32(env, argv[1], &timeout)) return NULL;
   if (n > 30) {
     napi_throw_range_error(env, NULL, "xfrm native io: wait takes at most 30 fds");
     return NULL;
@@ -431,17 +406,17 @@ static napi_value js_wait(napi_env env, napi_callback_info info) {
     p[k].revents = 0;
   }
   int r = poll(p, n, timeout);
-  if (r < 0) return errno == EINTR ? num(env, 0) : fail(env, "poll");
+  if (r < 0) return errno == EINTR ? js_int(env, 0) : fail(env, "poll");
   int32_t mask = 0;
   for (size_t k = 0; k < n; k++) if (p[k].revents & (POLLIN | POLLERR | POLLHUP)) mask |= 1 << k;
-  return num(env, mask);
+  return js_int(env, mask);
 }
 
 /* close(fd) */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (get_args(env, info, 1, argv) != 0 || get_int(env, argv[0], &fd) != 0) return NULL;
+  if (arg_count(env, info, 1, argv) != 0 || arg_int32(env, argv[0], &fd) != 0) return NULL;
   if (close(fd) != 0) return fail(env, "close");
   return NULL;
 }

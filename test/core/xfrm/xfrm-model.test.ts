@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   EpochReader,
+  S_KEY,
   Xfrm,
   XfrmError,
   anySelector,
@@ -57,15 +58,20 @@ describe('state database', () => {
     const { x } = setup();
     const s = x.addState(sa('192.0.2.1', '198.51.100.1', 0x100, 1));
     const slot = x.sad.byspi(4, Int32Array.from(s.dst.words), 0, 0x100, 50);
-    expect(x.sad.stateAt(slot)).toBe(s);
+    expect(x.sad.stateAt(slot)).toEqual(s); // built from the record: the SAD keeps no State objects
     expect(x.sad.byspi(4, Int32Array.from(s.dst.words), 0, 0x101, 50)).toBe(-1);
   });
 
-  it('wipes the key when the state dies, and refuses cipher_null unless allowed', () => {
+  it('wipes the key when the state dies, and refuses cipher_null unless allowed', async () => {
     const { x } = setup();
     const s = x.addState(sa('192.0.2.1', '198.51.100.1', 0x100, 1));
-    x.deleteState(s.dst, s.spi);
-    expect(s.algorithm.key.every((b) => b === 0)).toBe(true);
+    const slot = x.sad.slotOf(s);
+    const keyAt = x.sad.field(slot, S_KEY) * 4;
+    expect(x.sad.heap.u8.subarray(keyAt, keyAt + 20)).toEqual(s.algorithm.key);
+    const gone = x.deleteState(s.dst, s.spi);
+    expect(gone.algorithm.key.every((b) => b === 0)).toBe(true); // the copy the SAD hands back
+    await x.synchronize();
+    expect(x.sad.heap.u8.subarray(keyAt, keyAt + 20).every((b) => b === 0xde || b === 0xad || b === 0xbe || b === 0xef)).toBe(true); // poisoned
     const nul: Algorithm = { name: 'cipher_null', key: new Uint8Array(0), icvBits: 0 };
     expect(() => x.addState(sa('192.0.2.1', '198.51.100.1', 0x200, 1, { algorithm: nul }))).toThrow(/benchmarks only/);
     const bench = Xfrm.create({ heap: { maxBytes: 1 << 26 }, allowNullCipher: true });

@@ -129,6 +129,11 @@ export class RecordArena extends ArenaView {
     return this.count;
   }
 
+  /** True if `slot` is allocated now (given by {@link alloc} and not freed). */
+  holds(slot: number): boolean {
+    return Number.isInteger(slot) && slot >= 0 && slot < this.next && (Atomics.load(this.i32, this.payload(slot) - 1) & 1) === 1;
+  }
+
   /** Heap bytes this arena holds (chunks and header). */
   get bytes(): number {
     return (this.chunks * (this.mask + 1) * this.stride + H_DIR + this.i32[this.base + H_MAX_CHUNKS]) * 4;

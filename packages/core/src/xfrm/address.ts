@@ -121,7 +121,7 @@ export function writeAddressPair(i32: Int32Array, p: number, src: Address, dst: 
   }
 }
 
-/** True when two addresses are the same. */
+/** True when two addresses are the same (words compared as 32-bit patterns: signed or not). */
 export function sameAddress(a: Address, b: Address): boolean {
-  return a.family === b.family && a.words.every((w, i) => w === b.words[i]);
+  return a.family === b.family && a.words.every((w, i) => (w | 0) === (b.words[i] | 0));
 }

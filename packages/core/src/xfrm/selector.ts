@@ -88,6 +88,24 @@ export function writeSelector(i32: Int32Array, p: number, s: Selector): void {
   i32[p + 13] = (s.dport << 16) | s.dportMask;
 }
 
+/** The selector packed at `i32[p]` (the inverse of {@link writeSelector}). */
+export function readSelector(i32: Int32Array, p: number): Selector {
+  const family = i32[p] as Family;
+  const word = (w: number) => [i32[w], i32[w + 1], i32[w + 2], i32[w + 3]] as const;
+  return {
+    family,
+    src: { family, words: word(p + 1) },
+    srcLen: i32[p + 9],
+    dst: { family, words: word(p + 5) },
+    dstLen: i32[p + 10],
+    proto: i32[p + 11],
+    sport: i32[p + 12] >>> 16,
+    sportMask: i32[p + 12] & 0xffff,
+    dport: i32[p + 13] >>> 16,
+    dportMask: i32[p + 13] & 0xffff,
+  };
+}
+
 /** Does the packed selector at `i32[p]` match the packed flow at `flow[f]`? */
 export function selectorMatches(i32: Int32Array, p: number, flow: Int32Array, f: number): boolean {
   if (i32[p] !== flow[f]) return false;

@@ -33,12 +33,14 @@
  *   a record poisons it, which wipes them, and the control-side copy is zeroed on delete.
  */
 import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
+import { SerialIndex } from './serial-index.js';
+import { StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
 import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
-import { SEL_WORDS, anySelector, selectorMatches, writeSelector, type Selector } from './selector.js';
+import { SEL_WORDS, anySelector, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
 import { IPPROTO_ESP, MODE_NUMBER, type Mode } from './template.js';
 import { XfrmError } from './xfrm-error.js';
@@ -64,6 +66,8 @@ export const ALG_NUMBER: Readonly<Record<AlgorithmName, number>> = {
   'rfc4106(gcm(aes))': 1,
   'rfc7539esp(chacha20,poly1305)': 2,
 };
+const ALG_NAME: readonly AlgorithmName[] = ['cipher_null', 'rfc4106(gcm(aes))', 'rfc7539esp(chacha20,poly1305)'];
+const MODE_NAME: readonly Mode[] = ['transport', 'tunnel'];
 
 /** An SA's transform: AEAD key material (cipher key then 4-byte salt) and ICV length. */
 export interface Algorithm {
@@ -187,14 +191,21 @@ const S_PREV_DST = S_SEL + SEL_WORDS;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_SRC + 1;
-/** A `bydst` key's chain block: its shadow generation (u64, words 0-1) and how many of its states are bound to a queue (word 2). */
+/**
+ * A `bydst` key's chain block: its shadow generation (u64, words 0-1), how many of its states
+ * are bound to a queue (word 2, read by queues), how many states it has (word 3, the control
+ * thread's own count: the block goes with the key's last state).
+ */
 const CHAIN_BLOCK_WORDS = 4;
 const CHAIN_PCPU = 2;
+const CHAIN_STATES = 3;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
 export const S_PCPU = S_CHAIN + 1;
-const S_WORDS = S_PCPU + 1;
+/** The SA's number: its row in the control thread's columns (state-rows.ts); kept by updates. */
+const S_NUM = S_PCPU + 1;
+const S_WORDS = S_NUM + 1;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -399,34 +410,27 @@ export class StateDbView {
   }
 }
 
-interface Entry {
-  state: State;
-  slot: number;
-  readonly serial: bigint;
-  readonly runtime: number;
-  readonly runtimeWords: number;
-}
-
-/** A `bydst` key's chain block (CHAIN_BLOCK_WORDS at `offset`), and how many states share it. */
-interface ChainBlock {
-  readonly offset: number;
-  count: number;
-}
-
 /** The control thread's SAD. */
 export class StateDb extends StateDbView {
   declare readonly heap: SharedHeap;
   declare readonly arena: RecordArena;
-  private readonly entries = new Map<string, Entry>();
-  private readonly bySerial = new Map<bigint, Entry>();
+  /**
+   * The SAs' control-side columns, by SA number (the record's S_NUM). The lifetime columns
+   * (addTime, useTime, softFired) are the Xfrm's to keep.
+   */
+  readonly rows = new StateRows();
+  private readonly bySerial = new SerialIndex();
   private readonly spis: HashTable;
   private readonly dsts: Chains;
   private readonly srcs: Chains;
   private readonly chains: HashTable;
-  private readonly chainBlocks = new Map<string, ChainBlock>();
   /** Last genid and serial given (u64 counters: 2^64 changes is beyond any gateway's life). */
   private genids = 0n;
   private serials = 0n;
+  /** Key scratch for the control thread's own lookups and unlinks (filled from records). */
+  private readonly idKey = new Int32Array(7);
+  private readonly linkKey = new Int32Array(13);
+  private readonly srcKeyScratch = new Int32Array(5);
 
   private constructor(
     heap: SharedHeap,
@@ -458,18 +462,16 @@ export class StateDb extends StateDbView {
 
   /** States in the database. */
   get size(): number {
-    return this.entries.size;
+    return this.rows.live;
   }
 
   /** Add a state. Throws XfrmError: EEXIST for a second (dst, spi, proto), EINVAL. */
   add(spec: StateSpec): State {
-    const state: State = Object.freeze({ ...this.check(spec), serial: ++this.serials });
-    const id = stateId(state.dst, state.spi, state.proto);
-    const other = this.entries.get(id);
-    if (other !== undefined) {
-      throw new XfrmError('EEXIST', `state exists: dst ${formatAddress(state.dst)} spi 0x${hex8(state.spi)} proto esp`);
+    const fresh = this.check(spec);
+    if (this.find(fresh.dst, fresh.spi, fresh.proto) >= 0) {
+      throw new XfrmError('EEXIST', `state exists: dst ${formatAddress(fresh.dst)} spi 0x${hex8(fresh.spi)} proto esp`);
     }
-    const runtimeWords = RT_BITMAP + bitmapWords(state.replayWindow);
+    const runtimeWords = RT_BITMAP + bitmapWords(fresh.replayWindow);
     const runtime = this.heap.alloc(runtimeWords);
     let slot: number;
     try {
@@ -478,25 +480,27 @@ export class StateDb extends StateDbView {
       this.heap.release(runtime, runtimeWords);
       throw e;
     }
+    const state: State = Object.freeze({ ...fresh, serial: ++this.serials });
+    const n = this.rows.alloc();
+    this.keep(n, slot, state);
+    this.bySerial.set(state.serial, n);
     const i32 = this.heap.i32;
     i32[runtime + RT_OSEQ] = state.replay.oseq;
     i32[runtime + RT_OSEQ_HI] = state.replay.oseqHi;
     i32[runtime + RT_SEQ] = state.replay.seq;
     i32[runtime + RT_SEQ_HI] = state.replay.seqHi;
-    const dkey = dstKey(state);
+    this.writeRecord(slot, state, runtime, 0, n);
+    const dkey = this.dstKeyAt(slot);
     const chain = this.chainBlock(dkey);
     // Counted before the link: a reader that finds the bound state also walks for it.
-    if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain.offset + CHAIN_PCPU, 1);
-    this.writeRecord(slot, state, runtime, chain.offset);
+    if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain + CHAIN_PCPU, 1);
+    this.heap.i32[this.field(slot, S_CHAIN)] = chain; // before the record is linked
     this.dsts.linkAfter(dkey, -1, slot); // newest first
-    this.srcs.linkAfter(srcKey(state), -1, slot);
-    this.spis.insert(spiKey(state), 0, slot);
+    this.srcs.linkAfter(this.srcKeyAt(slot), -1, slot);
+    this.spis.insert(this.idKeyAt(slot), 0, slot);
     // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
     // after the link: a bundle that read the generation before it looked will see the change.
-    Atomics.add(this.heap.u64, chain.offset >> 1, 1n);
-    const entry = { state, slot, serial: state.serial, runtime, runtimeWords };
-    this.entries.set(id, entry);
-    this.bySerial.set(state.serial, entry);
+    Atomics.add(this.heap.u64, chain >> 1, 1n);
     return state;
   }
 
@@ -507,11 +511,11 @@ export class StateDb extends StateDbView {
    */
   update(spec: StateSpec): State {
     const fresh = this.check(spec);
-    const e = this.entries.get(stateId(fresh.dst, fresh.spi, fresh.proto));
-    if (e === undefined) {
+    const oldSlot = this.find(fresh.dst, fresh.spi, fresh.proto);
+    if (oldSlot < 0) {
       throw new XfrmError('ENOENT', `no state with dst ${formatAddress(fresh.dst)} spi 0x${hex8(fresh.spi)} proto esp`);
     }
-    const old = e.state;
+    const old = this.stateIn(oldSlot);
     const same =
       sameAddress(old.src, fresh.src) &&
       old.mode === fresh.mode &&
@@ -523,134 +527,243 @@ export class StateDb extends StateDbView {
       old.algorithm.icvBits === fresh.algorithm.icvBits &&
       old.algorithm.key.every((b, i) => b === fresh.algorithm.key[i]) &&
       old.algorithm.key.length === fresh.algorithm.key.length;
+    (fresh.algorithm.key as Uint8Array).fill(0); // the check's copy: the old one is kept
     if (!same) {
+      old.algorithm.key.fill(0);
       throw new XfrmError('EINVAL', 'update may change only the selector, limits and encap; delete and add to change the rest');
     }
-    const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(e), serial: e.serial });
+    const i32 = this.heap.i32;
+    const runtime = i32[this.field(oldSlot, S_RUNTIME)];
+    const chain = i32[this.field(oldSlot, S_CHAIN)];
+    const n = i32[this.field(oldSlot, S_NUM)];
+    const state: State = Object.freeze({ ...fresh, algorithm: old.algorithm, replay: this.counters(runtime), serial: old.serial });
     const slot = this.arena.alloc();
-    const chainAt = this.field(e.slot, S_CHAIN);
-    const chain = this.heap.i32[chainAt];
-    this.writeRecord(slot, state, e.runtime, chain);
-    this.dsts.substitute(dstKey(state), e.slot, slot);
-    this.srcs.substitute(srcKey(state), e.slot, slot);
-    this.spis.replace(spiKey(state), 0, slot);
-    this.kill(e.slot);
+    this.writeRecord(slot, state, runtime, chain, n);
+    this.dsts.substitute(this.dstKeyAt(slot), oldSlot, slot);
+    this.srcs.substitute(this.srcKeyAt(slot), oldSlot, slot);
+    this.spis.replace(this.idKeyAt(slot), 0, slot);
+    this.kill(oldSlot);
+    this.keep(n, slot, state);
     // The new selector may cover flows that an older state on this key serves now: stale
     // their bundles as an add would (after the switch, like every generation move).
     Atomics.add(this.heap.u64, chain >> 1, 1n);
-    e.slot = slot;
-    e.state = state;
     return state;
   }
 
   /** Delete a state; returns it (its key is wiped). Throws XfrmError ENOENT. */
   delete(dst: Address, spi: number, proto = IPPROTO_ESP): State {
-    const e = this.entries.get(stateId(dst, spi, proto));
-    if (e === undefined) throw new XfrmError('ENOENT', `no state with dst ${formatAddress(dst)} spi 0x${hex8(spi)} proto esp`);
-    this.remove(e);
-    return e.state;
+    const slot = this.find(dst, spi, proto);
+    if (slot < 0) throw new XfrmError('ENOENT', `no state with dst ${formatAddress(dst)} spi 0x${hex8(spi)} proto esp`);
+    const state = this.stateIn(slot);
+    this.remove(slot);
+    state.algorithm.key.fill(0);
+    return state;
   }
 
-  /** The state with this id. */
+  /** The state with this id (a new object at each call: the SAD keeps no State objects). */
   get(dst: Address, spi: number, proto = IPPROTO_ESP): State | undefined {
-    return this.entries.get(stateId(dst, spi, proto))?.state;
+    const slot = this.find(dst, spi, proto);
+    return slot < 0 ? undefined : this.stateIn(slot);
   }
 
-  /** The state in a slot (as a lookup returned it), if it is still in the database. */
+  /** The state in a slot (as a lookup returned it), if that record is still the state's current one. */
   stateAt(slot: number): State | undefined {
-    const i32 = this.heap.i32;
-    const p = this.arena.payload(slot);
-    const family = i32[p + S_FAMILY];
-    if (family !== 4 && family !== 6) return undefined;
-    const dst: Address = { family, words: [i32[p + S_DST], i32[p + S_DST + 1], i32[p + S_DST + 2], i32[p + S_DST + 3]] };
-    const e = this.entries.get(stateId(dst, i32[p + S_SPI], i32[p + S_PROTO]));
-    return e !== undefined && e.slot === slot ? e.state : undefined;
+    return this.numberAt(slot) < 0 ? undefined : this.stateIn(slot);
   }
 
   /** The state an SA identity names, while it is in the database. */
   stateBySerial(serial: bigint): State | undefined {
-    return this.bySerial.get(serial)?.state;
+    const n = this.bySerial.get(serial);
+    return n < 0 ? undefined : this.stateIn(this.rows.slot[n]);
+  }
+
+  /** The SA number (row of {@link rows}) of the SA a serial names, or -1. */
+  numberBySerial(serial: bigint): number {
+    return this.bySerial.get(serial);
+  }
+
+  /** The SA number of a state (row of {@link rows}), or -1 if it is not in the database. */
+  numberOf(state: State): number {
+    const slot = this.find(state.dst, state.spi, state.proto);
+    return slot < 0 ? -1 : this.heap.i32[this.field(slot, S_NUM)];
+  }
+
+  /** The state of SA number `n` (a live row of {@link rows}). */
+  stateOfNumber(n: number): State {
+    return this.stateIn(this.rows.slot[n]);
   }
 
   /** Bytes and packets the packet path has counted for a state (u64). */
   usageOf(state: State): { bytes: bigint; packets: bigint } | undefined {
-    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
-    if (e === undefined) return undefined;
+    const slot = this.find(state.dst, state.spi, state.proto);
+    return slot < 0 ? undefined : this.usageAt(this.heap.i32[this.field(slot, S_NUM)]);
+  }
+
+  /** Bytes and packets counted for SA number `n` (u64). */
+  usageAt(n: number): { bytes: bigint; packets: bigint } {
+    const runtime = this.heap.i32[this.field(this.rows.slot[n], S_RUNTIME)];
     const u64 = this.heap.u64;
-    return { bytes: Atomics.load(u64, (e.runtime + RT_BYTES) >> 1), packets: Atomics.load(u64, (e.runtime + RT_PACKETS) >> 1) };
+    return { bytes: Atomics.load(u64, (runtime + RT_BYTES) >> 1), packets: Atomics.load(u64, (runtime + RT_PACKETS) >> 1) };
   }
 
   /** Count usage from outside the packet path (tools, tests): adds to the shared counters. */
   addUsage(state: State, bytes: bigint, packets: bigint): void {
-    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
-    if (e === undefined) return;
-    Atomics.add(this.heap.u64, (e.runtime + RT_BYTES) >> 1, bytes);
-    Atomics.add(this.heap.u64, (e.runtime + RT_PACKETS) >> 1, packets);
+    const slot = this.find(state.dst, state.spi, state.proto);
+    if (slot < 0) return;
+    const runtime = this.heap.i32[this.field(slot, S_RUNTIME)];
+    Atomics.add(this.heap.u64, (runtime + RT_BYTES) >> 1, bytes);
+    Atomics.add(this.heap.u64, (runtime + RT_PACKETS) >> 1, packets);
   }
 
   /** The slot of a state, for lookups from this thread. */
   slotOf(state: State): number {
-    return this.entries.get(stateId(state.dst, state.spi, state.proto))?.slot ?? -1;
+    return this.find(state.dst, state.spi, state.proto);
   }
 
   /** The live sequence and replay counters of a state. */
   countersOf(state: State): ReplayCounters {
-    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
-    if (e === undefined) throw new XfrmError('ENOENT', 'no such state');
-    return this.counters(e);
+    const slot = this.find(state.dst, state.spi, state.proto);
+    if (slot < 0) throw new XfrmError('ENOENT', 'no such state');
+    return this.counters(this.heap.i32[this.field(slot, S_RUNTIME)]);
+  }
+
+  /** True once the output sequence numbers of SA number `n` are used up. */
+  exhaustedAt(n: number): boolean {
+    const runtime = this.heap.i32[this.field(this.rows.slot[n], S_RUNTIME)];
+    return (Atomics.load(this.heap.i32, runtime + RT_FLAGS) & RT_EXHAUSTED) !== 0;
   }
 
   /** True once the state's output sequence numbers are used up. */
   exhausted(state: State): boolean {
-    const e = this.entries.get(stateId(state.dst, state.spi, state.proto));
-    return e !== undefined && (Atomics.load(this.heap.i32, e.runtime + RT_FLAGS) & RT_EXHAUSTED) !== 0;
+    const slot = this.find(state.dst, state.spi, state.proto);
+    return slot >= 0 && this.exhaustedAt(this.heap.i32[this.field(slot, S_NUM)]);
+  }
+
+  /** The SA numbers in use, in the order their SAs were added. */
+  numbers(): number[] {
+    const { slot, serial, end } = this.rows;
+    const out: number[] = [];
+    for (let n = 0; n < end; n++) if (slot[n] >= 0) out.push(n);
+    return out.sort((a, b) => (serial[a] < serial[b] ? -1 : 1));
   }
 
   /** All states, in the order they were added. */
   list(): State[] {
-    return [...this.entries.values()].map((e) => e.state);
+    return this.numbers().map((n) => this.stateIn(this.rows.slot[n]));
   }
 
-  /** Delete every state (of one protocol, if given); returns the deleted states. */
-  flush(proto?: number): State[] {
-    const gone: State[] = [];
-    for (const e of [...this.entries.values()]) {
-      if (proto !== undefined && e.state.proto !== proto) continue;
-      this.remove(e);
-      gone.push(e.state);
+  /** Delete every state (of one protocol, if given); returns how many were deleted. */
+  flush(proto?: number): number {
+    const { end } = this.rows;
+    let count = 0;
+    for (let n = 0; n < end; n++) {
+      const slot = this.rows.slot[n];
+      if (slot < 0 || (proto !== undefined && this.heap.i32[this.field(slot, S_PROTO)] !== proto)) continue;
+      this.remove(slot);
+      count++;
     }
-    return gone;
+    return count;
   }
 
-  private counters(e: Entry): ReplayCounters {
+  /** The live counters of a runtime block. */
+  private counters(runtime: number): ReplayCounters {
     const i32 = this.heap.i32;
     return {
-      seq: i32[e.runtime + RT_SEQ] >>> 0,
-      seqHi: i32[e.runtime + RT_SEQ_HI] >>> 0,
-      oseq: i32[e.runtime + RT_OSEQ] >>> 0,
-      oseqHi: i32[e.runtime + RT_OSEQ_HI] >>> 0,
+      seq: i32[runtime + RT_SEQ] >>> 0,
+      seqHi: i32[runtime + RT_SEQ_HI] >>> 0,
+      oseq: i32[runtime + RT_OSEQ] >>> 0,
+      oseqHi: i32[runtime + RT_OSEQ_HI] >>> 0,
     };
   }
 
-  private remove(e: Entry): void {
-    const s = e.state;
-    this.spis.delete(spiKey(s), 0);
-    this.dsts.unlink(dstKey(s), e.slot);
-    this.srcs.unlink(srcKey(s), e.slot);
-    this.kill(e.slot);
-    const dkey = dstKey(s);
-    const chain = this.chainBlocks.get(dkey.join(','))!;
-    if (s.pcpuNum !== undefined) Atomics.sub(this.heap.i32, chain.offset + CHAIN_PCPU, 1); // after the unlink
-    if (--chain.count === 0) {
-      this.chainBlocks.delete(dkey.join(','));
+  /** The slot of the state (dst, spi, proto) through `byspi`, or -1. */
+  private find(dst: Address, spi: number, proto: number): number {
+    const key = this.idKey;
+    key[0] = dst.family;
+    for (let w = 0; w < 4; w++) key[1 + w] = dst.words[w];
+    key[5] = spi;
+    key[6] = proto;
+    return this.spis.lookup(key, 0);
+  }
+
+  /** The SA number of the record in `slot` if it is that SA's current record, else -1. */
+  private numberAt(slot: number): number {
+    if (!this.arena.holds(slot)) return -1;
+    const n = this.heap.i32[this.field(slot, S_NUM)];
+    return n >= 0 && n < this.rows.end && this.rows.slot[n] === slot ? n : -1;
+  }
+
+  /** Record the control-side part of SA number `n`, whose current record is `slot`. */
+  private keep(n: number, slot: number, s: State): void {
+    const rows = this.rows;
+    rows.slot[n] = slot;
+    rows.serial[n] = s.serial;
+    const l = s.limits;
+    rows.seconds.set([l.softAddSeconds, l.hardAddSeconds, l.softUseSeconds, l.hardUseSeconds], n * 4);
+    rows.replay.set([s.replay.seq, s.replay.seqHi, s.replay.oseq, s.replay.oseqHi], n * 4);
+  }
+
+  /** A State built from the record in `slot` and its row (a new object each time). */
+  private stateIn(slot: number): State {
+    const i32 = this.heap.i32;
+    const u64 = this.heap.u64;
+    const p = this.arena.payload(slot);
+    const n = i32[p + S_NUM];
+    const family = i32[p + S_FAMILY] as Family;
+    const flags = i32[p + S_FLAGS];
+    const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + i32[p + S_KEYLEN]);
+    const r = this.rows.replay;
+    const replay =
+      (r[n * 4] | r[n * 4 + 1] | r[n * 4 + 2] | r[n * 4 + 3]) === 0
+        ? ZERO_COUNTERS
+        : Object.freeze({ seq: r[n * 4], seqHi: r[n * 4 + 1], oseq: r[n * 4 + 2], oseqHi: r[n * 4 + 3] });
+    const ports = i32[p + S_ENCAP_PORTS];
+    const pcpu = i32[p + S_PCPU];
+    return Object.freeze({
+      family,
+      dst: addressAt(i32, p + S_DST, family),
+      src: addressAt(i32, p + S_SRC, family),
+      spi: i32[p + S_SPI] >>> 0,
+      proto: i32[p + S_PROTO],
+      mode: MODE_NAME[i32[p + S_MODE]],
+      reqid: i32[p + S_REQID] >>> 0,
+      algorithm: Object.freeze({ name: ALG_NAME[i32[p + S_ALG]], key, icvBits: i32[p + S_ICV] * 8 }),
+      replayWindow: i32[p + S_REPLAY_WINDOW],
+      esn: (flags & FLAG_ESN) !== 0,
+      replay,
+      selector: selectorAt(i32, p + S_SEL),
+      limits: limitsAt(u64, p, this.rows.seconds, n * 4),
+      encap:
+        (flags & FLAG_ENCAP) === 0
+          ? undefined
+          : Object.freeze({ type: 'espinudp' as const, sport: ports >>> 16, dport: ports & 0xffff, oa: addressAt(i32, p + S_ENCAP_OA, family) }),
+      pcpuNum: pcpu === -1 ? undefined : pcpu,
+      serial: u64[(p + S_SERIAL) >> 1],
+    });
+  }
+
+  /** Unlink the state whose current record is `slot` and retire what it held. */
+  private remove(slot: number): void {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const n = i32[p + S_NUM];
+    const chain = i32[p + S_CHAIN];
+    const pcpu = i32[p + S_PCPU];
+    const runtime = i32[p + S_RUNTIME];
+    const runtimeWords = RT_BITMAP + bitmapWords(i32[p + S_REPLAY_WINDOW]);
+    const dkey = this.dstKeyAt(slot);
+    this.spis.delete(this.idKeyAt(slot), 0);
+    this.dsts.unlink(dkey, slot);
+    this.srcs.unlink(this.srcKeyAt(slot), slot);
+    this.kill(slot); // the record may be poisoned from here on: everything was read above
+    if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
+    if (--this.heap.i32[chain + CHAIN_STATES] === 0) {
       this.chains.delete(dkey, 0);
-      this.reclaimer.retire(() => this.heap.release(chain.offset, CHAIN_BLOCK_WORDS));
+      this.reclaimer.retire(() => this.heap.release(chain, CHAIN_BLOCK_WORDS));
     }
-    const { runtime, runtimeWords } = e;
     this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
-    this.entries.delete(stateId(s.dst, s.spi, s.proto));
-    this.bySerial.delete(e.serial);
-    (s.algorithm.key as Uint8Array).fill(0);
+    this.bySerial.delete(this.rows.serial[n]);
+    this.rows.release(n);
   }
 
   /** Mark an unlinked record dead, invalidate bundles built from it, retire it. */
@@ -665,25 +778,63 @@ export class StateDb extends StateDbView {
     Atomics.store(this.heap.u64, at >> 1, ++this.genids);
   }
 
-  /** The shadow generation block of a bydst key (created, published, on its first state). */
-  private chainBlock(dkey: Int32Array): ChainBlock {
-    const k = dkey.join(',');
-    let chain = this.chainBlocks.get(k);
-    if (chain === undefined) {
-      const offset = this.heap.alloc(CHAIN_BLOCK_WORDS);
-      Atomics.store(this.heap.u64, offset >> 1, 1n);
-      Atomics.store(this.heap.i32, offset + CHAIN_PCPU, 0);
-      this.chains.insert(dkey, 0, offset);
-      chain = { offset, count: 0 };
-      this.chainBlocks.set(k, chain);
+  /** The chain block of a bydst key (created and published on its first state), its state count raised. */
+  private chainBlock(dkey: Int32Array): number {
+    let block = this.chains.lookup(dkey, 0);
+    if (block < 0) {
+      block = this.heap.alloc(CHAIN_BLOCK_WORDS);
+      Atomics.store(this.heap.u64, block >> 1, 1n);
+      Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
+      this.heap.i32[block + CHAIN_STATES] = 0;
+      this.chains.insert(dkey, 0, block);
     }
-    chain.count++;
-    return chain;
+    this.heap.i32[block + CHAIN_STATES]++;
+    return block;
   }
 
-  private writeRecord(slot: number, s: State, runtime: number, chain: number): void {
+  /** The `byspi` key of the record in `slot` (scratch: use before the next call). */
+  private idKeyAt(slot: number): Int32Array {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const key = this.idKey;
+    key[0] = i32[p + S_FAMILY];
+    for (let w = 0; w < 4; w++) key[1 + w] = i32[p + S_DST + w];
+    key[5] = i32[p + S_SPI];
+    key[6] = i32[p + S_PROTO];
+    return key;
+  }
+
+  /** The `bydst` (and chain-block) key of the record in `slot` (scratch). */
+  private dstKeyAt(slot: number): Int32Array {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const key = this.linkKey;
+    key[0] = i32[p + S_FAMILY];
+    for (let w = 0; w < 4; w++) {
+      key[1 + w] = i32[p + S_DST + w];
+      key[5 + w] = i32[p + S_SRC + w];
+    }
+    key[9] = i32[p + S_REQID];
+    key[10] = i32[p + S_PROTO];
+    key[11] = i32[p + S_MODE];
+    key[12] = 0;
+    return key;
+  }
+
+  /** The `bysrc` key of the record in `slot` (scratch). */
+  private srcKeyAt(slot: number): Int32Array {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const key = this.srcKeyScratch;
+    key[0] = i32[p + S_FAMILY];
+    for (let w = 0; w < 4; w++) key[1 + w] = i32[p + S_SRC + w];
+    return key;
+  }
+
+  private writeRecord(slot: number, s: State, runtime: number, chain: number, n: number): void {
     const p = this.arena.payload(slot);
     const i32 = this.heap.i32;
+    i32[p + S_NUM] = n;
     i32[p + S_SPI] = s.spi;
     i32[p + S_PROTO] = s.proto;
     i32[p + S_FAMILY] = s.family;
@@ -839,20 +990,29 @@ function hex8(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0');
 }
 
-/** The string identity of a state: (dst, spi, proto). */
-export function stateId(dst: Address, spi: number, proto: number): string {
-  const w = dst.words;
-  return `${dst.family}|${w[0]}|${w[1]}|${w[2]}|${w[3]}|${spi >>> 0}|${proto}`;
+/** The address of `family` in the four words at `i32[p]`. */
+function addressAt(i32: Int32Array, p: number, family: Family): Address {
+  return Object.freeze({ family, words: Object.freeze([i32[p], i32[p + 1], i32[p + 2], i32[p + 3]] as const) });
 }
 
-function spiKey(s: State): Int32Array {
-  return Int32Array.of(s.family, ...s.dst.words, s.spi, s.proto);
+/** The selector packed at `i32[p]`: the shared any-selector of its family when it is one. */
+function selectorAt(i32: Int32Array, p: number): Selector {
+  for (let w = 1; w < SEL_WORDS; w++) if (i32[p + w] !== 0) return Object.freeze(readSelector(i32, p));
+  return ANY_SELECTOR[i32[p] as Family];
 }
 
-function dstKey(s: State): Int32Array {
-  return Int32Array.of(s.family, ...s.dst.words, ...s.src.words, s.reqid, s.proto, MODE_NUMBER[s.mode], 0);
-}
-
-function srcKey(s: State): Int32Array {
-  return Int32Array.of(s.family, ...s.src.words);
+/** The limits of the record at payload `p`, with the time limits from `seconds[s..s+3]`. */
+function limitsAt(u64: BigUint64Array, p: number, seconds: Float64Array, s: number): LifetimeLimits {
+  const l = {
+    softBytes: u64[(p + S_SOFT_BYTES) >> 1],
+    hardBytes: u64[(p + S_HARD_BYTES) >> 1],
+    softPackets: u64[(p + S_SOFT_PACKETS) >> 1],
+    hardPackets: u64[(p + S_HARD_PACKETS) >> 1],
+    softAddSeconds: seconds[s],
+    hardAddSeconds: seconds[s + 1],
+    softUseSeconds: seconds[s + 2],
+    hardUseSeconds: seconds[s + 3],
+  };
+  for (const k of Object.keys(l) as (keyof LifetimeLimits)[]) if (l[k] !== NO_LIMITS[k]) return Object.freeze(l);
+  return NO_LIMITS;
 }

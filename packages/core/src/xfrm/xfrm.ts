@@ -21,7 +21,7 @@ import { NOTICE_FIRST_USE, NOTICE_SOFT } from './sa-runtime.js';
 import { DIR_NUMBER, PolicyDb, type Policy, type PolicyDbDescription, type PolicyDir, type PolicySpec } from './policy-db.js';
 import { packFlow, type Flow } from './selector.js';
 import { SharedHeap, type SharedHeapDescription, type SharedHeapOptions } from '../shm/shared-heap.js';
-import { StateDb, stateId, type State, type StateDbDescription, type StateSpec } from './state-db.js';
+import { StateDb, type State, type StateDbDescription, type StateSpec } from './state-db.js';
 import { IPPROTO_ESP } from './template.js';
 import { XfrmError } from './xfrm-error.js';
 
@@ -88,19 +88,11 @@ export interface FlowResolution {
   readonly bundle: Bundle | undefined;
 }
 
-/** The control side of a state's lifetime; bytes and packets are counted in shared memory. */
-interface Lifetime {
-  state: State;
-  readonly addTime: number;
-  useTime: number;
-  softFired: boolean;
-}
-
 /** The control plane: single writer of the shared tables. */
 export class Xfrm extends EventEmitter {
   readonly acquires: AcquireTable;
-  private readonly lifetimes = new Map<string, Lifetime>();
-  private readonly deadlines = new DeadlineQueue<string>();
+  /** Time-limit deadlines by SA identity (the lifetimes' times are in `sad.rows`, by SA number). */
+  private readonly deadlines = new DeadlineQueue<bigint>();
   private readonly now: () => number;
   private readonly ablate: NonNullable<XfrmOptions['ablate']>;
 
@@ -165,10 +157,9 @@ export class Xfrm extends EventEmitter {
     this.room();
     if (this.ablate.eagerIv) getRandomValues(new Uint8Array(16)); // the talk's "ESP Bogosity"
     const state = this.sad.add(spec);
-    const now = this.now();
-    const l: Lifetime = { state, addTime: now, useTime: 0, softFired: false };
-    this.lifetimes.set(stateId(state.dst, state.spi, state.proto), l);
-    this.schedule(l);
+    const n = this.sad.numberOf(state);
+    this.sad.rows.addTime[n] = this.now();
+    this.schedule(n, state);
     this.acquires.satisfy(acquireKey(state));
     return this.changed({ kind: 'state', op: 'add', state }).state;
   }
@@ -176,9 +167,7 @@ export class Xfrm extends EventEmitter {
   updateState(spec: StateSpec): State {
     this.room();
     const state = this.sad.update(spec);
-    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto))!;
-    l.state = state;
-    this.schedule(l);
+    this.schedule(this.sad.numberOf(state), state);
     return this.changed({ kind: 'state', op: 'update', state }).state;
   }
 
@@ -190,27 +179,25 @@ export class Xfrm extends EventEmitter {
   /** Delete without the backlog check: a hard expiry must go through, stalled reader or not. */
   private removeState(dst: Address, spi: number, proto: number): State {
     const state = this.sad.delete(dst, spi, proto);
-    this.lifetimes.delete(stateId(dst, spi, proto));
     return this.changed({ kind: 'state', op: 'delete', state }).state;
   }
 
   flushStates(proto?: number): number {
     this.room();
-    const gone = this.sad.flush(proto);
-    for (const s of gone) this.lifetimes.delete(stateId(s.dst, s.spi, s.proto));
-    this.emit('monitor', { kind: 'state', op: 'flush', count: gone.length } satisfies MonitorEvent);
-    return gone.length;
+    const count = this.sad.flush(proto);
+    this.emit('monitor', { kind: 'state', op: 'flush', count } satisfies MonitorEvent);
+    return count;
   }
 
   /** Lifetime usage of a state so far (bytes and packets as the packet path counted them). */
   usage(state: State): LifetimeUsage | undefined {
-    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
-    return l === undefined ? undefined : this.usageOf(l);
+    const n = this.sad.numberOf(state);
+    return n < 0 ? undefined : this.usageOf(n);
   }
 
-  private usageOf(l: Lifetime): LifetimeUsage {
-    const c = this.sad.usageOf(l.state) ?? { bytes: 0n, packets: 0n };
-    return { addTime: l.addTime, useTime: l.useTime, bytes: c.bytes, packets: c.packets };
+  private usageOf(n: number): LifetimeUsage {
+    const c = this.sad.usageAt(n);
+    return { addTime: this.sad.rows.addTime[n], useTime: this.sad.rows.useTime[n], bytes: c.bytes, packets: c.packets };
   }
 
   /**
@@ -255,10 +242,10 @@ export class Xfrm extends EventEmitter {
    * {@link notice}. Returns false if the state is gone.
    */
   account(state: State, bytes: number | bigint, packets: number | bigint): boolean {
-    const l = this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
-    if (l === undefined) return false;
-    this.sad.addUsage(l.state, BigInt(bytes), BigInt(packets));
-    return this.noticeLifetime(l, BigInt(packets) > 0n ? NOTICE_FIRST_USE : 0);
+    const n = this.sad.numberOf(state);
+    if (n < 0) return false;
+    this.sad.addUsage(state, BigInt(bytes), BigInt(packets));
+    return this.noticeLifetime(n, BigInt(packets) > 0n ? NOTICE_FIRST_USE : 0);
   }
 
   /**
@@ -268,63 +255,64 @@ export class Xfrm extends EventEmitter {
    * Notices for an SA that is gone are ignored. Returns false if the state is gone.
    */
   notice(serial: bigint, bits: number): boolean {
-    const state = this.sad.stateBySerial(serial);
-    const l = state && this.lifetimes.get(stateId(state.dst, state.spi, state.proto));
-    return l !== undefined && this.noticeLifetime(l, bits);
+    const n = this.sad.numberBySerial(serial);
+    return n >= 0 && this.noticeLifetime(n, bits);
   }
 
   /** Check every state's lifetime against the shared counters (after notices were lost). */
   checkAll(): void {
     const now = this.now();
-    for (const l of [...this.lifetimes.values()]) {
-      if (l.useTime === 0 && (this.sad.usageOf(l.state)?.packets ?? 0n) > 0n) this.noticeLifetime(l, NOTICE_FIRST_USE);
-      else this.checkLifetime(l, now);
+    for (const n of this.sad.numbers()) {
+      if (this.sad.rows.useTime[n] === 0 && this.sad.usageAt(n).packets > 0n) this.noticeLifetime(n, NOTICE_FIRST_USE);
+      else this.checkLifetime(n, now);
     }
   }
 
-  private noticeLifetime(l: Lifetime, bits: number): boolean {
+  private noticeLifetime(n: number, bits: number): boolean {
     const now = this.now();
-    if ((bits & NOTICE_FIRST_USE) !== 0 && l.useTime === 0) {
-      l.useTime = now;
-      this.schedule(l);
+    const rows = this.sad.rows;
+    if ((bits & NOTICE_FIRST_USE) !== 0 && rows.useTime[n] === 0) {
+      rows.useTime[n] = now;
+      this.schedule(n, this.sad.stateOfNumber(n));
     }
     // A packet crossed a soft limit: the key manager hears of it even if the hard one
     // followed before this notice was read (as Linux's km_state_expired on that packet).
-    if ((bits & NOTICE_SOFT) !== 0 && !l.softFired) this.fireSoft(l, this.usageOf(l));
-    return this.checkLifetime(l, now);
+    if ((bits & NOTICE_SOFT) !== 0 && rows.softFired[n] === 0) this.fireSoft(n, this.sad.stateOfNumber(n), this.usageOf(n));
+    return this.checkLifetime(n, now);
   }
 
-  private fireSoft(l: Lifetime, usage: LifetimeUsage): void {
-    l.softFired = true;
-    this.emit('expire', { state: l.state, hard: false, reason: this.reason(l.state, usage, 'soft') } satisfies ExpireEvent);
+  private fireSoft(n: number, state: State, usage: LifetimeUsage): void {
+    this.sad.rows.softFired[n] = 1;
+    this.emit('expire', { state, hard: false, reason: this.reason(state, usage, 'soft') } satisfies ExpireEvent);
   }
 
   /** Fire due timers: time limits of states, expired ACQUIREs. Call every second or so. */
   tick(): void {
     const now = this.now();
-    for (const id of this.deadlines.popDue(now)) {
-      const l = this.lifetimes.get(id); // undefined if the state died since
-      if (l !== undefined) this.checkLifetime(l, now);
+    for (const serial of this.deadlines.popDue(now)) {
+      const n = this.sad.numberBySerial(serial); // -1 if the state died since
+      if (n >= 0) this.checkLifetime(n, now);
     }
     this.acquires.expire(now);
   }
 
   /** Fire soft (once) or hard expiry if a limit is reached; returns false if the state died. */
-  private checkLifetime(l: Lifetime, now: number): boolean {
-    const state = l.state;
-    const exhausted = this.sad.exhausted(state);
-    const usage = this.usageOf(l);
+  private checkLifetime(n: number, now: number): boolean {
+    const state = this.sad.stateOfNumber(n);
+    const softFired = this.sad.rows.softFired[n] !== 0;
+    const exhausted = this.sad.exhaustedAt(n);
+    const usage = this.usageOf(n);
     const verdict = exhausted ? 'hard' : lifetimeVerdict(state.limits, usage, now);
     if (verdict === 'hard') {
       // Queues report in no order across each other: a soft limit passed on the way is still
       // announced, once, before the hard expiry.
-      if (!l.softFired && !exhausted && limitReached(state.limits, usage, now, 'soft')) this.fireSoft(l, usage);
+      if (!softFired && !exhausted && limitReached(state.limits, usage, now, 'soft')) this.fireSoft(n, state, usage);
       const reason: ExpireReason = exhausted ? 'sequence' : this.reason(state, usage, 'hard');
       this.removeState(state.dst, state.spi, state.proto);
       this.emit('expire', { state, hard: true, reason } satisfies ExpireEvent);
       return false;
     }
-    if (verdict === 'soft' && !l.softFired) this.fireSoft(l, usage);
+    if (verdict === 'soft' && !softFired) this.fireSoft(n, state, usage);
     return true;
   }
 
@@ -336,9 +324,8 @@ export class Xfrm extends EventEmitter {
   }
 
   /** Queue the state's time limits (stale entries are checked and dropped when due). */
-  private schedule(l: Lifetime): void {
-    const id = stateId(l.state.dst, l.state.spi, l.state.proto);
-    for (const at of timeDeadlines(l.state.limits, this.usageOf(l))) this.deadlines.push(at, id);
+  private schedule(n: number, state: State): void {
+    for (const at of timeDeadlines(state.limits, this.usageOf(n))) this.deadlines.push(at, state.serial);
   }
 
   /** Refuse a change (EAGAIN, nothing changed) while retired memory waits for a stalled reader. */

@@ -1,0 +1,107 @@
+/**
+ * The control thread's own part of each SA, as columns of typed arrays indexed by the SA's
+ * number (a small integer, given when the SA is added, kept by updates, reused after it is
+ * deleted): what no reader needs (time limits, the counters it was configured with, lifetime
+ * times, its record slot and identity). One SA costs a few dozen bytes here instead of a JS
+ * object graph (State, addresses, key copy, map entries: about 1.5 KB per SA before).
+ *
+ * Not shared: only the control thread reads or writes these arrays, so no ordering applies.
+ */
+
+/** Initial columns; each doubles when full. */
+const INITIAL = 64;
+
+/** The SAs' control-side columns. */
+export class StateRows {
+  /** The SA's current record slot; -1 for a free number. */
+  slot!: Int32Array;
+  /** The SA's identity (State.serial, u64). */
+  serial!: BigUint64Array;
+  /** Time limits in seconds: softAdd, hardAdd, softUse, hardUse (4 per SA). */
+  seconds!: Float64Array;
+  /** Counters as configured (replay-seq, -seq-hi, -oseq, -oseq-hi: 4 per SA, u32 each). */
+  replay!: Uint32Array;
+  /** When the SA was added and first used (ms since the epoch; 0 before its first use). */
+  addTime!: Float64Array;
+  useTime!: Float64Array;
+  /** 1 once the SA's soft expiry has been announced. */
+  softFired!: Uint8Array;
+  private free!: Int32Array;
+  private freeCount = 0;
+  /** Numbers ever given (the high-water mark: numbers below it are live or free). */
+  private used = 0;
+  /** SAs live now. */
+  live = 0;
+
+  constructor() {
+    this.clear();
+  }
+
+  /** The highest number given so far plus one (iterate 0..end and skip free rows). */
+  get end(): number {
+    return this.used;
+  }
+
+  /** Take a number for a new SA (its row zeroed, but for `slot`, which the caller sets). */
+  alloc(): number {
+    let n: number;
+    if (this.freeCount > 0) {
+      n = this.free[--this.freeCount];
+    } else {
+      if (this.used === this.slot.length) this.grow();
+      n = this.used++;
+    }
+    this.serial[n] = 0n;
+    this.seconds.fill(0, n * 4, n * 4 + 4);
+    this.replay.fill(0, n * 4, n * 4 + 4);
+    this.addTime[n] = 0;
+    this.useTime[n] = 0;
+    this.softFired[n] = 0;
+    this.live++;
+    return n;
+  }
+
+  /** Give a number back. */
+  release(n: number): void {
+    this.slot[n] = -1;
+    this.serial[n] = 0n;
+    if (this.freeCount === this.free.length) this.free = grown(this.free, this.free.length * 2);
+    this.free[this.freeCount++] = n;
+    if (--this.live === 0) this.clear(); // after a flush, give the columns back
+  }
+
+  private clear(): void {
+    this.slot = new Int32Array(INITIAL).fill(-1);
+    this.serial = new BigUint64Array(INITIAL);
+    this.seconds = new Float64Array(INITIAL * 4);
+    this.replay = new Uint32Array(INITIAL * 4);
+    this.addTime = new Float64Array(INITIAL);
+    this.useTime = new Float64Array(INITIAL);
+    this.softFired = new Uint8Array(INITIAL);
+    this.free = new Int32Array(INITIAL);
+    this.freeCount = 0;
+    this.used = 0;
+  }
+
+  private grow(): void {
+    const n = this.slot.length * 2;
+    const slot = grown(this.slot, n);
+    slot.fill(-1, this.slot.length);
+    this.slot = slot;
+    this.serial = grown(this.serial, n);
+    this.seconds = grown(this.seconds, n * 4);
+    this.replay = grown(this.replay, n * 4);
+    this.addTime = grown(this.addTime, n);
+    this.useTime = grown(this.useTime, n);
+    this.softFired = grown(this.softFired, n);
+  }
+}
+
+type Column = Int32Array | Uint32Array | Float64Array | Uint8Array | BigUint64Array;
+
+/** A copy of `a`, `length` long. */
+function grown<T extends Column>(a: T, length: number): T {
+  const out = new (a.constructor as new (n: number) => T)(length);
+  out.set(a as never);
+  return out;
+}

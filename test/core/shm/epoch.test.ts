@@ -33,11 +33,30 @@ describe('EpochDomain (QSBR)', () => {
     parked.offline();
     let freed = 0;
     domain.retire(() => freed++);
-    expect(freed).toBe(1); // retire reclaims at once when nobody is online
+    expect(domain.reclaim()).toBe(1); // at once when nobody is online (retire reclaims every 256)
+    expect(freed).toBe(1);
     const never = EpochReader.register(heap, domain.describe()); // registered, never online
     domain.retire(() => freed++);
+    domain.reclaim();
     expect(freed).toBe(2);
     never.unregister();
+  });
+
+  it('reclaims by itself every 256 retirements, closures and freers alike, in order', () => {
+    const { heap, domain } = setup();
+    const a = EpochReader.register(heap, domain.describe());
+    a.online();
+    const freed: number[] = [];
+    const freer = { freeRetired: (x: number, y: number) => freed.push(x * 1000 + y) };
+    for (let i = 0; i < 1000; i++) {
+      if (i % 2 === 0) domain.retire(() => freed.push(i));
+      else domain.retireWith(freer, i, 7);
+      a.quiescent(); // the reader moves on after each retirement
+    }
+    expect(freed.length).toBeGreaterThan(1000 - 256); // the defer queue does not pile up
+    expect(domain.pending).toBeLessThan(256);
+    domain.reclaim();
+    expect(freed).toEqual(Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? i : i * 1000 + 7)));
   });
 
   it('a quiescent report from before the retire does not count', () => {
@@ -59,7 +78,8 @@ describe('EpochDomain (QSBR)', () => {
     const order: number[] = [];
     domain.retire(() => order.push(1));
     a.quiescent();
-    domain.retire(() => order.push(2)); // retire reclaims what is due: 1, not 2
+    domain.retire(() => order.push(2));
+    expect(domain.reclaim()).toBe(1); // what is due: 1, not 2
     expect(order).toEqual([1]);
     a.quiescent();
     expect(domain.reclaim()).toBe(1);

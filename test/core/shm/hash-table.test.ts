@@ -95,6 +95,17 @@ describe('HashTable against a Map reference', () => {
     expect(table.rebuildCount).toBeGreaterThan(100);
   });
 
+  it('gives its bucket array back after mass deletes, and finds every remaining key', () => {
+    const heap = SharedHeap.create({ maxBytes: 1 << 28 });
+    const table = HashTable.create(heap, now, { keyWords: 2 });
+    for (let k = 0; k < 100_000; k++) table.insert(keyOf(k, 2), 0, k);
+    const full = table.capacity;
+    for (let k = 0; k < 99_990; k++) expect(table.delete(keyOf(k, 2), 0)).toBe(k);
+    expect(table.capacity).toBeLessThanOrEqual(8192); // from 262,144 buckets
+    expect(full).toBeGreaterThan(100_000);
+    for (let k = 0; k < 100_000; k++) expect(table.lookup(keyOf(k, 2), 0)).toBe(k < 99_990 ? -1 : k);
+  });
+
   it('reuses a tombstone once its grace period is over, so re-adding the same keys needs no rebuild', () => {
     const heap = SharedHeap.create();
     const table = HashTable.create(heap, now, { keyWords: 2 });

@@ -8,8 +8,10 @@
  *   line 1 + r: [counter (u64), registered]   counter 0 = offline, else the token last reported
  *
  * Concurrency contract
- * - The writer (control thread) increments `token` when it retires something, and reads
- *   every reader's counter to decide what is safe to free.
+ * - The writer (control thread) increments `token` after it unlinked what it retires (one
+ *   increment covers every retirement since the last: they are sealed together, at most
+ *   every 256 retirements or at a grace period), and reads every reader's counter to decide
+ *   what is safe to free.
  * - Reader r writes only its own line's counter, on online/quiescent/offline. A line is
  *   claimed either by the reader (`register`, compare-exchange on `registered`) or, for
  *   workers the control thread supervises, by the control thread before the worker starts
@@ -33,6 +35,22 @@ import { type HeapView, type SharedHeap } from './shared-heap.js';
 export interface Reclaimer {
   /** Call `free` once every reader that might hold a reference has moved on. */
   retire(free: () => void): void;
+  /**
+   * Call `freer.freeRetired(a, b)` once every reader has moved on: the same as {@link retire}
+   * without a closure per retirement (a flush retires millions of records and blocks).
+   */
+  retireWith?(freer: Freer, a: number, b: number): void;
+}
+
+/** Retire through `r.retireWith` where it has one (a plain closure otherwise: test reclaimers). */
+export function retireWith(r: Reclaimer, freer: Freer, a: number, b: number): void {
+  if (r.retireWith !== undefined) r.retireWith(freer, a, b);
+  else r.retire(() => freer.freeRetired(a, b));
+}
+
+/** A structure that frees what it retired, named by two numbers (an offset and a size, a slot). */
+export interface Freer {
+  freeRetired(a: number, b: number): void;
 }
 
 /** What a worker needs to attach to an epoch domain. */
@@ -60,11 +78,25 @@ export class StalledReaderError extends Error {
 
 const LINE = 16;
 const OFFLINE = 0n;
+/** Retirements between two reclaims (each reads every reader's line). */
+const RECLAIM_EVERY = 256;
+/** Heap blocks of this many words or more are reclaimed as soon as their grace period allows. */
+const LARGE_BLOCK_WORDS = 1 << 14;
 
 /** The writer's side of an epoch domain, owned by the control thread. */
 export class EpochDomain implements Reclaimer {
-  private readonly queue: { token: bigint; free: () => void }[] = [];
+  /**
+   * The defer queue, as parallel arrays (no object per retirement): what frees item i, its
+   * two numbers, and its token. Items from `sealed` on have no token yet: they get one
+   * token, taken after all of them were unlinked, at the next reclaim or grace period.
+   */
+  private fns: (Freer | (() => void) | undefined)[] = [];
+  private as: number[] = [];
+  private bs: number[] = [];
+  private tokens: bigint[] = [];
   private head = 0;
+  private sealed = 0;
+  private sinceReclaim = 0;
   /** Per reader: the counter last seen and when it was first seen (for stall detection). */
   private readonly seen: { counter: bigint; since: number }[];
   readonly maxPending: number;
@@ -97,13 +129,37 @@ export class EpochDomain implements Reclaimer {
 
   /** Defer `free` until one grace period from now has passed. */
   retire(free: () => void): void {
-    this.queue.push({ token: this.nextToken(), free });
-    this.reclaim();
+    this.push(free, 0, 0);
+  }
+
+  /** Defer `freer.freeRetired(a, b)` until one grace period from now has passed. */
+  retireWith(freer: Freer, a: number, b: number): void {
+    this.push(freer, a, b);
+  }
+
+  private push(fn: Freer | (() => void), a: number, b: number): void {
+    this.fns.push(fn);
+    this.as.push(a);
+    this.bs.push(b);
+    this.seal();
+    // A large heap block (a bucket array a table outgrew) is worth a reclaim of its own.
+    const large = fn === (this.heap as unknown) && b >= LARGE_BLOCK_WORDS;
+    if (++this.sinceReclaim >= RECLAIM_EVERY || large) this.reclaim();
+  }
+
+  /**
+   * Give the items retired since the last seal the token `token` (a new one by default). The
+   * caller unlinked all of them before the token was taken, which is all QSBR asks: a reader
+   * that reports it has loaded it after every one of those unlinks.
+   */
+  private seal(token = this.fns.length > this.sealed ? this.nextToken() : 0n): void {
+    for (let i = this.sealed; i < this.fns.length; i++) this.tokens.push(token);
+    this.sealed = this.fns.length;
   }
 
   /** Things retired and not yet freed. */
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.fns.length - this.head;
   }
 
   /**
@@ -124,17 +180,29 @@ export class EpochDomain implements Reclaimer {
 
   /** Free everything whose grace period is over; returns how many were freed. */
   reclaim(): number {
-    if (this.head === this.queue.length) return 0;
+    this.seal();
+    this.sinceReclaim = 0;
+    if (this.head === this.fns.length) return 0;
     const safe = this.safeToken();
     let n = 0;
-    while (this.head < this.queue.length && this.queue[this.head].token <= safe) {
-      const item = this.queue[this.head];
-      this.queue[this.head++] = undefined as never;
-      item.free();
+    const { fns, as, bs, tokens } = this;
+    while (this.head < fns.length && tokens[this.head] <= safe) {
+      const i = this.head++;
+      const fn = fns[i]!;
+      fns[i] = undefined;
+      if (typeof fn === 'function') fn();
+      else fn.freeRetired(as[i], bs[i]);
       n++;
     }
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
+    if (this.head === fns.length) {
+      this.fns = [];
+      this.as = [];
+      this.bs = [];
+      this.tokens = [];
+      this.head = this.sealed = 0;
+    } else if (this.head > 1024 && this.head * 2 > fns.length) {
+      for (const a of [fns, as, bs, tokens]) a.splice(0, this.head);
+      this.sealed -= this.head;
       this.head = 0;
     }
     return n;
@@ -148,6 +216,7 @@ export class EpochDomain implements Reclaimer {
    */
   async synchronize(opts: { timeoutMs?: number } = {}): Promise<void> {
     const token = this.nextToken();
+    this.seal(token); // what was retired before the call is freed at its end
     const started = Date.now();
     for (let spins = 0; !this.passed(token); spins++) {
       if (opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs) {

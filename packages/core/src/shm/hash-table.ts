@@ -25,7 +25,7 @@
  * - A reader that needs the record must use it before its next quiescent report; the record
  *   slot is retired by the caller of {@link HashTable.delete} the same way.
  */
-import { type Reclaimer } from './epoch.js';
+import { retireWith, type Reclaimer } from './epoch.js';
 import { randomSeed, xxh32Words } from './hash.js';
 import { HeapObject, type HeapObjectDescription, type HeapView, type SharedHeap } from './shared-heap.js';
 
@@ -53,6 +53,10 @@ const HEADER_WORDS = 3;
 const MAX_LOAD = 0.75;
 /** A rebuilt array holds live entries at no more than this load. */
 const TARGET_LOAD = 0.5;
+/** The smallest bucket array. */
+const MIN_CAPACITY = 16;
+/** Bucket arrays larger than this shrink when mostly empty. */
+const SHRINK_ABOVE = 4096;
 
 /** A reader's view of a table: lookups only. */
 export class HashTableView extends HeapObject {
@@ -193,11 +197,16 @@ export class HashTable extends HashTableView {
     Atomics.store(this.i32, b, TOMB);
     this.live--;
     this.tombs++;
-    const generation = this.rebuilds;
-    this.reclaimer.retire(() => {
-      if (generation === this.rebuilds) Atomics.store(this.i32, b, REUSABLE);
-    });
+    retireWith(this.reclaimer, this, b, this.rebuilds);
+    // Mass deletes (a flush) give the bucket array back: below 1/8 full, rebuild at half load.
+    // Small tables keep their size (churn on a few keys reuses tombstones instead).
+    if (this.live * 8 < this.capacity && this.capacity > SHRINK_ABOVE) this.rebuild(this.live);
     return ref - 1;
+  }
+
+  /** A tombstone's grace period is over (Freer): reusable, unless its array was rebuilt since. */
+  freeRetired(bucket: number, generation: number): void {
+    if (generation === this.rebuilds) Atomics.store(this.i32, bucket, REUSABLE);
   }
 
   /**
@@ -267,7 +276,7 @@ export class HashTable extends HashTableView {
     Atomics.store(this.i32, this.base + H_ARRAY, next);
     this.tombs = 0;
     this.rebuilds++;
-    this.reclaimer.retire(() => this.heap.release(old, words));
+    retireWith(this.reclaimer, this.heap, old, words);
   }
 
   private newArray(cap: number): number {
@@ -294,7 +303,7 @@ export class HashTable extends HashTableView {
 }
 
 function capacityFor(entries: number): number {
-  let cap = 16;
+  let cap = MIN_CAPACITY;
   while (cap * TARGET_LOAD < entries) cap *= 2;
   return cap;
 }

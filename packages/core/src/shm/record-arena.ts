@@ -21,7 +21,7 @@
  * - A freed slot's payload is overwritten with POISON (keys wiped); readers reach freed
  *   slots only if reclamation is broken, which the race tests detect.
  */
-import { type Reclaimer } from './epoch.js';
+import { retireWith, type Reclaimer } from './epoch.js';
 import { HeapObject, POISON, type HeapObjectDescription, type HeapView, type SharedHeap } from './shared-heap.js';
 
 /** What a worker needs to attach to an arena. */
@@ -169,7 +169,12 @@ export class RecordArena extends ArenaView {
 
   /** Free a slot after readers have moved on (the slot must already be unpublished). */
   retire(slot: number, reclaimer: Reclaimer): void {
-    reclaimer.retire(() => this.free(slot));
+    retireWith(reclaimer, this, slot, 0);
+  }
+
+  /** A retired slot's grace period is over (Freer). */
+  freeRetired(slot: number): void {
+    this.free(slot);
   }
 
   private addChunk(): void {

@@ -161,6 +161,11 @@ export class SharedHeap extends HeapView {
     this.used -= size;
   }
 
+  /** A retired block's grace period is over (Freer: `words` at `off`). */
+  freeRetired(off: number, words: number): void {
+    this.release(off, words);
+  }
+
   /** Bytes in live blocks. */
   get bytesInUse(): number {
     return this.used * 4;

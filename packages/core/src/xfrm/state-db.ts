@@ -36,7 +36,7 @@ import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } f
 import { SerialIndex } from './serial-index.js';
 import { StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
-import { type Reclaimer } from '../shm/epoch.js';
+import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
 import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
@@ -759,9 +759,9 @@ export class StateDb extends StateDbView {
     if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
     if (--this.heap.i32[chain + CHAIN_STATES] === 0) {
       this.chains.delete(dkey, 0);
-      this.reclaimer.retire(() => this.heap.release(chain, CHAIN_BLOCK_WORDS));
+      retireWith(this.reclaimer, this.heap, chain, CHAIN_BLOCK_WORDS);
     }
-    this.reclaimer.retire(() => this.heap.release(runtime, runtimeWords));
+    retireWith(this.reclaimer, this.heap, runtime, runtimeWords);
     this.bySerial.delete(this.rows.serial[n]);
     this.rows.release(n);
   }

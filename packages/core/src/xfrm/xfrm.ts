@@ -294,6 +294,7 @@ export class Xfrm extends EventEmitter {
       if (n >= 0) this.checkLifetime(n, now);
     }
     this.acquires.expire(now);
+    this.epochs.reclaim(); // retirements are sealed in batches: free what an idle control plane left
   }
 
   /** Fire soft (once) or hard expiry if a limit is reached; returns false if the state died. */

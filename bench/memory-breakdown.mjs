@@ -4,7 +4,7 @@
 // load, runtime blocks, chain blocks, and the control thread's JS heap; RSS beside it.
 // Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000]
 import os from 'node:os';
-import { Xfrm, anySelector, makeSelector } from '@xfrm/core';
+import { RT_BITMAP, Xfrm, anySelector, bitmapWords, makeSelector } from '@xfrm/core';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = globalThis.gc ?? (() => {});
@@ -38,8 +38,8 @@ const stateParts = {
   'bydst table': sad.dsts.table.bytes,
   'bysrc table': sad.srcs.table.bytes,
   'chain-block table': sad.chains.bytes,
-  'chain blocks (one per bydst key)': sad.chainBlocks.size * 16,
-  'runtime blocks (window 64)': [...sad.entries.values()].reduce((n, e) => n + e.runtimeWords * 4, 0),
+  'chain blocks (one per bydst key)': sad.chains.size * 16,
+  'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
 };
 const stateShared = heap.bytesInUse - h0;
 

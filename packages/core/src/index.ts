@@ -22,6 +22,8 @@ export { XfrmError, type XfrmErrorCode } from './xfrm/xfrm-error.js';
 export { Chains, chainNext } from './shm/chain.js';
 export * from './xfrm/policy-db.js';
 export * from './xfrm/state-db.js';
+export * from './xfrm/state-rows.js';
+export * from './xfrm/serial-index.js';
 export * from './xfrm/lifetime.js';
 export * from './xfrm/bundle.js';
 export * from './xfrm/acquire.js';

@@ -22,6 +22,7 @@
 #include "aead.h"
 #include "args.h"
 #include "io.h"
+#include "memory.h"
 
 #define MAX_BUFFERS 16
 
@@ -214,7 +215,7 @@ NAPI_MODULE_INIT() {
     CHECK(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
     CHECK(env, napi_set_named_property(env, exports, fns[i].name, f));
   }
-  if (io_register(env, exports) != 0) return NULL;
+  if (io_register(env, exports) != 0 || memory_register(env, exports) != 0) return NULL;
   napi_value v;
   CHECK(env, napi_create_int32(env, J_WORDS, &v));
   CHECK(env, napi_set_named_property(env, exports, "JOB_WORDS", v));

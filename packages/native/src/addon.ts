@@ -10,9 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NativeAead } from './aead-jobs.js';
 import { type NativeIo } from './io.js';
+import { type NativeMemory } from './memory.js';
 
 /** Everything the addon exports. */
-export type NativeAddon = NativeAead & NativeIo;
+export type NativeAddon = NativeAead & NativeIo & NativeMemory;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const addonPath = join(here, '..', 'build', 'Release', 'xfrm_native.node');

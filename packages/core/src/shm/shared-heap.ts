@@ -20,6 +20,11 @@
  *   touches memory after its grace period is caught by tests, and secrets are wiped.
  */
 
+import { loadNative } from '@xfrm/native';
+
+/** Freed blocks of this many words or more give their pages back (256 KiB). */
+const DISCARD_WORDS = 1 << 16;
+
 /** Word written over every freed block and record. A reader that sees it read freed memory. */
 export const POISON = 0xdeadbeef | 0;
 
@@ -151,10 +156,16 @@ export class SharedHeap extends HeapView {
     return off;
   }
 
-  /** Return a block to the heap. The caller guarantees no reader can still reach it. */
+  /**
+   * Return a block to the heap. The caller guarantees no reader can still reach it. The block
+   * stays on a free list for its size; a large one (a bucket array a table outgrew or shrank
+   * from) also gives its whole pages back to the kernel where the addon is loaded (they read
+   * as zero, not poison, until reused).
+   */
   release(off: number, words: number): void {
     const size = roundWords(words);
     this.i32.fill(POISON, off, off + size);
+    if (size >= DISCARD_WORDS) loadNative()?.discard(this.u8, off, size);
     let list = this.free.get(size);
     if (list === undefined) this.free.set(size, (list = []));
     list.push(off);
@@ -169,6 +180,11 @@ export class SharedHeap extends HeapView {
   /** Bytes in live blocks. */
   get bytesInUse(): number {
     return this.used * 4;
+  }
+
+  /** Bytes below the bump pointer: the most the heap has ever handed out at once, free lists included. */
+  get highWater(): number {
+    return this.top * 4;
   }
 
   /** Bytes committed (the buffer's current length). */

@@ -1,0 +1,10 @@
+import { Xfrm } from '@xfrm/core';
+const N = 300000;
+const v4 = (n) => ({ family: 4, words: [n | 0, 0, 0, 0] });
+const x = Xfrm.create({ stateCapacity: 1 << 21 });
+const key = new Uint8Array(20).fill(7);
+let t = performance.now();
+for (let i = 0; i < N; i++) x.addState({ src: v4(0xc0000201), dst: v4(0x0a000000 + i), spi: 0x1000 + i, reqid: 1 + (i % 1000), mode: 'tunnel', algorithm: { name: 'rfc4106(gcm(aes))', key, icvBits: 128 }, replayWindow: 64 });
+console.log('add', performance.now() - t); t = performance.now();
+x.flushStates();
+console.log('flush', performance.now() - t);

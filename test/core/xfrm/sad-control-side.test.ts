@@ -1,0 +1,107 @@
+// The SAD's control side without a JS object per SA (issue 16): the serial index against a
+// Map, the rows' reuse of numbers, and States rebuilt from records equal to what was added,
+// through updates, deletes and flushes, checked against a plain model.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SerialIndex, StateRows, Xfrm, type StateSpec } from '@xfrm/core';
+import { addr } from './model-helpers.js';
+
+describe('SerialIndex (u64 serial -> SA number)', () => {
+  it('agrees with a Map through random sets and deletes, across resizes and wrapped probe runs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(1 << 20)), { maxLength: 600 }),
+        (ops) => {
+          const index = new SerialIndex();
+          const model = new Map<bigint, number>();
+          for (const [add, serial, n] of ops) {
+            if (add && !model.has(serial)) {
+              index.set(serial, n);
+              model.set(serial, n);
+            } else {
+              expect(index.delete(serial)).toBe(model.delete(serial));
+            }
+            expect(index.size).toBe(model.size);
+          }
+          for (const [serial, n] of model) expect(index.get(serial)).toBe(n);
+          for (const [, serial] of ops) if (!model.has(serial)) expect(index.get(serial)).toBe(-1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps every entry findable while a dense run of sequential serials is deleted in random order', () => {
+    const index = new SerialIndex();
+    const serials = Array.from({ length: 20_000 }, (_, i) => (BigInt(i) << 32n) | 0xfffffff0n); // high words differ
+    serials.forEach((s, i) => index.set(s, i));
+    const order = serials.map((_, i) => i).sort((a, b) => ((a * 7919) % 20_011) - ((b * 7919) % 20_011));
+    const gone = new Set<number>();
+    for (const [k, i] of order.entries()) {
+      expect(index.delete(serials[i])).toBe(true);
+      gone.add(i);
+      if (k % 997 === 0) for (let j = 0; j < serials.length; j++) expect(index.get(serials[j])).toBe(gone.has(j) ? -1 : j);
+    }
+    expect(index.size).toBe(0);
+  });
+});
+
+describe('StateRows', () => {
+  it('reuses numbers, zeroes a reused row, and gives its columns back when empty', () => {
+    const rows = new StateRows();
+    const ns = Array.from({ length: 200 }, () => rows.alloc());
+    expect(new Set(ns).size).toBe(200);
+    rows.addTime[ns[5]] = 123;
+    rows.seconds[ns[5] * 4 + 1] = 60;
+    rows.release(ns[5]);
+    const again = rows.alloc();
+    expect(again).toBe(ns[5]);
+    expect(rows.addTime[again]).toBe(0);
+    expect(rows.seconds[again * 4 + 1]).toBe(0);
+    for (const n of ns) rows.release(n);
+    expect(rows.live).toBe(0);
+    expect(rows.end).toBe(0);
+    expect(rows.slot.length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('States rebuilt from records', () => {
+  const key = (b: number) => Uint8Array.from({ length: 20 }, (_, i) => (b + i) & 0xff);
+  const spec = (i: number): StateSpec => ({
+    dst: addr(i % 2 ? `2001:db8::${(i + 1).toString(16)}` : `198.51.100.${(i % 250) + 1}`),
+    src: addr(i % 2 ? '2001:db8:ffff::1' : '203.0.113.250'),
+    spi: (0x80000000 + i) >>> 0, // high bit set: read back unsigned
+    reqid: (0xfffffff0 + (i % 8)) >>> 0,
+    mode: i % 3 ? 'tunnel' : 'transport',
+    algorithm: { name: 'rfc4106(gcm(aes))', key: key(i), icvBits: [64, 96, 128][i % 3] },
+    replayWindow: i % 4 ? 64 : 0,
+    esn: i % 4 === 1,
+    replay: i % 5 === 0 ? { oseq: i, seq: 7 } : undefined,
+    limits: i % 2 ? { hardBytes: 2n ** 64n - 2n, softPackets: i, softAddSeconds: 30 + i, hardUseSeconds: 90 } : undefined,
+    encap: i % 3 === 2 ? { type: 'espinudp', sport: 4500, dport: 40000 + i, oa: addr(i % 2 ? '::' : '0.0.0.0') } : undefined,
+    pcpuNum: i % 6 === 5 ? i % 4 : undefined,
+  });
+
+  it('equal what add returned, through updates, deletes, number reuse and a flush', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    const model = new Map<number, ReturnType<Xfrm['addState']>>();
+    for (let i = 0; i < 300; i++) model.set(i, x.addState(spec(i)));
+    for (let i = 0; i < 300; i += 3) {
+      x.deleteState(model.get(i)!.dst, model.get(i)!.spi);
+      model.delete(i);
+    }
+    for (let i = 1; i < 300; i += 6) model.set(i, x.updateState({ ...spec(i), limits: { hardPackets: 1000 + i } }));
+    for (let i = 300; i < 400; i++) model.set(i, x.addState(spec(i))); // numbers of the deleted reused
+    const listed = x.sad.list();
+    expect(listed).toEqual([...model.keys()].sort((a, b) => Number(model.get(a)!.serial - model.get(b)!.serial)).map((i) => model.get(i)));
+    for (const s of model.values()) {
+      expect(x.sad.get(s.dst, s.spi)).toEqual(s);
+      expect(x.sad.stateBySerial(s.serial)).toEqual(s);
+      expect(x.sad.stateAt(x.sad.slotOf(s))).toEqual(s);
+    }
+    expect(x.sad.size).toBe(model.size);
+    expect(x.flushStates()).toBe(model.size);
+    expect(x.sad.list()).toEqual([]);
+    for (const s of model.values()) expect(x.sad.stateBySerial(s.serial)).toBeUndefined();
+  });
+});

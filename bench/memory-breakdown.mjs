@@ -13,7 +13,7 @@ const mem = () => {
   gc();
   gc();
   const m = process.memoryUsage();
-  return { js: m.heapUsed, rss: m.rss, ext: m.external + m.arrayBuffers };
+  return { js: m.heapUsed, rss: m.rss, ab: m.arrayBuffers };
 };
 const per = (bytes) => (bytes / N).toFixed(0);
 
@@ -37,8 +37,7 @@ const stateParts = {
   'byspi table': sad.spis.bytes,
   'bydst table': sad.dsts.table.bytes,
   'bysrc table': sad.srcs.table.bytes,
-  'chain-block table': sad.chains.bytes,
-  'chain blocks (one per bydst key)': sad.chains.size * 16,
+  'chain blocks (one per bydst key)': sad.dsts.table.size * 24,
   'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
 };
 const stateShared = heap.bytesInUse - h0;
@@ -67,6 +66,7 @@ function table(title, parts, shared, before, after, addUs) {
   for (const [k, v] of Object.entries(parts)) console.log(`| ${k} | ${per(v)} |`);
   console.log(`| **shared heap, all** | **${per(shared)}** |`);
   console.log(`| control thread JS heap | ${per(after.js - before.js)} |`);
+  console.log(`| control thread typed arrays (not shared) | ${per(after.ab - before.ab)} |`);
   console.log(`| process RSS | ${per(after.rss - before.rss)} |`);
   console.log(`| add (us) | ${addUs.toFixed(1)} |`);
 }

@@ -51,6 +51,30 @@ const MUTATIONS = [
     tests: ['test/core/xfrm/sad-control-side.test.ts'],
   },
   {
+    name: 'chain-block-count-lost',
+    what: "a bydst key's chain block does not count its states, so it is freed with its first state's delete while others still use it",
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    this.heap.i32[block + CHAIN_STATES]++;',
+    to: '    this.heap.i32[block + CHAIN_STATES] = 1;',
+    tests: ['test/core/xfrm/race.test.ts', 'test/core/xfrm/xfrm-model.test.ts', 'test/core/xfrm/coherency.test.ts'],
+  },
+  {
+    name: 'chain-head-before-next',
+    what: "a record is made a chain's head before its own next is set (readers that find it miss the rest of the chain)",
+    file: CORE + 'shm/chain.ts',
+    from: `    this.setNext(slot, next);
+    this.setPrev(slot, pred);
+    if (next >= 0) this.setPrev(next, slot);
+    if (pred >= 0) this.setNext(pred, slot);
+    else this.setHead(key, head, slot);`,
+    to: `    this.setPrev(slot, pred);
+    if (next >= 0) this.setPrev(next, slot);
+    if (pred >= 0) this.setNext(pred, slot);
+    else this.setHead(key, head, slot);
+    this.setNext(slot, next);`,
+    tests: ['test/core/xfrm/race.test.ts', 'test/core/shm/race.test.ts'],
+  },
+  {
     name: 'scan-one-reader-line',
     what: 'the writer looks at the first reader line only when it decides what is safe to free',
     file: CORE + 'shm/epoch.ts',

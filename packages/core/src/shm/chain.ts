@@ -13,6 +13,11 @@
  * - An optional `prev` field is the writer's alone (readers never look at it): it makes
  *   unlinking O(1) in chains that grow long, such as every SA of a gateway's one local
  *   address on its `bysrc` chain.
+ * - The first slot is the table's value, or (with `headWord`) word `headWord` of a block the
+ *   table's value points at: a key that needs a block of its own anyway (the SAD's `bydst`
+ *   keys, for their shadow generation) then costs one table entry, not two. The block is
+ *   the caller's: it is made and put in the table before the key's first link, and taken
+ *   out after its last unlink; the head is stored with `Atomics.store` like a `next`.
  */
 import { type HashTable } from './hash-table.js';
 import { type ArenaView } from './record-arena.js';
@@ -32,11 +37,13 @@ export class Chains {
     readonly table: HashTable,
     private readonly field: number,
     private readonly prevField = -1,
+    private readonly headWord = -1,
   ) {}
 
   /** First slot of the key's chain, or -1. */
   head(key: Int32Array): number {
-    return this.table.lookup(key, 0);
+    const v = this.table.lookup(key, 0);
+    return this.headWord < 0 || v < 0 ? v : Atomics.load(this.heap.i32, v + this.headWord) - 1;
   }
 
   /** The slot after `slot`, or -1. */
@@ -52,8 +59,7 @@ export class Chains {
     this.setPrev(slot, pred);
     if (next >= 0) this.setPrev(next, slot);
     if (pred >= 0) this.setNext(pred, slot);
-    else if (head >= 0) this.table.replace(key, 0, slot);
-    else this.table.insert(key, 0, slot);
+    else this.setHead(key, head, slot);
   }
 
   /** Unlink `slot` from the key's chain (it must be there). The caller retires it. */
@@ -62,8 +68,7 @@ export class Chains {
     const next = this.next(slot);
     if (next >= 0) this.setPrev(next, pred);
     if (pred >= 0) this.setNext(pred, next);
-    else if (next >= 0) this.table.replace(key, 0, next);
-    else this.table.delete(key, 0);
+    else this.setHead(key, slot, next);
   }
 
   /** Put the filled record `fresh` where `old` is in the key's chain. The caller retires `old`. */
@@ -74,7 +79,15 @@ export class Chains {
     this.setPrev(fresh, pred);
     if (next >= 0) this.setPrev(next, fresh);
     if (pred >= 0) this.setNext(pred, fresh);
-    else this.table.replace(key, 0, fresh);
+    else this.setHead(key, old, fresh);
+  }
+
+  /** Make `slot` (-1: none) the key's first, in place of `old` (-1: none). */
+  private setHead(key: Int32Array, old: number, slot: number): void {
+    if (this.headWord >= 0) Atomics.store(this.heap.i32, this.table.lookup(key, 0) + this.headWord, slot + 1);
+    else if (slot < 0) this.table.delete(key, 0);
+    else if (old >= 0) this.table.replace(key, 0, slot);
+    else this.table.insert(key, 0, slot);
   }
 
   private predecessor(key: Int32Array, slot: number): number {

@@ -9,16 +9,23 @@
  *     (S_* fields below). `genid` and `serial` are u64 (read with 64-bit Atomics): `serial`
  *     names the SA for its whole life (kept by updates, never reused); `genid` names this
  *     record's version and takes a new, larger value from one u64 counter at every write,
- *     so an equality check never meets an old value again (no ABA in a gateway's lifetime). `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC;
- *     a `bydst` chain is newest first, so the first live state is the one to use.
+ *     so an equality check never meets an old value again (no ABA in a gateway's lifetime).
+ *     `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC; a `bydst` chain is
+ *     newest first, so the first live state is the one to use.
+ *   chain block (heap, one per `bydst` key, the key's `bydst` value; CHAIN_* below): the
+ *     key's shadow generation, its queue-bound state count, its first state.
+ *   control side (not shared): what no reader needs (time limits, configured counters,
+ *   lifetime times) in typed-array columns by SA number (state-rows.ts), serials to numbers
+ *   in an index (serial-index.ts). The SAD keeps no JS object per SA: a State is built from
+ *   the record and its row when asked for.
  *   runtime block (heap): what packets change: output sequence number, replay window state
  *     and bitmap, flags (RT_* below). A state update makes a new configuration record that
  *     points at the same runtime block, so no sequence number is ever handed out twice.
  *
  * Concurrency contract
  * - Writes: the control thread adds, updates and deletes states. A record is filled before
- *   it is linked (chain.ts). Each `bydst` key has a shadow generation word (in the heap, found
- *   through the `chains` table, shared by the key's records through S_CHAIN): adding a state
+ *   it is linked (chain.ts). Each `bydst` key has a shadow generation word (in its chain
+ *   block, found through `bydst` or a record's S_CHAIN): adding a state
  *   moves it once, after the state is linked, which invalidates the bundles of exactly the
  *   states the new one may shadow, in O(1). Beside it, the count of the key's queue-bound
  *   (pcpu-num) states, raised before such a state is linked and lowered after it is unlinked:
@@ -29,8 +36,9 @@
  *   the one queue the SA's SPI is steered to).
  * - Reads: any thread, lock-free, within a read-side section. A (slot, genid) pair held
  *   longer (a bundle in a flow cache) is checked against `genid` before use.
- * - Secrets: keys are in the record (the workers build cipher contexts from them); freeing
- *   a record poisons it, which wipes them, and the control-side copy is zeroed on delete.
+ * - Secrets: keys are only in the record (the workers build cipher contexts from them);
+ *   freeing a record poisons it, which wipes them. A State handed out carries its own copy
+ *   (the caller's to wipe); the one a delete returns is wiped already.
  */
 import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
 import { SerialIndex } from './serial-index.js';
@@ -149,7 +157,6 @@ export interface StateDbDescription {
   readonly byspi: number;
   readonly bydst: number;
   readonly bysrc: number;
-  readonly chains: number;
 }
 
 /** Options for {@link StateDb.create}. */
@@ -192,13 +199,15 @@ const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_SRC + 1;
 /**
- * A `bydst` key's chain block: its shadow generation (u64, words 0-1), how many of its states
- * are bound to a queue (word 2, read by queues), how many states it has (word 3, the control
- * thread's own count: the block goes with the key's last state).
+ * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
+ * words 0-1), how many of its states are bound to a queue (word 2, read by queues), how many
+ * states it has (word 3, the control thread's own count: the block goes with the key's last
+ * state), its first state (word 4, slot + 1, 0 for none).
  */
-const CHAIN_BLOCK_WORDS = 4;
+const CHAIN_BLOCK_WORDS = 6;
 const CHAIN_PCPU = 2;
 const CHAIN_STATES = 3;
+const CHAIN_HEAD = 4;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
@@ -230,7 +239,7 @@ export class StateDbView {
     /** The heap the database lives in. */
     readonly heap: HeapView,
     arena: ArenaView,
-    protected readonly tables: { byspi: number; bydst: number; bysrc: number; chains: number },
+    protected readonly tables: { byspi: number; bydst: number; bysrc: number },
   ) {
     this.arena = arena;
   }
@@ -283,7 +292,7 @@ export class StateDbView {
    */
   chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): bigint {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
-    const block = HashTable.lookupIn(this.heap, this.tables.chains, key, 0);
+    const block = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
     return block < 0 ? 0n : Atomics.load(this.heap.cover64(block + 2), block >> 1);
   }
 
@@ -317,14 +326,14 @@ export class StateDbView {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     let fallback = -1;
     let fallbackGenid = 0n;
-    let slot = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
+    const block = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
+    if (block < 0) return -1;
+    const b32 = this.heap.cover(block + CHAIN_BLOCK_WORDS);
+    let slot = Atomics.load(b32, block + CHAIN_HEAD) - 1;
     // Only a key that has queue-bound states is worth walking past its first match: without
     // them the newest match is the answer (a key can hold thousands of states). A bound state
     // added meanwhile moves the key's shadow generation, so a bundle built without it is redone.
-    if (queue >= 0 && slot >= 0) {
-      const block = this.heap.i32[this.field(slot, S_CHAIN)]; // field() covers the record
-      if (Atomics.load(this.heap.cover(block + CHAIN_BLOCK_WORDS), block + CHAIN_PCPU) === 0) queue = -1;
-    }
+    if (queue >= 0 && Atomics.load(b32, block + CHAIN_PCPU) === 0) queue = -1;
     while (slot >= 0) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
@@ -423,7 +432,6 @@ export class StateDb extends StateDbView {
   private readonly spis: HashTable;
   private readonly dsts: Chains;
   private readonly srcs: Chains;
-  private readonly chains: HashTable;
   /** Last genid and serial given (u64 counters: 2^64 changes is beyond any gateway's life). */
   private genids = 0n;
   private serials = 0n;
@@ -441,16 +449,13 @@ export class StateDb extends StateDbView {
     const spis = HashTable.create(heap, reclaimer, { keyWords: 7 });
     const bydst = HashTable.create(heap, reclaimer, { keyWords: 13 });
     const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
-    const chains = HashTable.create(heap, reclaimer, { keyWords: 13 });
     super(heap, arena, {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
       bysrc: bysrc.describe().offset,
-      chains: chains.describe().offset,
     });
     this.spis = spis;
-    this.chains = chains;
-    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST);
+    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD);
     this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
   }
 
@@ -758,7 +763,7 @@ export class StateDb extends StateDbView {
     this.kill(slot); // the record may be poisoned from here on: everything was read above
     if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
     if (--this.heap.i32[chain + CHAIN_STATES] === 0) {
-      this.chains.delete(dkey, 0);
+      this.dsts.table.delete(dkey, 0);
       retireWith(this.reclaimer, this.heap, chain, CHAIN_BLOCK_WORDS);
     }
     retireWith(this.reclaimer, this.heap, runtime, runtimeWords);
@@ -780,13 +785,14 @@ export class StateDb extends StateDbView {
 
   /** The chain block of a bydst key (created and published on its first state), its state count raised. */
   private chainBlock(dkey: Int32Array): number {
-    let block = this.chains.lookup(dkey, 0);
+    let block = this.dsts.table.lookup(dkey, 0);
     if (block < 0) {
       block = this.heap.alloc(CHAIN_BLOCK_WORDS);
       Atomics.store(this.heap.u64, block >> 1, 1n);
       Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
       this.heap.i32[block + CHAIN_STATES] = 0;
-      this.chains.insert(dkey, 0, block);
+      this.heap.i32[block + CHAIN_HEAD] = 0;
+      this.dsts.table.insert(dkey, 0, block);
     }
     this.heap.i32[block + CHAIN_STATES]++;
     return block;

@@ -72,7 +72,7 @@ const MUTATIONS = [
     if (pred >= 0) this.setNext(pred, slot);
     else this.setHead(key, head, slot);
     this.setNext(slot, next);`,
-    tests: ['test/core/xfrm/race.test.ts', 'test/core/shm/race.test.ts'],
+    tests: ['test/core/xfrm/chain-race.test.ts'],
   },
   {
     name: 'scan-one-reader-line',

@@ -43,12 +43,12 @@ const MUTATIONS = [
     tests: ['test/core/shm/race.test.ts', 'test/core/xfrm/race.test.ts'],
   },
   {
-    name: 'serial-index-shift-too-little',
+    name: 'u64-index-shift-too-little',
     what: 'deleting from the serial index leaves an entry behind the hole it could fill (lost to lookups)',
-    file: CORE + 'xfrm/serial-index.ts',
+    file: CORE + 'xfrm/u64-index.ts',
     from: 'if (((j - home) & mask) >= ((j - i) & mask)) {',
     to: 'if (((j - home) & mask) > ((j - i) & mask)) {',
-    tests: ['test/core/xfrm/sad-control-side.test.ts'],
+    tests: ['test/core/xfrm/control-side.test.ts'],
   },
   {
     name: 'chain-block-count-lost',

@@ -23,7 +23,7 @@ export { Chains, chainNext } from './shm/chain.js';
 export * from './xfrm/policy-db.js';
 export * from './xfrm/state-db.js';
 export * from './xfrm/state-rows.js';
-export * from './xfrm/serial-index.js';
+export * from './xfrm/u64-index.js';
 export * from './xfrm/lifetime.js';
 export * from './xfrm/bundle.js';
 export * from './xfrm/acquire.js';

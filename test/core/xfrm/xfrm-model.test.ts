@@ -136,9 +136,9 @@ describe('bundles and generation counts', () => {
     const prefixed = x.spd.list('out')[0];
     x.addState(sa('192.0.2.1', '198.51.100.1', 0x100, 1));
     const precise = x.addPolicy({ dir: 'out', selector: selector(net('10.1.0.5', 32), net('10.2.0.9', 32)), priority: 10 });
-    expect(x.resolve('out', flow).policy).toBe(prefixed); // a better prefixed policy trumps a precise one
+    expect(x.resolve('out', flow).policy).toEqual(prefixed); // a better prefixed policy trumps a precise one
     x.updatePolicy({ ...precise, priority: 0 });
-    expect(x.resolve('out', flow).policy).toBe(prefixed); // equal priority: inserted first wins
+    expect(x.resolve('out', flow).policy).toEqual(prefixed); // equal priority: inserted first wins
     x.updatePolicy({ ...prefixed, priority: 1 });
     const r = x.resolve('out', flow);
     expect(r.policy?.index).toBe(precise.index);

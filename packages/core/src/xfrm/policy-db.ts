@@ -19,6 +19,9 @@
  *   group array: [count, group[count]...]  group: [family, srcLen, dstLen, bestPriority, table]
  *                sorted by bestPriority (unsigned), immutable once published
  *   policy:      arena record, see P_* below; `next` chains policies of one address pair
+ *   control side (not shared): policy indexes to slots (u64-index.ts) and the groups' sizes
+ *                and priorities; no JS object per policy (a Policy is built from its record
+ *                when asked for; one with a given selector is found by its group's chain)
  *
  * Concurrency contract
  * - Writes: the control thread only. A policy record is filled before it is linked: by an
@@ -43,9 +46,10 @@ import { type Reclaimer } from '../shm/epoch.js';
 import { HashTable, HashTableView } from '../shm/hash-table.js';
 import { randomSeed, xxh32Words } from '../shm/hash.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
-import { SEL_WORDS, isIcmp, selectorKey, selectorMatches, writeSelector, type Selector } from './selector.js';
+import { SEL_WORDS, isIcmp, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
-import { IPPROTO_ESP, MAX_TEMPLATES, TMPL_WORDS, writeTemplate, type Template } from './template.js';
+import { IPPROTO_ESP, MAX_TEMPLATES, TMPL_WORDS, readTemplate, writeTemplate, type Template } from './template.js';
+import { U64Index } from './u64-index.js';
 import { XfrmError } from './xfrm-error.js';
 
 /** Policy direction. */
@@ -273,23 +277,21 @@ interface Group {
   size: number;
 }
 
-interface Entry {
-  readonly policy: Policy;
-  readonly slot: number;
-  readonly seq: number;
-  readonly group: Group;
-}
-
 /** The control thread's SPD. */
 export class PolicyDb extends PolicyDbView {
   declare readonly heap: SharedHeap;
   declare readonly arena: RecordArena;
-  private readonly byIndex = new Map<number, Entry>();
-  private readonly bySelector = DIRS.map(() => new Map<string, Entry>());
+  /**
+   * Policy index -> record slot. The SPD keeps no JS object per policy: a Policy is built
+   * from its record when asked for, and one with a given selector is found through its
+   * group's table and chain, as the packet path finds it.
+   */
+  private readonly byIndex = new U64Index();
   private readonly groups = DIRS.map(() => new Map<string, Group>());
   private seq = 0;
   private indexGenerator = 0;
   private readonly pairScratch = new Int32Array(8);
+  private readonly selScratch = new Int32Array(SEL_WORDS);
 
   private constructor(
     heap: SharedHeap,
@@ -334,81 +336,85 @@ export class PolicyDb extends PolicyDbView {
     return this.insert(spec, true);
   }
 
-  /** The policy with this index. */
+  /** The policy with this index (a new object at each call). */
   get(index: number): Policy | undefined {
-    return this.byIndex.get(index)?.policy;
+    const slot = this.slotOfIndex(index);
+    return slot < 0 ? undefined : this.policyIn(slot);
   }
 
   /** The policy of `dir` with exactly this selector. */
   find(dir: PolicyDir, selector: Selector): Policy | undefined {
-    return this.bySelector[DIR_NUMBER[dir]].get(selectorKey(selector))?.policy;
+    const slot = this.findSlot(DIR_NUMBER[dir], selector);
+    return slot < 0 ? undefined : this.policyIn(slot);
   }
 
-  /** The policy in a slot (as a lookup returned it). */
+  /** The policy in a slot (as a lookup returned it), if that record is still the policy's. */
   policyAt(slot: number): Policy | undefined {
-    const at = this.field(slot, P_INDEX);
-    const index = this.heap.i32[at];
-    const e = this.byIndex.get(index);
-    return e !== undefined && e.slot === slot ? e.policy : undefined;
+    if (!this.arena.holds(slot)) return undefined;
+    const index = this.heap.i32[this.field(slot, P_INDEX)] >>> 0;
+    return this.slotOfIndex(index) === slot ? this.policyIn(slot) : undefined;
   }
 
   /** Delete the policy with this index; returns it. Throws XfrmError ENOENT. */
   delete(index: number): Policy {
-    const e = this.byIndex.get(index);
-    if (e === undefined) throw new XfrmError('ENOENT', `no policy with index ${index}`);
-    this.remove(e);
-    return e.policy;
+    const slot = this.slotOfIndex(index);
+    if (slot < 0) throw new XfrmError('ENOENT', `no policy with index ${index}`);
+    const policy = this.policyIn(slot);
+    this.remove(slot);
+    return policy;
   }
 
   /** All policies, by direction, priority and insertion order. */
   list(dir?: PolicyDir): Policy[] {
-    return this.ordered(dir).map((e) => e.policy);
+    return this.ordered(dir).map((slot) => this.policyIn(slot));
   }
 
   /** The record slots of `list(dir)`, in the same order (the order a linear scan would use). */
   slots(dir?: PolicyDir): Int32Array {
-    return Int32Array.from(this.ordered(dir), (e) => e.slot);
+    return Int32Array.from(this.ordered(dir));
   }
 
-  private ordered(dir?: PolicyDir): Entry[] {
-    return [...this.byIndex.values()]
-      .filter((e) => dir === undefined || e.policy.dir === dir)
-      .sort(
-        (a, b) =>
-          DIR_NUMBER[a.policy.dir] - DIR_NUMBER[b.policy.dir] || a.policy.priority - b.policy.priority || a.seq - b.seq,
-      );
+  private ordered(dir?: PolicyDir): number[] {
+    const d = dir === undefined ? -1 : DIR_NUMBER[dir];
+    const i32 = this.heap.i32;
+    const out: number[] = [];
+    this.byIndex.forEach((slot) => {
+      if (d < 0 || i32[this.field(slot, P_DIR)] === d) out.push(slot);
+    });
+    const at = (slot: number, f: number) => i32[this.field(slot, f)];
+    return out.sort((a, b) => at(a, P_DIR) - at(b, P_DIR) || (at(a, P_PRIORITY) >>> 0) - (at(b, P_PRIORITY) >>> 0) || at(a, P_SEQ) - at(b, P_SEQ));
   }
 
   /** Delete every policy (of one direction, if given); returns how many. */
   flush(dir?: PolicyDir): number {
     let n = 0;
     for (const d of dir === undefined ? [0, 1, 2] : [DIR_NUMBER[dir]]) {
-      const entries = [...this.bySelector[d].values()];
-      if (entries.length === 0) continue;
+      const slots = this.ordered(DIRS[d]);
+      if (slots.length === 0) continue;
       const empty = this.heap.alloc(1);
       this.publishGroups(d, empty);
       for (const g of this.groups[d].values()) g.chains.table.destroy();
       this.groups[d].clear();
-      this.bySelector[d].clear();
-      for (const e of entries) {
-        this.byIndex.delete(e.policy.index);
-        this.arena.retire(e.slot, this.reclaimer);
+      for (const slot of slots) {
+        this.byIndex.delete(BigInt(this.heap.i32[this.field(slot, P_INDEX)] >>> 0)); // before the retire
+        this.arena.retire(slot, this.reclaimer);
       }
       this.publishList(d);
       this.bumpGeneration(d);
-      n += entries.length;
+      n += slots.length;
     }
     return n;
   }
 
   private insert(spec: PolicySpec, replace: boolean): Policy {
     const d = checkPolicy(spec);
-    const sk = selectorKey(spec.selector);
-    const old = this.bySelector[d].get(sk);
-    if (old !== undefined && !replace) {
-      throw new XfrmError('EEXIST', `policy exists: dir ${spec.dir} index ${old.policy.index} has this selector`);
+    const old = this.findSlot(d, spec.selector);
+    const i32 = this.heap.i32;
+    const oldIndex = old < 0 ? undefined : i32[this.field(old, P_INDEX)] >>> 0;
+    if (old >= 0 && !replace) {
+      throw new XfrmError('EEXIST', `policy exists: dir ${spec.dir} index ${oldIndex} has this selector`);
     }
-    const index = old?.policy.index ?? this.newIndex(spec, d);
+    const index = oldIndex ?? this.newIndex(spec, d);
     const policy: Policy = Object.freeze({
       dir: spec.dir,
       selector: spec.selector,
@@ -422,30 +428,66 @@ export class PolicyDb extends PolicyDbView {
     // An update that keeps the priority keeps the old one's place among equal priorities (its
     // chain position and its insertion sequence), as the kernel replaces a policy in place; one
     // that changes it goes behind the policies of its new priority, as a new one.
-    const inPlace = old !== undefined && old.policy.priority === policy.priority;
-    const seq = inPlace ? old.seq : ++this.seq;
+    const inPlace = old >= 0 && this.heap.i32[this.field(old, P_PRIORITY)] >>> 0 === policy.priority;
+    const seq = inPlace ? this.heap.i32[this.field(old, P_SEQ)] : ++this.seq;
     this.writeRecord(slot, policy, d, seq);
     const group = this.groupFor(d, policy.selector);
-    this.link(group, slot, policy, inPlace ? old.slot : undefined);
-    const entry: Entry = { policy, slot, seq, group };
-    if (old !== undefined) this.remove(old); // after the new one is visible: no gap
-    this.byIndex.set(index, entry);
-    this.bySelector[d].set(sk, entry);
+    this.link(group, slot, policy, inPlace ? old : undefined);
+    if (old >= 0) this.remove(old); // after the new one is visible: no gap
+    this.byIndex.set(BigInt(index), slot);
     this.publishList(d);
     this.invalidate(d, policy.selector);
     return policy;
   }
 
+  /** The slot of the policy with this index, or -1. */
+  private slotOfIndex(index: number): number {
+    return Number.isInteger(index) && index >= 0 && index < 2 ** 32 ? this.byIndex.get(BigInt(index)) : -1;
+  }
+
+  /** The slot of the policy of direction `d` with exactly this selector, or -1. */
+  private findSlot(d: number, s: Selector): number {
+    const g = this.groups[d].get(groupKey(s));
+    if (g === undefined) return -1;
+    const want = this.selScratch;
+    writeSelector(want, 0, s);
+    const i32 = this.heap.i32;
+    for (let cur = g.chains.head(this.chainKey(s)); cur >= 0; cur = g.chains.next(cur)) {
+      const p = this.field(cur, P_SEL);
+      let w = 0;
+      while (w < SEL_WORDS && i32[p + w] === want[w]) w++;
+      if (w === SEL_WORDS) return cur;
+    }
+    return -1;
+  }
+
+  /** A Policy built from the record in `slot` (a new object each time). */
+  private policyIn(slot: number): Policy {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const templates: Template[] = [];
+    for (let t = 0; t < i32[p + P_NTMPL]; t++) templates.push(readTemplate(i32, p + P_TMPL + t * TMPL_WORDS));
+    return Object.freeze({
+      dir: DIRS[i32[p + P_DIR]],
+      selector: Object.freeze(readSelector(i32, p + P_SEL)),
+      priority: i32[p + P_PRIORITY] >>> 0,
+      action: i32[p + P_ACTION] === 1 ? 'block' : 'allow',
+      cpuAcquire: (i32[p + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0,
+      index: i32[p + P_INDEX] >>> 0,
+      templates: Object.freeze(templates),
+    });
+  }
+
   private newIndex(spec: PolicySpec, d: number): number {
     if (spec.index !== undefined) {
-      if (this.byIndex.has(spec.index)) throw new XfrmError('EEXIST', `policy index ${spec.index} is in use`);
+      if (this.slotOfIndex(spec.index) >= 0) throw new XfrmError('EEXIST', `policy index ${spec.index} is in use`);
       return spec.index;
     }
     let index;
     do {
       this.indexGenerator = (this.indexGenerator + 8) % 2 ** 32;
       index = this.indexGenerator + d;
-    } while (this.byIndex.has(index) || index === 0);
+    } while (this.slotOfIndex(index) >= 0 || index === 0);
     return index;
   }
 
@@ -464,7 +506,7 @@ export class PolicyDb extends PolicyDbView {
   }
 
   private groupFor(d: number, s: Selector): Group {
-    const gk = `${s.family}/${s.srcLen}/${s.dstLen}`;
+    const gk = groupKey(s);
     let g = this.groups[d].get(gk);
     if (g === undefined) {
       const keyWords = s.family === 4 ? 2 : 8;
@@ -510,27 +552,31 @@ export class PolicyDb extends PolicyDbView {
     }
   }
 
-  private remove(e: Entry): void {
-    const { policy: p, slot, group: g } = e;
-    const d = DIR_NUMBER[p.dir];
-    g.chains.unlink(this.chainKey(p.selector), slot);
-    this.arena.retire(slot, this.reclaimer);
-    this.byIndex.delete(p.index);
-    if (this.bySelector[d].get(selectorKey(p.selector)) === e) this.bySelector[d].delete(selectorKey(p.selector));
-    const left = g.priorities.get(p.priority)! - 1;
-    if (left > 0) g.priorities.set(p.priority, left);
-    else g.priorities.delete(p.priority);
+  private remove(slot: number): void {
+    const i32 = this.heap.i32;
+    const p = this.arena.payload(slot);
+    const d = i32[p + P_DIR];
+    const priority = i32[p + P_PRIORITY] >>> 0;
+    const index = i32[p + P_INDEX] >>> 0;
+    const selector = readSelector(i32, p + P_SEL);
+    const g = this.groups[d].get(groupKey(selector))!;
+    g.chains.unlink(this.chainKey(selector), slot);
+    this.arena.retire(slot, this.reclaimer); // the record may be poisoned from here on: read above
+    if (this.byIndex.get(BigInt(index)) === slot) this.byIndex.delete(BigInt(index));
+    const left = g.priorities.get(priority)! - 1;
+    if (left > 0) g.priorities.set(priority, left);
+    else g.priorities.delete(priority);
     g.size--;
     if (g.size === 0) {
-      this.groups[d].delete(`${g.family}/${g.srcLen}/${g.dstLen}`);
+      this.groups[d].delete(groupKey(g));
       this.publishGroups(d);
       g.chains.table.destroy();
-    } else if (left === 0 && p.priority === g.best) {
+    } else if (left === 0 && priority === g.best) {
       g.best = Math.min(...g.priorities.keys());
       this.publishGroups(d);
     }
     this.publishList(d);
-    this.invalidate(d, p.selector);
+    this.invalidate(d, selector);
   }
 
   /**
@@ -590,6 +636,11 @@ export class PolicyDb extends PolicyDbView {
     Atomics.store(this.heap.i32, this.root + d, arr);
     this.reclaimer.retire(() => this.heap.release(old, oldWords));
   }
+}
+
+/** The name of the group of a selector (or of a group itself): its family and prefix lengths. */
+function groupKey(s: { readonly family: number; readonly srcLen: number; readonly dstLen: number }): string {
+  return `${s.family}/${s.srcLen}/${s.dstLen}`;
 }
 
 /** Validate a policy spec; returns its direction number. Throws XfrmError EINVAL. */

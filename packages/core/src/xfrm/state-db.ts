@@ -16,7 +16,7 @@
  *     key's shadow generation, its queue-bound state count, its first state.
  *   control side (not shared): what no reader needs (time limits, configured counters,
  *   lifetime times) in typed-array columns by SA number (state-rows.ts), serials to numbers
- *   in an index (serial-index.ts). The SAD keeps no JS object per SA: a State is built from
+ *   in an index (u64-index.ts). The SAD keeps no JS object per SA: a State is built from
  *   the record and its row when asked for.
  *   runtime block (heap): what packets change: output sequence number, replay window state
  *     and bitmap, flags (RT_* below). A state update makes a new configuration record that
@@ -41,7 +41,7 @@
  *   (the caller's to wipe); the one a delete returns is wiped already.
  */
 import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
-import { SerialIndex } from './serial-index.js';
+import { U64Index } from './u64-index.js';
 import { StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
@@ -428,7 +428,7 @@ export class StateDb extends StateDbView {
    * (addTime, useTime, softFired) are the Xfrm's to keep.
    */
   readonly rows = new StateRows();
-  private readonly bySerial = new SerialIndex();
+  private readonly bySerial = new U64Index();
   private readonly spis: HashTable;
   private readonly dsts: Chains;
   private readonly srcs: Chains;

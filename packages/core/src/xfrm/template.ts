@@ -34,6 +34,23 @@ export interface Template {
 /** Packed template: [family, src[4], dst[4], proto | mode << 8 | optional << 9, spi, reqid]. */
 export const TMPL_WORDS = 12;
 
+/** The template packed at `i32[p]` (the inverse of {@link writeTemplate}). */
+export function readTemplate(i32: Int32Array, p: number): Template {
+  const family = i32[p] as Family;
+  const word = (w: number) => Object.freeze([i32[w], i32[w + 1], i32[w + 2], i32[w + 3]] as const);
+  const flags = i32[p + 9];
+  return Object.freeze({
+    family,
+    src: Object.freeze({ family, words: word(p + 1) }),
+    dst: Object.freeze({ family, words: word(p + 5) }),
+    proto: flags & 0xff,
+    spi: i32[p + 10] >>> 0,
+    reqid: i32[p + 11] >>> 0,
+    mode: (flags >> 8) & 1 ? 'tunnel' : 'transport',
+    optional: ((flags >> 9) & 1) === 1,
+  });
+}
+
 /** Write a packed template at word `p`. */
 export function writeTemplate(i32: Int32Array, p: number, t: Template): void {
   i32[p] = t.family;

@@ -1,18 +1,19 @@
-// The SAD's control side without a JS object per SA (issue 16): the serial index against a
-// Map, the rows' reuse of numbers, and States rebuilt from records equal to what was added,
-// through updates, deletes and flushes, checked against a plain model.
+// The SAD's and SPD's control sides without a JS object per SA or policy (issue 16): the u64
+// index against a Map, the rows' reuse of numbers, and States and Policies rebuilt from
+// records equal to what was added, through updates, deletes and flushes, checked against a
+// plain model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SerialIndex, StateRows, Xfrm, type StateSpec } from '@xfrm/core';
+import { U64Index, StateRows, Xfrm, anySelector, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
 import { addr } from './model-helpers.js';
 
-describe('SerialIndex (u64 serial -> SA number)', () => {
+describe('U64Index (u64 serial -> SA number)', () => {
   it('agrees with a Map through random sets and deletes, across resizes and wrapped probe runs', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(1 << 20)), { maxLength: 600 }),
         (ops) => {
-          const index = new SerialIndex();
+          const index = new U64Index();
           const model = new Map<bigint, number>();
           for (const [add, serial, n] of ops) {
             if (add && !model.has(serial)) {
@@ -32,7 +33,7 @@ describe('SerialIndex (u64 serial -> SA number)', () => {
   });
 
   it('keeps every entry findable while a dense run of sequential serials is deleted in random order', () => {
-    const index = new SerialIndex();
+    const index = new U64Index();
     const serials = Array.from({ length: 20_000 }, (_, i) => (BigInt(i) << 32n) | 0xfffffff0n); // high words differ
     serials.forEach((s, i) => index.set(s, i));
     const order = serials.map((_, i) => i).sort((a, b) => ((a * 7919) % 20_011) - ((b * 7919) % 20_011));
@@ -103,5 +104,52 @@ describe('States rebuilt from records', () => {
     expect(x.flushStates()).toBe(model.size);
     expect(x.sad.list()).toEqual([]);
     for (const s of model.values()) expect(x.sad.stateBySerial(s.serial)).toBeUndefined();
+  });
+});
+
+describe('Policies rebuilt from records', () => {
+  const spec = (i: number): PolicySpec => {
+    const v6 = i % 2 === 1;
+    const host = (n: number) => addr(v6 ? `2001:db8:${n.toString(16)}::${(i + 1).toString(16)}` : `10.${n}.${(i >> 8) & 255}.${i & 255}`);
+    const bits = v6 ? 128 : 32;
+    return {
+      dir: (['in', 'out', 'fwd'] as const)[i % 3],
+      selector: makeSelector({ ...anySelector(v6 ? 6 : 4), src: host(1), srcLen: i % 5 === 0 ? bits - 8 : bits, dst: host(2), dstLen: bits, proto: i % 4 === 0 ? 6 : 0, dport: i % 4 === 0 ? 443 : 0, dportMask: i % 4 === 0 ? 0xffff : 0 }),
+      priority: (0xfffffff0 + (i % 16)) >>> 0,
+      action: i % 7 === 6 ? 'block' : 'allow',
+      cpuAcquire: i % 3 === 1,
+      templates: i % 7 === 6 ? [] : [{ family: 4, src: addr('192.0.2.1'), dst: addr('198.51.100.1'), proto: 50, spi: i % 2 ? 0 : (0x80000000 + i) >>> 0, reqid: (0xfffffff0 + (i % 8)) >>> 0, mode: i % 2 ? 'tunnel' : 'transport', optional: i % 5 === 1 }],
+    };
+  };
+
+  it('equal what add returned, found by index, selector and slot, through updates, deletes and a flush', () => {
+    const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
+    const model = new Map<number, Policy>();
+    for (let i = 0; i < 300; i++) {
+      const p = x.addPolicy(spec(i));
+      model.set(p.index, p);
+    }
+    expect(() => x.addPolicy(spec(7))).toThrow(/exists/);
+    let k = 0;
+    for (const p of [...model.values()]) {
+      if (k++ % 3 === 0) {
+        x.deletePolicy(p.index);
+        model.delete(p.index);
+      } else if (k % 5 === 0) {
+        const u = x.updatePolicy({ ...p, priority: 5, action: 'block' });
+        expect(u.index).toBe(p.index);
+        model.set(u.index, u);
+      }
+    }
+    for (const p of model.values()) {
+      expect(x.spd.get(p.index)).toEqual(p);
+      expect(x.spd.find(p.dir, p.selector)).toEqual(p);
+    }
+    for (const slot of x.spd.slots()) expect(model.get(x.spd.policyAt(slot)!.index)).toEqual(x.spd.policyAt(slot));
+    expect(x.spd.list().map((p) => p.index).sort()).toEqual([...model.keys()].sort());
+    expect(x.spd.size).toBe(model.size);
+    expect(x.flushPolicies('out')).toBe([...model.values()].filter((p) => p.dir === 'out').length);
+    expect(x.flushPolicies()).toBe([...model.values()].filter((p) => p.dir !== 'out').length);
+    for (const p of model.values()) expect(x.spd.get(p.index)).toBeUndefined();
   });
 });

@@ -1,9 +1,10 @@
 /**
- * SA identities (u64 serials) to SA numbers, for the control thread: where a lifetime notice
- * from the packet path, which names an SA by its serial, finds the SA. An open-addressing
- * table in one Int32Array (three words a bucket: serial low, serial high, number + 1), linear
- * probing, deletion by backward shift (no tombstones), so a million SAs cost 24 bytes each at
- * most and no JS object. The serial is split into two words, never made a double.
+ * u64 keys to small numbers, for the control thread: SA identities (serials) to SA numbers,
+ * where a lifetime notice from the packet path finds its SA, and policy indexes to record
+ * slots. An open-addressing table in one Int32Array (three words a bucket: key low, key high,
+ * value + 1), linear probing, deletion by backward shift (no tombstones), so a million
+ * entries cost 24 bytes each at most and no JS object. A key is split into two words, never
+ * made a double.
  *
  * Not shared: only the control thread touches it.
  */
@@ -11,8 +12,8 @@
 const B = 3;
 const MIN_BUCKETS = 64;
 
-/** A map from u64 serial to SA number. */
-export class SerialIndex {
+/** A map from u64 keys to numbers 0..2^31-2. */
+export class U64Index {
   private buckets = new Int32Array(MIN_BUCKETS * B);
   private mask = MIN_BUCKETS - 1;
   private count = 0;
@@ -22,10 +23,10 @@ export class SerialIndex {
     return this.count;
   }
 
-  /** The number recorded for `serial`, or -1. */
-  get(serial: bigint): number {
-    const lo = Number(serial & 0xffffffffn) | 0;
-    const hi = Number(serial >> 32n) | 0;
+  /** The number recorded for `key`, or -1. */
+  get(key: bigint): number {
+    const lo = Number(key & 0xffffffffn) | 0;
+    const hi = Number(key >> 32n) | 0;
     const b = this.buckets;
     for (let i = hash(lo, hi) & this.mask; ; i = (i + 1) & this.mask) {
       const v = b[i * B + 2];
@@ -34,17 +35,17 @@ export class SerialIndex {
     }
   }
 
-  /** Record `serial` -> `n` (a serial not in the index). */
-  set(serial: bigint, n: number): void {
+  /** Record `key` -> `n` (a key not in the index). */
+  set(key: bigint, n: number): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
-    this.put(Number(serial & 0xffffffffn) | 0, Number(serial >> 32n) | 0, n + 1);
+    this.put(Number(key & 0xffffffffn) | 0, Number(key >> 32n) | 0, n + 1);
     this.count++;
   }
 
-  /** Forget `serial`; true if it was there. */
-  delete(serial: bigint): boolean {
-    const lo = Number(serial & 0xffffffffn) | 0;
-    const hi = Number(serial >> 32n) | 0;
+  /** Forget `key`; true if it was there. */
+  delete(key: bigint): boolean {
+    const lo = Number(key & 0xffffffffn) | 0;
+    const hi = Number(key >> 32n) | 0;
     const b = this.buckets;
     const mask = this.mask;
     let i = hash(lo, hi) & mask;
@@ -65,6 +66,12 @@ export class SerialIndex {
     this.count--;
     if (this.count * 8 < this.mask + 1 && this.mask + 1 > MIN_BUCKETS) this.resize((this.mask + 1) / 2);
     return true;
+  }
+
+  /** Call `fn` with every value (in no particular order). */
+  forEach(fn: (value: number) => void): void {
+    const b = this.buckets;
+    for (let i = 2; i < b.length; i += B) if (b[i] !== 0) fn(b[i] - 1);
   }
 
   private put(lo: number, hi: number, v: number): void {

@@ -6,7 +6,7 @@
  * accounted for by a template. Read-only on the shared tables.
  */
 import { DROP } from './drop-reasons.js';
-import { P_ACTION, P_NTMPL, P_TMPL, type PolicyDbView } from '../xfrm/policy-db.js';
+import { P_ACTION, P_NTMPL, type PolicyDbView } from '../xfrm/policy-db.js';
 import { S_DST, S_MODE, S_PROTO, S_REQID, S_SPI, S_SRC, type StateDbView } from '../xfrm/state-db.js';
 import { TMPL_WORDS } from '../xfrm/template.js';
 
@@ -57,9 +57,10 @@ export function inboundPolicyCheck(
   const i32 = spd.heap.i32;
   if (i32[pp + P_ACTION] !== 0) return DROP.XfrmInPolBlock;
   const n = i32[pp + P_NTMPL];
+  const templates = spd.templates(pp);
   let k = 0;
   for (let t = 0; t < n; t++) {
-    const tp = pp + P_TMPL + t * TMPL_WORDS;
+    const tp = templates + t * TMPL_WORDS;
     if (k < used && templateAccepts(spd, sad, tp, secpath[k])) k++;
     else if (((spd.heap.i32[tp + 9] >>> 9) & 1) === 0) return DROP.XfrmInTmplMismatch;
   }

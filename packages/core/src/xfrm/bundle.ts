@@ -12,7 +12,7 @@
  * arena memory is never handed back to the heap.
  */
 import { type Address, type Family } from './address.js';
-import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, P_TMPL, newPolicyGenerations, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
+import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, newPolicyGenerations, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
 import { S_PCPU, type StateDbView } from './state-db.js';
 import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
 
@@ -138,9 +138,10 @@ export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, fl
   }
   let family = flow[f];
   const cpuAcquire = queue >= 0 && (i32[pp + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0;
+  const templates = spd.templates(pp);
   for (let t = 0; t < n; t++) {
     i32 = spd.heap.i32; // lookups below may have remapped the views
-    const tp = pp + P_TMPL + t * TMPL_WORDS;
+    const tp = templates + t * TMPL_WORDS;
     const bits = i32[tp + 9];
     const proto = bits & 0xff;
     const tunnel = ((bits >>> 8) & 1) === 1;

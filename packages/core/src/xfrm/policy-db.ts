@@ -42,7 +42,7 @@
  */
 import { addressBits, maskWord, writeAddressPair } from './address.js';
 import { Chains, chainNext } from '../shm/chain.js';
-import { type Reclaimer } from '../shm/epoch.js';
+import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable, HashTableView } from '../shm/hash-table.js';
 import { randomSeed, xxh32Words } from '../shm/hash.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
@@ -116,9 +116,14 @@ export const P_SEQ = 4;
 export const P_NEXT = 5;
 export const P_NTMPL = 6;
 export const P_SEL = 7;
+/**
+ * Heap offset of the policy's templates (P_NTMPL of them, TMPL_WORDS each), 0 for none: a
+ * block of its own, allocated before the record is published and retired with it, so a
+ * policy holds only the templates it has (most have one) rather than room for six.
+ */
 export const P_TMPL = P_SEL + SEL_WORDS;
 /** Policy flags (P_FLAG_*). */
-export const P_FLAGS = P_TMPL + MAX_TEMPLATES * TMPL_WORDS;
+export const P_FLAGS = P_TMPL + 1;
 /** P_FLAGS bit: XFRM_POLICY_CPU_ACQUIRE. */
 export const P_FLAG_CPU_ACQUIRE = 4;
 const P_WORDS = P_FLAGS + 1;
@@ -250,6 +255,18 @@ export class PolicyDbView {
   /** Word offset of a field of the policy in `slot` (read it through `heap.i32`). */
   field(slot: number, field: number): number {
     return this.arena.payload(slot) + field;
+  }
+
+  /**
+   * Word offset of the first packed template of the policy whose payload is at `pp` (the
+   * next ones follow, TMPL_WORDS apart), with the heap's views covering all of them: re-read
+   * `heap.i32` after the call.
+   */
+  templates(pp: number): number {
+    const i32 = this.heap.i32;
+    const at = i32[pp + P_TMPL];
+    this.heap.cover(at + i32[pp + P_NTMPL] * TMPL_WORDS);
+    return at;
   }
 
   /** The ablated lookup: the first match in the direction's priority-ordered list. */
@@ -397,7 +414,7 @@ export class PolicyDb extends PolicyDbView {
       this.groups[d].clear();
       for (const slot of slots) {
         this.byIndex.delete(BigInt(this.heap.i32[this.field(slot, P_INDEX)] >>> 0)); // before the retire
-        this.arena.retire(slot, this.reclaimer);
+        this.retireRecord(slot);
       }
       this.publishList(d);
       this.bumpGeneration(d);
@@ -466,7 +483,7 @@ export class PolicyDb extends PolicyDbView {
     const i32 = this.heap.i32;
     const p = this.arena.payload(slot);
     const templates: Template[] = [];
-    for (let t = 0; t < i32[p + P_NTMPL]; t++) templates.push(readTemplate(i32, p + P_TMPL + t * TMPL_WORDS));
+    for (let t = 0; t < i32[p + P_NTMPL]; t++) templates.push(readTemplate(i32, i32[p + P_TMPL] + t * TMPL_WORDS));
     return Object.freeze({
       dir: DIRS[i32[p + P_DIR]],
       selector: Object.freeze(readSelector(i32, p + P_SEL)),
@@ -502,7 +519,20 @@ export class PolicyDb extends PolicyDbView {
     i32[base + P_NTMPL] = p.templates.length;
     i32[base + P_FLAGS] = p.cpuAcquire ? P_FLAG_CPU_ACQUIRE : 0;
     writeSelector(i32, base + P_SEL, p.selector);
-    p.templates.forEach((t, i) => writeTemplate(i32, base + P_TMPL + i * TMPL_WORDS, t));
+    if (p.templates.length > 0) {
+      const at = this.heap.alloc(p.templates.length * TMPL_WORDS);
+      p.templates.forEach((t, i) => writeTemplate(this.heap.i32, at + i * TMPL_WORDS, t));
+      this.heap.i32[base + P_TMPL] = at;
+    }
+  }
+
+  /** Retire the record in `slot` and its templates (one grace period for both). */
+  private retireRecord(slot: number): void {
+    const p = this.arena.payload(slot);
+    const at = this.heap.i32[p + P_TMPL];
+    const n = this.heap.i32[p + P_NTMPL];
+    this.arena.retire(slot, this.reclaimer);
+    if (n > 0) retireWith(this.reclaimer, this.heap, at, n * TMPL_WORDS);
   }
 
   private groupFor(d: number, s: Selector): Group {
@@ -561,7 +591,7 @@ export class PolicyDb extends PolicyDbView {
     const selector = readSelector(i32, p + P_SEL);
     const g = this.groups[d].get(groupKey(selector))!;
     g.chains.unlink(this.chainKey(selector), slot);
-    this.arena.retire(slot, this.reclaimer); // the record may be poisoned from here on: read above
+    this.retireRecord(slot); // the record may be poisoned from here on: read above
     if (this.byIndex.get(BigInt(index)) === slot) this.byIndex.delete(BigInt(index));
     const left = g.priorities.get(priority)! - 1;
     if (left > 0) g.priorities.set(priority, left);

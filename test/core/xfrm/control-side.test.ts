@@ -79,7 +79,11 @@ describe('States rebuilt from records', () => {
     esn: i % 4 === 1,
     replay: i % 5 === 0 ? { oseq: i, seq: 7 } : undefined,
     limits: i % 2 ? { hardBytes: 2n ** 64n - 2n, softPackets: i, softAddSeconds: 30 + i, hardUseSeconds: 90 } : undefined,
-    encap: i % 3 === 2 ? { type: 'espinudp', sport: 4500, dport: 40000 + i, oa: addr(i % 2 ? '::' : '0.0.0.0') } : undefined,
+    encap: i % 3 === 2 ? { type: 'espinudp', sport: 4500, dport: 40000 + i, oa: addr(i % 2 ? (i % 4 === 1 ? '::' : '2001:db8::99') : i % 4 === 0 ? '0.0.0.0' : '100.64.0.9') } : undefined,
+    selector:
+      i % 4 === 2 // an extras block: the selector (and the NAT-OA above) out of line
+        ? makeSelector({ ...anySelector(i % 2 ? 6 : 4), src: addr(i % 2 ? '2001:db8:1::' : '10.1.0.0'), srcLen: i % 2 ? 48 : 16, proto: 17, sport: 53, sportMask: 0xffff })
+        : undefined,
     pcpuNum: i % 6 === 5 ? i % 4 : undefined,
   });
 

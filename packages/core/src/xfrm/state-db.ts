@@ -40,7 +40,7 @@
  *   freeing a record poisons it, which wipes them. A State handed out carries its own copy
  *   (the caller's to wipe); the one a delete returns is wiped already.
  */
-import { formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
+import { anyAddress, formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
 import { U64Index } from './u64-index.js';
 import { StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
@@ -190,11 +190,15 @@ export const S_ICV = 30;
 export const S_KEYLEN = 31;
 export const S_KEY = 32; // 9 words: up to 36 bytes of key material
 export const S_ENCAP_PORTS = 41; // sport << 16 | dport; 0 without encapsulation
-export const S_ENCAP_OA = 42;
-export const S_RUNTIME = 46;
-export const S_DEAD = 47;
-export const S_SEL = 48;
-const S_PREV_DST = S_SEL + SEL_WORDS;
+/**
+ * Heap offset of the state's extras block (X_* below: its selector and NAT-OA), 0 when it has
+ * neither (the any selector, no original address: most states). Allocated before the record
+ * is published, retired with it; only a lookup of a state with a selector reads it.
+ */
+export const S_EXTRA = 42;
+export const S_RUNTIME = 43;
+export const S_DEAD = 44;
+const S_PREV_DST = S_DEAD + 1;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_SRC + 1;
@@ -215,6 +219,10 @@ export const S_PCPU = S_CHAIN + 1;
 /** The SA's number: its row in the control thread's columns (state-rows.ts); kept by updates. */
 const S_NUM = S_PCPU + 1;
 const S_WORDS = S_NUM + 1;
+/** Extras block: the packed selector, then the NAT original address (4 words). */
+const X_SEL = 0;
+const X_OA = SEL_WORDS;
+const X_WORDS = SEL_WORDS + 4;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -343,7 +351,7 @@ export class StateDbView {
         (pcpu === -1 || pcpu === queue) &&
         Atomics.load(i32, p + S_DEAD) === 0 &&
         (spi === 0 || i32[p + S_SPI] === spi) &&
-        ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || selectorMatches(i32, p + S_SEL, flow, f))
+        ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || this.extraMatches(i32[p + S_EXTRA], flow, f))
       ) {
         // The queue's own state wins (Linux's xfrm_state_look_at prefers pcpu_num == cpu);
         // else the newest state bound to no queue.
@@ -361,6 +369,11 @@ export class StateDbView {
     }
     this.lastGenid = fallbackGenid;
     return fallback;
+  }
+
+  /** Does the selector in the extras block at `x` match the packed flow at `flow[f]`? */
+  private extraMatches(x: number, flow: Int32Array, f: number): boolean {
+    return selectorMatches(this.heap.cover(x + X_WORDS), x + X_SEL, flow, f);
   }
 
   /** The state's generation (u64): it changes when the state dies or is updated (shadowing moves its key's chainGen). */
@@ -439,6 +452,7 @@ export class StateDb extends StateDbView {
   private readonly idKey = new Int32Array(7);
   private readonly linkKey = new Int32Array(13);
   private readonly srcKeyScratch = new Int32Array(5);
+  private readonly extraScratch = new Int32Array(X_WORDS);
 
   private constructor(
     heap: SharedHeap,
@@ -724,6 +738,7 @@ export class StateDb extends StateDbView {
         : Object.freeze({ seq: r[n * 4], seqHi: r[n * 4 + 1], oseq: r[n * 4 + 2], oseqHi: r[n * 4 + 3] });
     const ports = i32[p + S_ENCAP_PORTS];
     const pcpu = i32[p + S_PCPU];
+    const extra = i32[p + S_EXTRA];
     return Object.freeze({
       family,
       dst: addressAt(i32, p + S_DST, family),
@@ -736,12 +751,12 @@ export class StateDb extends StateDbView {
       replayWindow: i32[p + S_REPLAY_WINDOW],
       esn: (flags & FLAG_ESN) !== 0,
       replay,
-      selector: selectorAt(i32, p + S_SEL),
+      selector: extra === 0 ? ANY_SELECTOR[family] : selectorAt(i32, extra + X_SEL),
       limits: limitsAt(u64, p, this.rows.seconds, n * 4),
       encap:
         (flags & FLAG_ENCAP) === 0
           ? undefined
-          : Object.freeze({ type: 'espinudp' as const, sport: ports >>> 16, dport: ports & 0xffff, oa: addressAt(i32, p + S_ENCAP_OA, family) }),
+          : Object.freeze({ type: 'espinudp' as const, sport: ports >>> 16, dport: ports & 0xffff, oa: extra === 0 ? ANY_ADDRESS[family] : addressAt(i32, extra + X_OA, family) }),
       pcpuNum: pcpu === -1 ? undefined : pcpu,
       serial: u64[(p + S_SERIAL) >> 1],
     });
@@ -771,11 +786,13 @@ export class StateDb extends StateDbView {
     this.rows.release(n);
   }
 
-  /** Mark an unlinked record dead, invalidate bundles built from it, retire it. */
+  /** Mark an unlinked record dead, invalidate bundles built from it, retire it (and its extras). */
   private kill(slot: number): void {
+    const extra = this.heap.i32[this.field(slot, S_EXTRA)];
     Atomics.store(this.heap.i32, this.field(slot, S_DEAD), 1);
     this.bump(slot);
     this.arena.retire(slot, this.reclaimer);
+    if (extra !== 0) retireWith(this.reclaimer, this.heap, extra, X_WORDS);
   }
 
   private bump(slot: number): void {
@@ -838,8 +855,10 @@ export class StateDb extends StateDbView {
   }
 
   private writeRecord(slot: number, s: State, runtime: number, chain: number, n: number): void {
+    const extra = this.writeExtra(s); // first: it may grow the heap
     const p = this.arena.payload(slot);
     const i32 = this.heap.i32;
+    i32[p + S_EXTRA] = extra;
     i32[p + S_NUM] = n;
     i32[p + S_SPI] = s.spi;
     i32[p + S_PROTO] = s.proto;
@@ -859,10 +878,7 @@ export class StateDb extends StateDbView {
     i32[p + S_ICV] = s.algorithm.icvBits / 8;
     i32[p + S_KEYLEN] = s.algorithm.key.length;
     this.heap.u8.set(s.algorithm.key, (p + S_KEY) * 4);
-    if (s.encap) {
-      i32[p + S_ENCAP_PORTS] = (s.encap.sport << 16) | s.encap.dport;
-      for (let w = 0; w < 4; w++) i32[p + S_ENCAP_OA + w] = s.encap.oa.words[w];
-    }
+    if (s.encap) i32[p + S_ENCAP_PORTS] = (s.encap.sport << 16) | s.encap.dport;
     i32[p + S_RUNTIME] = runtime;
     i32[p + S_CHAIN] = chain;
     i32[p + S_PCPU] = s.pcpuNum ?? -1;
@@ -872,8 +888,20 @@ export class StateDb extends StateDbView {
     u64[(p + S_HARD_PACKETS) >> 1] = s.limits.hardPackets;
     u64[(p + S_SOFT_BYTES) >> 1] = s.limits.softBytes;
     u64[(p + S_SOFT_PACKETS) >> 1] = s.limits.softPackets;
-    writeSelector(i32, p + S_SEL, sel);
     this.bump(slot);
+  }
+
+  /** The extras block of a state (0 when its selector is any and it has no NAT-OA). */
+  private writeExtra(s: State): number {
+    const x = this.extraScratch;
+    writeSelector(x, X_SEL, s.selector);
+    for (let w = 0; w < 4; w++) x[X_OA + w] = s.encap?.oa.words[w] ?? 0;
+    let w = 1; // word 0 is the family
+    while (w < X_WORDS && x[w] === 0) w++;
+    if (w === X_WORDS) return 0;
+    const at = this.heap.alloc(X_WORDS);
+    this.heap.i32.set(x, at);
+    return at;
   }
 
   /** Validate a spec and complete it with defaults (all but the serial). Throws XfrmError EINVAL. */
@@ -969,6 +997,10 @@ export class StateDb extends StateDbView {
 
 /** Limits completed with NO_LIMITS; byte and packet limits made exact u64 (numbers must be safe integers). */
 /** The selector of a state added without one, per family (one frozen object each, not one per state). */
+const ANY_ADDRESS: Readonly<Record<Family, Address>> = {
+  4: Object.freeze(anyAddress(4)),
+  6: Object.freeze(anyAddress(6)),
+};
 const ANY_SELECTOR: Readonly<Record<Family, Selector>> = {
   4: Object.freeze(anySelector(4)),
   6: Object.freeze(anySelector(6)),

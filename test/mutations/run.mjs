@@ -19,11 +19,13 @@ const MUTATIONS = [
     what: 'a hash bucket is published (ref stored) before its hash and key are written',
     file: CORE + 'shm/hash-table.ts',
     from: `    i32[b + 1] = h;
-    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
+    if (this.external) i32[b + 2] = keyAt;
+    else for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
     Atomics.store(i32, b, ref);`,
     to: `    Atomics.store(i32, b, ref);
     i32[b + 1] = h;
-    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];`,
+    if (this.external) i32[b + 2] = keyAt;
+    else for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];`,
     tests: ['test/core/shm/race.test.ts'],
   },
   {

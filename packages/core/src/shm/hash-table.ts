@@ -3,9 +3,12 @@
  * record slot numbers. One writer, any number of lock-free readers.
  *
  * Shared layout (int32 words):
- *   header:       [bucketArray, keyWords, seed]
+ *   header:       [bucketArray, keyWords, seed, external]
  *   bucket array: [capacity, 0, bucket[capacity]...]
- *   bucket:       [ref, hash, key[keyWords]...]
+ *   bucket:       [ref, hash, key[keyWords]...], or with `external` keys [ref, hash, keyAt]:
+ *                 the key is the keyWords words at heap offset keyAt, inside what the entry
+ *                 names (a record, a block), immutable while the entry lives, so a table of
+ *                 large keys costs 12 bytes a bucket and no copy of them
  *   ref: 0 empty, slot + 1 live, -1 tombstone, -2 tombstone past its grace period (reusable)
  * Linear probing from `hash & (capacity - 1)`.
  *
@@ -36,6 +39,11 @@ export type HashTableDescription = HeapObjectDescription;
 export interface HashTableOptions {
   /** Key width in int32 words (an IPv6 5-tuple packs into 10). */
   keyWords: number;
+  /**
+   * Keys live outside the table: each insert names the heap offset of its key's words, which
+   * stay put and unchanged while the entry lives (retired no earlier than the entry).
+   */
+  external?: boolean;
   /** Entries expected; sizes the first bucket array. Default 16. */
   capacity?: number;
   /** Hash seed; random per table when not given (tests may fix it). */
@@ -48,7 +56,8 @@ const REUSABLE = -2;
 const H_ARRAY = 0;
 const H_KEYWORDS = 1;
 const H_SEED = 2;
-const HEADER_WORDS = 3;
+const H_EXTERNAL = 3;
+const HEADER_WORDS = 4;
 /** Rebuild when live entries plus tombstones pass this share of the buckets. */
 const MAX_LOAD = 0.75;
 /** A rebuilt array holds live entries at no more than this load. */
@@ -62,6 +71,8 @@ const SHRINK_ABOVE = 4096;
 export class HashTableView extends HeapObject {
   /** Key width in int32 words. */
   readonly keyWords: number;
+  /** Keys are outside the table (bucket: ref, hash, key offset). */
+  readonly external: boolean;
   protected readonly stride: number;
   protected readonly seed: number;
 
@@ -69,7 +80,8 @@ export class HashTableView extends HeapObject {
     super(heap, base);
     const i32 = heap.cover(base + HEADER_WORDS);
     this.keyWords = i32[base + H_KEYWORDS];
-    this.stride = this.keyWords + 2;
+    this.external = i32[base + H_EXTERNAL] !== 0;
+    this.stride = this.external ? 3 : this.keyWords + 2;
     this.seed = i32[base + H_SEED];
   }
 
@@ -86,7 +98,7 @@ export class HashTableView extends HeapObject {
   /** The slot stored for the key in `key[off .. off + keyWords)`, or -1. */
   lookup(key: Int32Array, off: number): number {
     const arr = Atomics.load(this.heap.cover(this.base + HEADER_WORDS), this.base + H_ARRAY);
-    return probe(this.heap, arr, key, off, this.hash(key, off), this.keyWords) - 1;
+    return probe(this.heap, arr, key, off, this.hash(key, off), this.keyWords, this.external) - 1;
   }
 
   /**
@@ -97,7 +109,7 @@ export class HashTableView extends HeapObject {
     const i32 = heap.cover(base + HEADER_WORDS); // a table made after this reader's view
     const keyWords = i32[base + H_KEYWORDS];
     const h = xxh32Words(key, off, keyWords, i32[base + H_SEED]) | 0;
-    return probe(heap, Atomics.load(i32, base + H_ARRAY), key, off, h, keyWords) - 1;
+    return probe(heap, Atomics.load(i32, base + H_ARRAY), key, off, h, keyWords, i32[base + H_EXTERNAL] !== 0) - 1;
   }
 }
 
@@ -109,8 +121,8 @@ let probed = -1;
  * offset is left in `probed`. The ref is the value loaded once: re-reading the bucket could
  * see a tombstone stored since.
  */
-function probe(heap: HeapView, arr: number, key: Int32Array, off: number, h: number, kw: number): number {
-  const stride = kw + 2;
+function probe(heap: HeapView, arr: number, key: Int32Array, off: number, h: number, kw: number, external: boolean): number {
+  const stride = external ? 3 : kw + 2;
   const cap = heap.cover(arr + 2)[arr];
   const i32 = heap.cover(arr + 2 + cap * stride);
   const mask = cap - 1;
@@ -121,7 +133,13 @@ function probe(heap: HeapView, arr: number, key: Int32Array, off: number, h: num
     if (ref === EMPTY) return 0;
     if (ref < 0 || i32[b + 1] !== h) continue; // tombstone (or, in broken tests, poison)
     let k = 0;
-    while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
+    if (external) {
+      const at = i32[b + 2];
+      const keys = heap.cover(at + kw); // what the entry names was allocated before it was published
+      while (k < kw && keys[at + k] === key[off + k]) k++;
+    } else {
+      while (k < kw && i32[b + 2 + k] === key[off + k]) k++;
+    }
     if (k === kw) {
       probed = b;
       return ref;
@@ -153,6 +171,7 @@ export class HashTable extends HashTableView {
     const base = heap.alloc(HEADER_WORDS);
     heap.i32[base + H_KEYWORDS] = opts.keyWords;
     heap.i32[base + H_SEED] = opts.seed ?? randomSeed();
+    heap.i32[base + H_EXTERNAL] = opts.external ? 1 : 0;
     const table = new HashTable(heap, base, reclaimer);
     Atomics.store(heap.i32, base + H_ARRAY, table.newArray(capacityFor(opts.capacity ?? 16)));
     return table;
@@ -175,23 +194,27 @@ export class HashTable extends HashTableView {
 
   /** Heap bytes held by the current bucket array and header. */
   get bytes(): number {
-    return (3 + 2 + this.capacity * this.stride) * 4;
+    return (HEADER_WORDS + 2 + this.capacity * this.stride) * 4;
   }
 
-  /** Map the key to `slot`. Returns false (and changes nothing) if the key is present. */
-  insert(key: Int32Array, off: number, slot: number): boolean {
+  /**
+   * Map the key to `slot`. Returns false (and changes nothing) if the key is present. An
+   * `external` table takes `keyAt`, where the same key words are in the heap.
+   */
+  insert(key: Int32Array, off: number, slot: number, keyAt = -1): boolean {
     if (!(Number.isInteger(slot) && slot >= 0 && slot < 0x7fffffff)) throw new RangeError(`bad slot ${slot}`);
+    if (this.external !== keyAt >= 0) throw new RangeError(this.external ? 'an external-key table needs the key offset' : 'keyAt is for external-key tables');
     const h = this.hash(key, off);
-    if (probe(this.heap, this.array(), key, off, h, this.keyWords) !== 0) return false;
+    if (probe(this.heap, this.array(), key, off, h, this.keyWords, this.external) !== 0) return false;
     if (this.live + this.tombs + 1 > this.capacity * MAX_LOAD) this.rebuild(this.live + 1);
-    this.place(this.array(), h, key, off, slot + 1);
+    this.place(this.array(), h, key, off, slot + 1, keyAt);
     this.live++;
     return true;
   }
 
   /** Remove the key; returns the slot it mapped to, or -1. The caller retires the slot. */
   delete(key: Int32Array, off: number): number {
-    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords);
+    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords, this.external);
     if (ref === 0) return -1;
     const b = probed;
     Atomics.store(this.i32, b, TOMB);
@@ -212,12 +235,15 @@ export class HashTable extends HashTableView {
   /**
    * Point a present key at another slot with one atomic store (readers see the old or the
    * new slot, never neither). Returns the old slot, or -1 if the key is absent. The caller
-   * retires the old slot if it is gone.
+   * retires the old slot if it is gone. An `external` table takes the new slot's `keyAt`
+   * (stored first: a reader that pairs it with the old slot compares the same key).
    */
-  replace(key: Int32Array, off: number, slot: number): number {
+  replace(key: Int32Array, off: number, slot: number, keyAt = -1): number {
     if (!(Number.isInteger(slot) && slot >= 0 && slot < 0x7fffffff)) throw new RangeError(`bad slot ${slot}`);
-    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords);
+    if (this.external !== keyAt >= 0) throw new RangeError(this.external ? 'an external-key table needs the key offset' : 'keyAt is for external-key tables');
+    const ref = probe(this.heap, this.array(), key, off, this.hash(key, off), this.keyWords, this.external);
     if (ref === 0) return -1;
+    if (this.external) Atomics.store(this.i32, probed + 2, keyAt);
     Atomics.store(this.i32, probed, slot + 1);
     return ref - 1;
   }
@@ -229,7 +255,7 @@ export class HashTable extends HashTableView {
     const base = this.base;
     this.reclaimer.retire(() => {
       this.heap.release(arr, words);
-      this.heap.release(base, 3);
+      this.heap.release(base, HEADER_WORDS);
     });
   }
 
@@ -240,7 +266,7 @@ export class HashTable extends HashTableView {
     for (let i = 0; i < cap; i++) {
       const b = arr + 2 + i * this.stride;
       const ref = this.i32[b];
-      if (ref > 0) fn(ref - 1, b + 2);
+      if (ref > 0) fn(ref - 1, this.external ? this.i32[b + 2] : b + 2);
     }
   }
 
@@ -261,7 +287,7 @@ export class HashTable extends HashTableView {
     for (let i = 0; i < cap; i++) {
       const b = old + 2 + i * this.stride;
       const ref = this.i32[b];
-      if (ref > 0) this.place(next, this.i32[b + 1], this.i32, b + 2, ref);
+      if (ref > 0) this.place(next, this.i32[b + 1], this.i32, b + 2, ref, this.external ? this.i32[b + 2] : -1);
     }
     this.swap(next);
   }
@@ -286,7 +312,7 @@ export class HashTable extends HashTableView {
   }
 
   /** Fill the first empty or reusable bucket on the probe path, publishing `ref` last. */
-  private place(arr: number, h: number, key: Int32Array, off: number, ref: number): void {
+  private place(arr: number, h: number, key: Int32Array, off: number, ref: number, keyAt: number): void {
     const i32 = this.i32;
     const mask = i32[arr] - 1;
     let i = h & mask;
@@ -297,7 +323,8 @@ export class HashTable extends HashTableView {
     }
     if (i32[b] === REUSABLE) this.tombs--;
     i32[b + 1] = h;
-    for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
+    if (this.external) i32[b + 2] = keyAt;
+    else for (let k = 0; k < this.keyWords; k++) i32[b + 2 + k] = key[off + k];
     Atomics.store(i32, b, ref);
   }
 }

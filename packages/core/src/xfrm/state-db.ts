@@ -174,13 +174,14 @@ export const S_HARD_BYTES = 4; // u64 limits the packet path enforces
 export const S_HARD_PACKETS = 6;
 export const S_SOFT_BYTES = 8;
 export const S_SOFT_PACKETS = 10;
+// S_SPI .. S_DST + 3 is the state's `byspi` key, in place: the table keeps only its offset.
 export const S_SPI = 12;
 export const S_PROTO = 13;
 export const S_FAMILY = 14;
-export const S_MODE = 15;
-export const S_REQID = 16;
-export const S_DST = 17;
-export const S_SRC = 21;
+export const S_DST = 15;
+export const S_SRC = 19;
+export const S_MODE = 23;
+export const S_REQID = 24;
 export const S_FLAGS = 25;
 export const S_REPLAY_WINDOW = 26;
 export const S_NEXT_DST = 27;
@@ -206,12 +207,17 @@ export const S_REFCNT = S_PREV_SRC + 1;
  * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
  * words 0-1), how many of its states are bound to a queue (word 2, read by queues), how many
  * states it has (word 3, the control thread's own count: the block goes with the key's last
- * state), its first state (word 4, slot + 1, 0 for none).
+ * state), its first state (word 4, slot + 1, 0 for none), and the key itself (words 6-17:
+ * the table keeps only its offset).
  */
-const CHAIN_BLOCK_WORDS = 6;
 const CHAIN_PCPU = 2;
 const CHAIN_STATES = 3;
 const CHAIN_HEAD = 4;
+const CHAIN_KEY = 6;
+/** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode. */
+const SPI_KEY_WORDS = 7;
+const DST_KEY_WORDS = 12;
+const CHAIN_BLOCK_WORDS = CHAIN_KEY + DST_KEY_WORDS;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
@@ -240,8 +246,8 @@ const MAX_REPLAY_WINDOW = 4096;
 /** A reader's view of the SAD. */
 export class StateDbView {
   readonly arena: ArenaView;
-  private readonly spiKey = new Int32Array(7);
-  private readonly dstKey = new Int32Array(13);
+  private readonly spiKey = new Int32Array(SPI_KEY_WORDS);
+  private readonly dstKey = new Int32Array(DST_KEY_WORDS);
 
   constructor(
     /** The heap the database lives in. */
@@ -270,10 +276,10 @@ export class StateDbView {
   /** The state for an inbound packet: `byspi` on (dst words at `dst[d]`, spi, proto), or -1. */
   byspi(family: number, dst: Int32Array, d: number, spi: number, proto: number): number {
     const key = this.spiKey;
-    key[0] = family;
-    for (let w = 0; w < 4; w++) key[1 + w] = dst[d + w];
-    key[5] = spi;
-    key[6] = proto;
+    key[0] = spi;
+    key[1] = proto;
+    key[2] = family;
+    for (let w = 0; w < 4; w++) key[3 + w] = dst[d + w];
     return HashTable.lookupIn(this.heap, this.tables.byspi, key, 0);
   }
 
@@ -449,8 +455,8 @@ export class StateDb extends StateDbView {
   private genids = 0n;
   private serials = 0n;
   /** Key scratch for the control thread's own lookups and unlinks (filled from records). */
-  private readonly idKey = new Int32Array(7);
-  private readonly linkKey = new Int32Array(13);
+  private readonly idKey = new Int32Array(SPI_KEY_WORDS);
+  private readonly linkKey = new Int32Array(DST_KEY_WORDS);
   private readonly srcKeyScratch = new Int32Array(5);
   private readonly extraScratch = new Int32Array(X_WORDS);
 
@@ -460,8 +466,8 @@ export class StateDb extends StateDbView {
     private readonly reclaimer: Reclaimer,
     private readonly allowNull: boolean,
   ) {
-    const spis = HashTable.create(heap, reclaimer, { keyWords: 7 });
-    const bydst = HashTable.create(heap, reclaimer, { keyWords: 13 });
+    const spis = HashTable.create(heap, reclaimer, { keyWords: SPI_KEY_WORDS, external: true });
+    const bydst = HashTable.create(heap, reclaimer, { keyWords: DST_KEY_WORDS, external: true });
     const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
     super(heap, arena, {
       byspi: spis.describe().offset,
@@ -516,7 +522,7 @@ export class StateDb extends StateDbView {
     this.heap.i32[this.field(slot, S_CHAIN)] = chain; // before the record is linked
     this.dsts.linkAfter(dkey, -1, slot); // newest first
     this.srcs.linkAfter(this.srcKeyAt(slot), -1, slot);
-    this.spis.insert(this.idKeyAt(slot), 0, slot);
+    this.spis.insert(this.idKeyAt(slot), 0, slot, this.field(slot, S_SPI));
     // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
     // after the link: a bundle that read the generation before it looked will see the change.
     Atomics.add(this.heap.u64, chain >> 1, 1n);
@@ -560,7 +566,7 @@ export class StateDb extends StateDbView {
     this.writeRecord(slot, state, runtime, chain, n);
     this.dsts.substitute(this.dstKeyAt(slot), oldSlot, slot);
     this.srcs.substitute(this.srcKeyAt(slot), oldSlot, slot);
-    this.spis.replace(this.idKeyAt(slot), 0, slot);
+    this.spis.replace(this.idKeyAt(slot), 0, slot, this.field(slot, S_SPI));
     this.kill(oldSlot);
     this.keep(n, slot, state);
     // The new selector may cover flows that an older state on this key serves now: stale
@@ -698,10 +704,10 @@ export class StateDb extends StateDbView {
   /** The slot of the state (dst, spi, proto) through `byspi`, or -1. */
   private find(dst: Address, spi: number, proto: number): number {
     const key = this.idKey;
-    key[0] = dst.family;
-    for (let w = 0; w < 4; w++) key[1 + w] = dst.words[w];
-    key[5] = spi;
-    key[6] = proto;
+    key[0] = spi;
+    key[1] = proto;
+    key[2] = dst.family;
+    for (let w = 0; w < 4; w++) key[3 + w] = dst.words[w];
     return this.spis.lookup(key, 0);
   }
 
@@ -809,7 +815,8 @@ export class StateDb extends StateDbView {
       Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
       this.heap.i32[block + CHAIN_STATES] = 0;
       this.heap.i32[block + CHAIN_HEAD] = 0;
-      this.dsts.table.insert(dkey, 0, block);
+      this.heap.i32.set(dkey, block + CHAIN_KEY);
+      this.dsts.table.insert(dkey, 0, block, block + CHAIN_KEY);
     }
     this.heap.i32[block + CHAIN_STATES]++;
     return block;
@@ -820,10 +827,7 @@ export class StateDb extends StateDbView {
     const i32 = this.heap.i32;
     const p = this.arena.payload(slot);
     const key = this.idKey;
-    key[0] = i32[p + S_FAMILY];
-    for (let w = 0; w < 4; w++) key[1 + w] = i32[p + S_DST + w];
-    key[5] = i32[p + S_SPI];
-    key[6] = i32[p + S_PROTO];
+    for (let w = 0; w < SPI_KEY_WORDS; w++) key[w] = i32[p + S_SPI + w];
     return key;
   }
 
@@ -840,7 +844,6 @@ export class StateDb extends StateDbView {
     key[9] = i32[p + S_REQID];
     key[10] = i32[p + S_PROTO];
     key[11] = i32[p + S_MODE];
-    key[12] = 0;
     return key;
   }
 

@@ -39,8 +39,8 @@ describe('the README on a fresh clone', () => {
 
   it('refuses what it cannot run, naming the limit, before running anything', async () => {
     for (const [args, msg] of [
-      [['--states', '4000000'], /--states must be .*1000000/],
-      [['--policies', '2000000'], /--policies must be .*1000000/],
+      [['--states', '5000000'], /--states must be .*4000000/],
+      [['--policies', '5000000'], /--policies must be .*4000000/],
       [['--prefixed', '600000'], /--prefixed must be .*500000/],
       [['--ablate', 'list-spd', '--policies', '30000'], /list-spd .* at most 20000 policies/],
     ] as const) {

@@ -55,8 +55,8 @@ Scenarios:
 
 Options:
   --queues N          queue worker threads, 1..64                       default 2
-  --states N          SAs (many-policies: one per policy), up to 1000000 default 1000
-  --policies N        policies, up to 1000000                           default 1000
+  --states N          SAs (many-policies: one per policy), up to 4000000 default 1000
+  --policies N        policies, up to 4000000                           default 1000
   --prefixed N        extra prefixed policies (9 prefix-length pairs),  default 0
                       up to 500000
   --churn N           control-plane adds+deletes per second             default 1000 (crypto: 0)
@@ -155,8 +155,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   }
   // Limits this machine's tables and the bench's set-up are known to meet (docs/PERFORMANCE.md);
   // beyond them a run would exhaust the JS heap or take minutes to set up: refused up front.
-  const states = intIn('states', v.states, 1000, 1, 1_000_000);
-  const policies = intIn('policies', v.policies, 1000, 1, 1_000_000);
+  const states = intIn('states', v.states, 1000, 1, 4_000_000);
+  const policies = intIn('policies', v.policies, 1000, 1, 4_000_000);
   const prefixed = intIn('prefixed', v.prefixed, 0, 0, 500_000);
   if ((ablate.includes('list-spd') || (v.compare && ablate.length === 0)) && policies + prefixed > 20_000) {
     throw new UsageError(`--ablate list-spd republishes the whole list on every change (quadratic set-up): at most 20000 policies and prefixed ones together, got ${policies + prefixed}`);

@@ -22,6 +22,7 @@
  *   slots only if reclamation is broken, which the race tests detect.
  */
 import { retireWith, type Reclaimer } from './epoch.js';
+import { IntStack } from './int-stack.js';
 import { HeapObject, POISON, type HeapObjectDescription, type HeapView, type SharedHeap } from './shared-heap.js';
 
 /** What a worker needs to attach to an arena. */
@@ -93,7 +94,7 @@ export class ArenaView extends HeapObject {
 /** The control thread's side of an arena. */
 export class RecordArena extends ArenaView {
   protected declare readonly heap: SharedHeap;
-  private readonly freeSlots: number[] = [];
+  private readonly freeSlots = new IntStack();
   private next = 0;
   private chunks = 0;
   private count = 0;
@@ -145,7 +146,7 @@ export class RecordArena extends ArenaView {
    */
   alloc(): number {
     let slot = this.freeSlots.pop();
-    if (slot === undefined) {
+    if (slot < 0) {
       if (this.next >= this.capacity) throw new RangeError(`record arena full (${this.capacity} records)`);
       slot = this.next++;
       if (slot >>> this.shift >= this.chunks) this.addChunk();

@@ -21,6 +21,7 @@
  */
 
 import { loadNative } from '@xfrm/native';
+import { IntStack } from './int-stack.js';
 
 /** Freed blocks of this many words or more give their pages back (256 KiB). */
 const DISCARD_WORDS = 1 << 16;
@@ -126,7 +127,7 @@ export abstract class HeapObject<H extends HeapView = HeapView> {
  */
 export class SharedHeap extends HeapView {
   private top = 2; // word 0..1 reserved so that offset 0 never names a block
-  private readonly free = new Map<number, number[]>();
+  private readonly free = new Map<number, IntStack>();
   private used = 0;
 
   /** Create a heap. Throws RangeError when the sizes are not usable. */
@@ -142,10 +143,8 @@ export class SharedHeap extends HeapView {
   /** Allocate `words` zeroed words; returns the word offset. Throws RangeError when full. */
   alloc(words: number): number {
     const size = roundWords(words);
-    const list = this.free.get(size);
-    let off: number;
-    if (list !== undefined && list.length > 0) {
-      off = list.pop()!;
+    let off = this.free.get(size)?.pop() ?? -1;
+    if (off >= 0) {
       this.i32.fill(0, off, off + size);
     } else {
       off = this.top;
@@ -167,7 +166,7 @@ export class SharedHeap extends HeapView {
     this.i32.fill(POISON, off, off + size);
     if (size >= DISCARD_WORDS) loadNative()?.discard(this.u8, off, size);
     let list = this.free.get(size);
-    if (list === undefined) this.free.set(size, (list = []));
+    if (list === undefined) this.free.set(size, (list = new IntStack()));
     list.push(off);
     this.used -= size;
   }

@@ -7,6 +7,7 @@
  *
  * Not shared: only the control thread reads or writes these arrays, so no ordering applies.
  */
+import { IntStack } from '../shm/int-stack.js';
 
 /** Initial columns; each doubles when full. */
 const INITIAL = 64;
@@ -26,15 +27,14 @@ export class StateRows {
   useTime!: Float64Array;
   /** 1 once the SA's soft expiry has been announced. */
   softFired!: Uint8Array;
-  private free!: Int32Array;
-  private freeCount = 0;
+  private free!: IntStack;
   /** Numbers ever given (the high-water mark: numbers below it are live or free). */
   private used = 0;
   /** SAs live now. */
   live = 0;
 
   constructor() {
-    this.clear();
+    this.init();
   }
 
   /** The highest number given so far plus one (iterate 0..end and skip free rows). */
@@ -45,8 +45,8 @@ export class StateRows {
   /** Take a number for a new SA (its row zeroed, but for `slot`, which the caller sets). */
   alloc(): number {
     let n: number;
-    if (this.freeCount > 0) {
-      n = this.free[--this.freeCount];
+    if (this.free.size > 0) {
+      n = this.free.pop();
     } else {
       if (this.used === this.slot.length) this.grow();
       n = this.used++;
@@ -65,12 +65,11 @@ export class StateRows {
   release(n: number): void {
     this.slot[n] = -1;
     this.serial[n] = 0n;
-    if (this.freeCount === this.free.length) this.free = grown(this.free, this.free.length * 2);
-    this.free[this.freeCount++] = n;
-    if (--this.live === 0) this.clear(); // after a flush, give the columns back
+    this.free.push(n);
+    this.live--; // the columns keep their size: a flush is usually followed by a refill
   }
 
-  private clear(): void {
+  private init(): void {
     this.slot = new Int32Array(INITIAL).fill(-1);
     this.serial = new BigUint64Array(INITIAL);
     this.seconds = new Float64Array(INITIAL * 4);
@@ -78,8 +77,7 @@ export class StateRows {
     this.addTime = new Float64Array(INITIAL);
     this.useTime = new Float64Array(INITIAL);
     this.softFired = new Uint8Array(INITIAL);
-    this.free = new Int32Array(INITIAL);
-    this.freeCount = 0;
+    this.free = new IntStack();
     this.used = 0;
   }
 

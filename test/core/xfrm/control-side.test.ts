@@ -4,7 +4,7 @@
 // plain model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { U64Index, StateRows, Xfrm, anySelector, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
+import { DeadlineQueue, U64Index, StateRows, Xfrm, anySelector, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
 import { addr } from './model-helpers.js';
 
 describe('U64Index (u64 serial -> SA number)', () => {
@@ -44,6 +44,32 @@ describe('U64Index (u64 serial -> SA number)', () => {
       if (k % 997 === 0) for (let j = 0; j < serials.length; j++) expect(index.get(serials[j])).toBe(gone.has(j) ? -1 : j);
     }
     expect(index.size).toBe(0);
+  });
+});
+
+describe('DeadlineQueue', () => {
+  it('pops what is due, earliest first, as a sorted list would, through growth and shrinking', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.tuple(fc.constant('push' as const), fc.integer({ min: 0, max: 1e6 }), fc.nat(1 << 30)), fc.tuple(fc.constant('pop' as const), fc.integer({ min: 0, max: 1e6 }), fc.constant(0))), { maxLength: 400 }), (ops) => {
+        const q = new DeadlineQueue();
+        let model: [number, number][] = [];
+        for (const [op, t, key] of ops) {
+          if (op === 'push') {
+            q.push(t, key);
+            model.push([t, key]);
+          } else {
+            const due = model.filter(([at]) => at <= t).sort((a, b) => a[0] - b[0]);
+            model = model.filter(([at]) => at > t);
+            const got = q.popDue(t);
+            expect(got.length).toBe(due.length);
+            // Equal times may come out in any order: compare the times, and the keys as sets.
+            expect(new Set(got)).toEqual(new Set(due.map(([, k]) => k)));
+          }
+          expect(q.size).toBe(model.length);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -91,8 +91,12 @@ export interface FlowResolution {
 /** The control plane: single writer of the shared tables. */
 export class Xfrm extends EventEmitter {
   readonly acquires: AcquireTable;
-  /** Time-limit deadlines by SA identity (the lifetimes' times are in `sad.rows`, by SA number). */
-  private readonly deadlines = new DeadlineQueue<bigint>();
+  /**
+   * Time-limit deadlines by SA number (the lifetimes' times are in `sad.rows`). A number may
+   * name another SA by the time it is due (numbers are reused): that SA's limits are checked
+   * early, which changes nothing.
+   */
+  private readonly deadlines = new DeadlineQueue();
   private readonly now: () => number;
   private readonly ablate: NonNullable<XfrmOptions['ablate']>;
 
@@ -289,9 +293,8 @@ export class Xfrm extends EventEmitter {
   /** Fire due timers: time limits of states, expired ACQUIREs. Call every second or so. */
   tick(): void {
     const now = this.now();
-    for (const serial of this.deadlines.popDue(now)) {
-      const n = this.sad.numberBySerial(serial); // -1 if the state died since
-      if (n >= 0) this.checkLifetime(n, now);
+    for (const n of this.deadlines.popDue(now)) {
+      if (this.sad.rows.slot[n] >= 0) this.checkLifetime(n, now); // the number may be free since
     }
     this.acquires.expire(now);
     this.epochs.reclaim(); // retirements are sealed in batches: free what an idle control plane left
@@ -326,7 +329,7 @@ export class Xfrm extends EventEmitter {
 
   /** Queue the state's time limits (stale entries are checked and dropped when due). */
   private schedule(n: number, state: State): void {
-    for (const at of timeDeadlines(state.limits, this.usageOf(n))) this.deadlines.push(at, state.serial);
+    for (const at of timeDeadlines(state.limits, this.usageOf(n))) this.deadlines.push(at, n);
   }
 
   /** Refuse a change (EAGAIN, nothing changed) while retired memory waits for a stalled reader. */

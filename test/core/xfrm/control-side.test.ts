@@ -79,13 +79,19 @@ describe('StateRows', () => {
     const ns = Array.from({ length: 200 }, () => rows.alloc());
     expect(new Set(ns).size).toBe(200);
     rows.addTime[ns[5]] = 123;
-    rows.seconds[ns[5] * 4 + 1] = 60;
+    rows.setSettings(ns[5], [0, 60, 0, 0, 0, 0, 0, 0]);
+    rows.setSettings(ns[6], [0, 60, 0, 0, 0, 0, 0, 0]);
+    expect(rows.setting[ns[5]]).toBe(rows.setting[ns[6]]); // interned: one tuple for both
+    expect(rows.settings.size).toBe(2); // with the zero tuple
     rows.release(ns[5]);
     const again = rows.alloc();
     expect(again).toBe(ns[5]);
     expect(rows.addTime[again]).toBe(0);
-    expect(rows.seconds[again * 4 + 1]).toBe(0);
-    for (const n of ns) rows.release(n);
+    expect(rows.setting[again]).toBe(0);
+    expect(rows.settings.size).toBe(2); // ns[6] still holds it
+    rows.release(ns[6]);
+    expect(rows.settings.size).toBe(1); // the last reference gone
+    for (const n of ns) if (n !== ns[6]) rows.release(n);
     expect(rows.live).toBe(0);
     const again200 = Array.from({ length: 200 }, () => rows.alloc());
     expect(new Set(again200)).toEqual(new Set(ns)); // the same numbers, no new rows

@@ -42,7 +42,7 @@
  */
 import { anyAddress, formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
 import { U64Index } from './u64-index.js';
-import { StateRows } from './state-rows.js';
+import { SETTING_REPLAY, StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
@@ -724,8 +724,8 @@ export class StateDb extends StateDbView {
     rows.slot[n] = slot;
     rows.serial[n] = s.serial;
     const l = s.limits;
-    rows.seconds.set([l.softAddSeconds, l.hardAddSeconds, l.softUseSeconds, l.hardUseSeconds], n * 4);
-    rows.replay.set([s.replay.seq, s.replay.seqHi, s.replay.oseq, s.replay.oseqHi], n * 4);
+    const r = s.replay;
+    rows.setSettings(n, [l.softAddSeconds, l.hardAddSeconds, l.softUseSeconds, l.hardUseSeconds, r.seq, r.seqHi, r.oseq, r.oseqHi]);
   }
 
   /** A State built from the record in `slot` and its row (a new object each time). */
@@ -737,11 +737,13 @@ export class StateDb extends StateDbView {
     const family = i32[p + S_FAMILY] as Family;
     const flags = i32[p + S_FLAGS];
     const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + i32[p + S_KEYLEN]);
-    const r = this.rows.replay;
+    const v = this.rows.settings.values;
+    const at = this.rows.settingsAt(n);
+    const r = at + SETTING_REPLAY;
     const replay =
-      (r[n * 4] | r[n * 4 + 1] | r[n * 4 + 2] | r[n * 4 + 3]) === 0
+      v[r] === 0 && v[r + 1] === 0 && v[r + 2] === 0 && v[r + 3] === 0
         ? ZERO_COUNTERS
-        : Object.freeze({ seq: r[n * 4], seqHi: r[n * 4 + 1], oseq: r[n * 4 + 2], oseqHi: r[n * 4 + 3] });
+        : Object.freeze({ seq: v[r], seqHi: v[r + 1], oseq: v[r + 2], oseqHi: v[r + 3] });
     const ports = i32[p + S_ENCAP_PORTS];
     const pcpu = i32[p + S_PCPU];
     const extra = i32[p + S_EXTRA];
@@ -758,7 +760,7 @@ export class StateDb extends StateDbView {
       esn: (flags & FLAG_ESN) !== 0,
       replay,
       selector: extra === 0 ? ANY_SELECTOR[family] : selectorAt(i32, extra + X_SEL),
-      limits: limitsAt(u64, p, this.rows.seconds, n * 4),
+      limits: limitsAt(u64, p, v, at),
       encap:
         (flags & FLAG_ENCAP) === 0
           ? undefined

@@ -1,16 +1,22 @@
 /**
  * The control thread's own part of each SA, as columns of typed arrays indexed by the SA's
  * number (a small integer, given when the SA is added, kept by updates, reused after it is
- * deleted): what no reader needs (time limits, the counters it was configured with, lifetime
- * times, its record slot and identity). One SA costs a few dozen bytes here instead of a JS
- * object graph (State, addresses, key copy, map entries: about 1.5 KB per SA before).
+ * deleted): what no reader needs (its record slot and identity, lifetime times, and its
+ * settings: time limits and the counters it was configured with, interned, since most SAs
+ * share them). One SA costs 33 bytes here instead of a JS object graph (State, addresses, key
+ * copy, map entries: about 1.5 KB per SA before).
  *
  * Not shared: only the control thread reads or writes these arrays, so no ordering applies.
  */
 import { IntStack } from '../shm/int-stack.js';
+import { TupleInterner } from './tuple-interner.js';
 
 /** Initial columns; each doubles when full. */
 const INITIAL = 64;
+/** A settings tuple: four time limits, four configured counters. */
+export const SETTING_WORDS = 8;
+/** Where the configured counters start in a settings tuple. */
+export const SETTING_REPLAY = 4;
 
 /** The SAs' control-side columns. */
 export class StateRows {
@@ -18,10 +24,13 @@ export class StateRows {
   slot!: Int32Array;
   /** The SA's identity (State.serial, u64). */
   serial!: BigUint64Array;
-  /** Time limits in seconds: softAdd, hardAdd, softUse, hardUse (4 per SA). */
-  seconds!: Float64Array;
-  /** Counters as configured (replay-seq, -seq-hi, -oseq, -oseq-hi: 4 per SA, u32 each). */
-  replay!: Uint32Array;
+  /**
+   * The SA's settings, an id in {@link settings}: time limits in seconds (softAdd, hardAdd,
+   * softUse, hardUse), then the counters as configured (replay-seq, -seq-hi, -oseq, -oseq-hi).
+   */
+  setting!: Int32Array;
+  /** The distinct settings tuples (SETTING_WORDS numbers each). */
+  readonly settings = new TupleInterner(SETTING_WORDS);
   /** When the SA was added and first used (ms since the epoch; 0 before its first use). */
   addTime!: Float64Array;
   useTime!: Float64Array;
@@ -52,8 +61,7 @@ export class StateRows {
       n = this.used++;
     }
     this.serial[n] = 0n;
-    this.seconds.fill(0, n * 4, n * 4 + 4);
-    this.replay.fill(0, n * 4, n * 4 + 4);
+    this.setting[n] = 0;
     this.addTime[n] = 0;
     this.useTime[n] = 0;
     this.softFired[n] = 0;
@@ -61,8 +69,21 @@ export class StateRows {
     return n;
   }
 
+  /** Give SA `n` these settings (SETTING_WORDS numbers), in place of its old ones. */
+  setSettings(n: number, tuple: readonly number[]): void {
+    const id = this.settings.intern(tuple);
+    this.settings.release(this.setting[n]);
+    this.setting[n] = id;
+  }
+
+  /** Where SA `n`'s settings start in `settings.values`. */
+  settingsAt(n: number): number {
+    return this.setting[n] * SETTING_WORDS;
+  }
+
   /** Give a number back. */
   release(n: number): void {
+    this.settings.release(this.setting[n]);
     this.slot[n] = -1;
     this.serial[n] = 0n;
     this.free.push(n);
@@ -72,8 +93,7 @@ export class StateRows {
   private init(): void {
     this.slot = new Int32Array(INITIAL).fill(-1);
     this.serial = new BigUint64Array(INITIAL);
-    this.seconds = new Float64Array(INITIAL * 4);
-    this.replay = new Uint32Array(INITIAL * 4);
+    this.setting = new Int32Array(INITIAL);
     this.addTime = new Float64Array(INITIAL);
     this.useTime = new Float64Array(INITIAL);
     this.softFired = new Uint8Array(INITIAL);
@@ -87,8 +107,7 @@ export class StateRows {
     slot.fill(-1, this.slot.length);
     this.slot = slot;
     this.serial = grown(this.serial, n);
-    this.seconds = grown(this.seconds, n * 4);
-    this.replay = grown(this.replay, n * 4);
+    this.setting = grown(this.setting, n);
     this.addTime = grown(this.addTime, n);
     this.useTime = grown(this.useTime, n);
     this.softFired = grown(this.softFired, n);

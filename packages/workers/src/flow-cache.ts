@@ -3,15 +3,17 @@
  * flow to what the output path decided for it (no policy, block, or a bundle), so that a hit
  * costs one hash probe and a few generation checks instead of the SPD and SAD lookups.
  *
- * Worker-local memory only (plain typed arrays, no sharing, no atomics). Four-way set
- * associative with a fixed number of entries: a miss replaces, in its set of four, the stale
- * entry of the same flow if there is one, else an empty way, else the least recently used,
- * so memory is bounded by construction and a flood of never-repeating flows (the attack that
- * made Linux drop its flow cache in 4.14) costs one failed probe of four entries and one
- * install per packet on top of the full lookup, never more. (Two-way, 1,024 cyclic flows in
- * 4,096 entries missed 9-13 % of the time on sets that drew three or more flows; direct-mapped,
- * 12 % at 512.) A probe compares keys first (local memory) and the generations only of the
- * entry whose key matches; a hit is used only while the generations it was built under hold.
+ * Worker-local memory only (plain typed arrays, no sharing, no atomics). Four-way sets, and
+ * each flow has two of them (two choices, from two halves of one hash): a miss replaces the
+ * stale entry of the same flow if there is one, else an empty way of its first set, else of
+ * its second, else the least recently used of its eight, so memory is bounded by construction
+ * and a flood of never-repeating flows (the attack that made Linux drop its flow cache in
+ * 4.14) costs at most two failed probes of four entries and one install per packet on top of
+ * the full lookup, never more. (One set per flow: 1,024 cyclic flows in 4,096 entries missed
+ * about 2 % on sets that drew five or more; two-way, 9-13 %; direct-mapped, 12 % at 512. With
+ * two choices a set overflows only when both of a flow's sets are full.) A probe compares keys
+ * first (local memory) and the generations only of the entry whose key matches; a hit is used
+ * only while the generations it was built under hold.
  */
 import {
 
@@ -66,6 +68,8 @@ export class FlowCache {
   private clock = 0;
   /** The entry of the flow the last lookup found stale (its key matched), or -1: install reuses it. */
   private stale = -1;
+  /** The second set of the flow {@link setOf} last hashed. */
+  private setB = 0;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= WAYS && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
@@ -94,9 +98,13 @@ export class FlowCache {
     );
   }
 
-  /** The first entry of the flow's set (the others follow it). */
+  /** The first entries of the flow's two sets (`setB` set aside): from the hash's two halves. */
   private setOf(flow: Int32Array): number {
-    return xxh32Words(flow, 0, FLOW_WORDS, this.seed) & this.mask;
+    const h = xxh32Words(flow, 0, FLOW_WORDS, this.seed);
+    const a = h & this.mask;
+    const b = ((h >>> 16) | (h << 16)) & this.mask;
+    this.setB = b !== a || this.mask === 0 ? b : a ^ WAYS; // two different sets, when there are two
+    return a;
   }
 
   /**
@@ -104,19 +112,24 @@ export class FlowCache {
    * Counts hits and misses.
    */
   lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array): number {
-    const set = this.setOf(flow);
     this.stale = -1;
-    for (let i = set; i < set + WAYS; i++) {
-      if (!this.holds(i, dir, flow)) continue;
+    let i = this.find(this.setOf(flow), dir, flow);
+    if (i < 0) i = this.find(this.setB, dir, flow);
+    if (i >= 0) {
       if (this.valid(spd, sad, dir, i)) {
         this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
         this.hits++;
         return i;
       }
-      this.stale = i;
-      break; // a flow is in one way of its set at most
+      this.stale = i; // a flow is in one way of its two sets at most
     }
     this.misses++;
+    return -1;
+  }
+
+  /** The way of `set` that holds the flow, or -1. */
+  private find(set: number, dir: number, flow: Int32Array): number {
+    for (let i = set; i < set + WAYS; i++) if (this.holds(i, dir, flow)) return i;
     return -1;
   }
 
@@ -160,7 +173,7 @@ export class FlowCache {
    */
   install(dir: number, flow: Int32Array, kind: number, r: BundleScratch): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
-    const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow));
+    const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow), this.setB);
     this.stale = -1;
     this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
     const m = i * META;
@@ -182,10 +195,11 @@ export class FlowCache {
     return i;
   }
 
-  /** The way of `set` to fill: an empty one, else the least recently used. */
-  private victim(set: number): number {
-    let best = set;
-    for (let i = set; i < set + WAYS; i++) {
+  /** The way to fill: an empty one of set `a`, else of set `b`, else the least recently used of both. */
+  private victim(a: number, b: number): number {
+    let best = a;
+    for (let k = 0; k < 2 * WAYS; k++) {
+      const i = (k < WAYS ? a : b - WAYS) + k; // no array: this is the miss path
       if (this.meta[i * META + M_KIND] === 0) return i;
       if (((this.lastUse[i] - this.lastUse[best]) | 0) < 0) best = i; // a 32-bit clock: compared wrap-safe
     }

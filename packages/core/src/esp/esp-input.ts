@@ -4,7 +4,7 @@
  */
 import { DROP } from './drop-reasons.js';
 import { ESP_HEADER_LENGTH, espOpen } from './esp.js';
-import { IPPROTO, decapsulatedTos, parseIp, setIpv4Checksum, setTos, tosOf, type IpInfo } from './packet.js';
+import { IPPROTO, copyBytes, decapsulatedTos, parseIp, setIpv4Checksum, setTos, tosOf, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 /** A tunnel-mode dummy packet (next header 59, RFC 4303 section 2.6): nothing to deliver. */
@@ -55,7 +55,7 @@ export function espDecapsulate(
     return inner.totalLength;
   }
   // Transport: the kept IP header gets the payload's protocol and its new length back.
-  out.set(b.subarray(io, io + h), oo);
+  copyBytes(out, oo, b, io, h);
   out[oo + outer.protoField] = nh;
   const total = h + len;
   if (outer.family === 4) {

@@ -6,7 +6,7 @@
  * number, the inner flow label copied in 6in6 as Linux does). Thread-local; no allocation.
  */
 import { espLength, espSeal } from './esp.js';
-import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
+import { IPPROTO, copyBytes, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 const UDP_HEADER = 8;
@@ -65,7 +65,7 @@ export function espEncapsulate(
   const payload = ilen - h;
   const total = h + udp + espLength(sa, payload);
   if (total > 65535 || oo + total > out.length) return ESP_TOO_BIG;
-  out.set(inp.subarray(io, io + h), oo);
+  copyBytes(out, oo, inp, io, h);
   const e = oo + h + udp;
   const espLen = espSeal(sa, seqHi, seqLo, info.proto, out, e, payload, undefined, inp, io + h);
   if (udp !== 0) writeUdp(out, oo + h, sa, espLen);

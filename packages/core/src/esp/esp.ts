@@ -10,6 +10,7 @@
  * The IV is the 64-bit sequence number: unique per SA as long as sequence numbers are, and
  * nothing random is drawn for it.
  */
+import { copyBytes } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 /** SPI and sequence number. */
@@ -86,7 +87,7 @@ export function espSeal(
   const clear = t - start;
   const aead = sa.aead;
   // The payload's copy: done by the seal's own native call where the backend can (copyIn).
-  if (src !== undefined && aead?.copyIn === undefined) b.set(src.subarray(so, so + payloadLength), start);
+  if (src !== undefined && aead?.copyIn === undefined) copyBytes(b, start, src, so, payloadLength);
   if (aead !== null) {
     if (iv !== undefined) b.set(iv, o + 8);
     else {
@@ -119,7 +120,7 @@ export function espOpen(sa: SaContext, seqHi: number, b: Uint8Array, o: number, 
   if (clear < 2 || (clear & 3) !== 0) return ESP_BAD_LENGTH;
   const aead = sa.aead;
   const copy = src !== b || so !== o;
-  if (copy && aead?.copyIn === undefined) b.set(src.subarray(so, so + len), o);
+  if (copy && aead?.copyIn === undefined) copyBytes(b, o, src, so, len);
   if (aead !== null) {
     setNonce(sa, src, so);
     const seqLo = ((src[so + 4] << 24) | (src[so + 5] << 16) | (src[so + 6] << 8) | src[so + 7]) >>> 0;

@@ -575,7 +575,7 @@ export class Dataplane extends EventEmitter {
 
   private stateUsage(page: { offset?: number; limit?: number }): StateUsage[] {
     const from = page.offset ?? 0;
-    const states = this.xfrm.sad.list().slice(from, page.limit === undefined ? undefined : from + page.limit);
+    const states = this.xfrm.sad.list(from, page.limit === undefined ? undefined : from + page.limit); // builds the page's States only
     return states.map((s) => {
       const u = this.xfrm.usage(s);
       return { spi: s.spi >>> 0, dst: formatAddress(s.dst), reqid: s.reqid, serial: s.serial, bytes: u?.bytes ?? 0n, packets: u?.packets ?? 0n };

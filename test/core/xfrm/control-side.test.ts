@@ -131,6 +131,8 @@ describe('States rebuilt from records', () => {
     for (let i = 1; i < 300; i += 6) model.set(i, x.updateState({ ...spec(i), limits: { hardPackets: 1000 + i } }));
     for (let i = 300; i < 400; i++) model.set(i, x.addState(spec(i))); // numbers of the deleted reused
     const listed = x.sad.list();
+    expect(x.sad.list(17, 40)).toEqual(listed.slice(17, 40)); // a page builds only its States
+    expect(x.sad.list(listed.length - 3)).toEqual(listed.slice(-3));
     expect(listed).toEqual([...model.keys()].sort((a, b) => Number(model.get(a)!.serial - model.get(b)!.serial)).map((i) => model.get(i)));
     for (const s of model.values()) {
       expect(x.sad.get(s.dst, s.spi)).toEqual(s);

@@ -672,9 +672,11 @@ export class StateDb extends StateDbView {
     return out.sort((a, b) => (serial[a] < serial[b] ? -1 : 1));
   }
 
-  /** All states, in the order they were added. */
-  list(): State[] {
-    return this.numbers().map((n) => this.stateIn(this.rows.slot[n]));
+  /** All states, in the order they were added; or those from index `from` to `to` (exclusive) of that order, building only them. */
+  list(from = 0, to?: number): State[] {
+    return this.numbers()
+      .slice(from, to)
+      .map((n) => this.stateIn(this.rows.slot[n]));
   }
 
   /** Delete every state (of one protocol, if given); returns how many were deleted. */

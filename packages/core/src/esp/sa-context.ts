@@ -14,11 +14,7 @@ import { NOTICE_FIRST_USE, type CountLimits } from '../xfrm/sa-runtime.js';
 import {
   FLAG_ESN,
   FLAG_USE_TIME,
-  S_HARD_BYTES,
-  S_HARD_PACKETS,
   S_SERIAL,
-  S_SOFT_BYTES,
-  S_SOFT_PACKETS,
   S_ALG,
   S_DST,
   S_ENCAP_PORTS,
@@ -32,6 +28,10 @@ import {
   S_RUNTIME,
   S_SPI,
   S_SRC,
+  X_HARD_BYTES,
+  X_HARD_PACKETS,
+  X_SOFT_BYTES,
+  X_SOFT_PACKETS,
   type StateDbView,
 } from '../xfrm/state-db.js';
 
@@ -136,11 +136,11 @@ export class SaContextCache {
       addresses[4 + w] = i32[p + S_DST + w];
     }
     const ports = i32[p + S_ENCAP_PORTS];
+    const hardBytes = this.sad.countLimit(slot, X_HARD_BYTES);
+    const hardPackets = this.sad.countLimit(slot, X_HARD_PACKETS);
+    const softBytes = this.sad.countLimit(slot, X_SOFT_BYTES);
+    const softPackets = this.sad.countLimit(slot, X_SOFT_PACKETS);
     const u64 = heap.u64;
-    const hardBytes = u64[(p + S_HARD_BYTES) >> 1];
-    const hardPackets = u64[(p + S_HARD_PACKETS) >> 1];
-    const softBytes = u64[(p + S_SOFT_BYTES) >> 1];
-    const softPackets = u64[(p + S_SOFT_PACKETS) >> 1];
     return {
       slot,
       genid,

@@ -170,35 +170,32 @@ export interface StateDbOptions {
 // State record fields (payload words). The u64 fields come first, at even offsets.
 export const S_GENID = 0; // u64
 export const S_SERIAL = 2; // u64
-export const S_HARD_BYTES = 4; // u64 limits the packet path enforces
-export const S_HARD_PACKETS = 6;
-export const S_SOFT_BYTES = 8;
-export const S_SOFT_PACKETS = 10;
 // S_SPI .. S_DST + 3 is the state's `byspi` key, in place: the table keeps only its offset.
-export const S_SPI = 12;
-export const S_PROTO = 13;
-export const S_FAMILY = 14;
-export const S_DST = 15;
-export const S_SRC = 19;
-export const S_MODE = 23;
-export const S_REQID = 24;
-export const S_FLAGS = 25;
-export const S_REPLAY_WINDOW = 26;
-export const S_NEXT_DST = 27;
-export const S_NEXT_SRC = 28;
-export const S_ALG = 29;
-export const S_ICV = 30;
-export const S_KEYLEN = 31;
-export const S_KEY = 32; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 41; // sport << 16 | dport; 0 without encapsulation
+export const S_SPI = 4;
+export const S_PROTO = 5;
+export const S_FAMILY = 6;
+export const S_DST = 7;
+export const S_SRC = 11;
+export const S_MODE = 15;
+export const S_REQID = 16;
+export const S_FLAGS = 17;
+export const S_REPLAY_WINDOW = 18;
+export const S_NEXT_DST = 19;
+export const S_NEXT_SRC = 20;
+export const S_ALG = 21;
+export const S_ICV = 22;
+export const S_KEYLEN = 23;
+export const S_KEY = 24; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 33; // sport << 16 | dport; 0 without encapsulation
 /**
- * Heap offset of the state's extras block (X_* below: its selector and NAT-OA), 0 when it has
- * neither (the any selector, no original address: most states). Allocated before the record
- * is published, retired with it; only a lookup of a state with a selector reads it.
+ * Heap offset of the state's extras block (X_* below: its byte and packet limits, selector and
+ * NAT-OA), 0 when it has none of them (no count limits, the any selector, no original address:
+ * most states). Allocated before the record is published, retired with it; read when a
+ * queue builds the SA's context, and by a lookup of a state with a selector.
  */
-export const S_EXTRA = 42;
-export const S_RUNTIME = 43;
-export const S_DEAD = 44;
+export const S_EXTRA = 34;
+export const S_RUNTIME = 35;
+export const S_DEAD = 36;
 const S_PREV_DST = S_DEAD + 1;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
@@ -225,10 +222,14 @@ export const S_PCPU = S_CHAIN + 1;
 /** The SA's number: its row in the control thread's columns (state-rows.ts); kept by updates. */
 const S_NUM = S_PCPU + 1;
 const S_WORDS = S_NUM + 1;
-/** Extras block: the packed selector, then the NAT original address (4 words). */
-const X_SEL = 0;
-const X_OA = SEL_WORDS;
-const X_WORDS = SEL_WORDS + 4;
+/** Extras block: the u64 count limits (XFRM_INF for none), the packed selector, the NAT original address (4 words). */
+export const X_HARD_BYTES = 0;
+export const X_HARD_PACKETS = 2;
+export const X_SOFT_BYTES = 4;
+export const X_SOFT_PACKETS = 6;
+const X_SEL = 8;
+const X_OA = X_SEL + SEL_WORDS;
+const X_WORDS = X_OA + 4;
 /** S_FLAGS bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
@@ -375,6 +376,12 @@ export class StateDbView {
     }
     this.lastGenid = fallbackGenid;
     return fallback;
+  }
+
+  /** A u64 count limit (X_HARD_BYTES, X_HARD_PACKETS, X_SOFT_BYTES, X_SOFT_PACKETS) of the state in `slot`: XFRM_INF for none. */
+  countLimit(slot: number, which: number): bigint {
+    const x = this.heap.i32[this.field(slot, S_EXTRA)]; // field() covers the record
+    return x === 0 ? XFRM_INF : this.heap.cover64(x + X_WORDS)[(x + which) >> 1]; // immutable once published
   }
 
   /** Does the selector in the extras block at `x` match the packed flow at `flow[f]`? */
@@ -762,7 +769,7 @@ export class StateDb extends StateDbView {
       esn: (flags & FLAG_ESN) !== 0,
       replay,
       selector: extra === 0 ? ANY_SELECTOR[family] : selectorAt(i32, extra + X_SEL),
-      limits: limitsAt(u64, p, v, at),
+      limits: limitsAt(u64, extra, v, at),
       encap:
         (flags & FLAG_ENCAP) === 0
           ? undefined
@@ -889,25 +896,27 @@ export class StateDb extends StateDbView {
     i32[p + S_RUNTIME] = runtime;
     i32[p + S_CHAIN] = chain;
     i32[p + S_PCPU] = s.pcpuNum ?? -1;
-    const u64 = this.heap.u64;
-    u64[(p + S_SERIAL) >> 1] = s.serial;
-    u64[(p + S_HARD_BYTES) >> 1] = s.limits.hardBytes;
-    u64[(p + S_HARD_PACKETS) >> 1] = s.limits.hardPackets;
-    u64[(p + S_SOFT_BYTES) >> 1] = s.limits.softBytes;
-    u64[(p + S_SOFT_PACKETS) >> 1] = s.limits.softPackets;
+    this.heap.u64[(p + S_SERIAL) >> 1] = s.serial;
     this.bump(slot);
   }
 
-  /** The extras block of a state (0 when its selector is any and it has no NAT-OA). */
+  /** The extras block of a state (0 when it has no count limit, the any selector and no NAT-OA). */
   private writeExtra(s: State): number {
     const x = this.extraScratch;
     writeSelector(x, X_SEL, s.selector);
     for (let w = 0; w < 4; w++) x[X_OA + w] = s.encap?.oa.words[w] ?? 0;
-    let w = 1; // word 0 is the family
+    let w = X_SEL + 1; // the selector's word 0 is its family
     while (w < X_WORDS && x[w] === 0) w++;
-    if (w === X_WORDS) return 0;
+    const l = s.limits;
+    const limited = l.hardBytes !== XFRM_INF || l.hardPackets !== XFRM_INF || l.softBytes !== XFRM_INF || l.softPackets !== XFRM_INF;
+    if (w === X_WORDS && !limited) return 0;
     const at = this.heap.alloc(X_WORDS);
-    this.heap.i32.set(x, at);
+    this.heap.i32.set(x.subarray(X_SEL), at + X_SEL);
+    const u64 = this.heap.u64;
+    u64[(at + X_HARD_BYTES) >> 1] = l.hardBytes;
+    u64[(at + X_HARD_PACKETS) >> 1] = l.hardPackets;
+    u64[(at + X_SOFT_BYTES) >> 1] = l.softBytes;
+    u64[(at + X_SOFT_PACKETS) >> 1] = l.softPackets;
     return at;
   }
 
@@ -1046,13 +1055,14 @@ function selectorAt(i32: Int32Array, p: number): Selector {
   return ANY_SELECTOR[i32[p] as Family];
 }
 
-/** The limits of the record at payload `p`, with the time limits from `seconds[s..s+3]`. */
-function limitsAt(u64: BigUint64Array, p: number, seconds: Float64Array, s: number): LifetimeLimits {
+/** The limits of a state: counts from its extras block at `x` (0: none), the time limits from `seconds[s..s+3]`. */
+function limitsAt(u64: BigUint64Array, x: number, seconds: Float64Array, s: number): LifetimeLimits {
+  const count = (w: number) => (x === 0 ? XFRM_INF : u64[(x + w) >> 1]);
   const l = {
-    softBytes: u64[(p + S_SOFT_BYTES) >> 1],
-    hardBytes: u64[(p + S_HARD_BYTES) >> 1],
-    softPackets: u64[(p + S_SOFT_PACKETS) >> 1],
-    hardPackets: u64[(p + S_HARD_PACKETS) >> 1],
+    softBytes: count(X_SOFT_BYTES),
+    hardBytes: count(X_HARD_BYTES),
+    softPackets: count(X_SOFT_PACKETS),
+    hardPackets: count(X_HARD_PACKETS),
     softAddSeconds: seconds[s],
     hardAddSeconds: seconds[s + 1],
     softUseSeconds: seconds[s + 2],

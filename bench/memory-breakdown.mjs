@@ -37,7 +37,7 @@ const stateParts = {
   'byspi table': sad.spis.bytes,
   'bydst table': sad.dsts.table.bytes,
   'bysrc table': sad.srcs.table.bytes,
-  'chain blocks (one per bydst key, with its key)': sad.dsts.table.size * 72,
+  'chain blocks (one per bydst key)': sad.dsts.table.size * 24,
   'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
 };
 const stateShared = heap.bytesInUse - h0;

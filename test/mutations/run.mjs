@@ -77,6 +77,14 @@ const MUTATIONS = [
     tests: ['test/core/xfrm/chain-race.test.ts'],
   },
   {
+    name: 'bydst-key-stays-on-old-head',
+    what: "a bydst entry keeps the key offset of a head that was replaced (its key words are freed with it)",
+    file: CORE + 'shm/chain.ts',
+    from: '      if (this.keyField >= 0 && slot >= 0) this.table.replace(key, 0, block, this.arena.payload(slot) + this.keyField);',
+    to: '',
+    tests: ['test/core/xfrm/chain-race.test.ts', 'test/core/xfrm/xfrm-model.test.ts', 'test/core/xfrm/control-side.test.ts'],
+  },
+  {
     name: 'scan-one-reader-line',
     what: 'the writer looks at the first reader line only when it decides what is safe to free',
     file: CORE + 'shm/epoch.ts',

@@ -17,7 +17,11 @@
  *   table's value points at: a key that needs a block of its own anyway (the SAD's `bydst`
  *   keys, for their shadow generation) then costs one table entry, not two. The block is
  *   the caller's: it is made and put in the table before the key's first link, and taken
- *   out after its last unlink; the head is stored with `Atomics.store` like a `next`.
+ *   out after its last unlink; the head is stored with `Atomics.store` like a `next`. With
+ *   `keyField` too, the table has external keys and its entry's key is the head record's own
+ *   words at `keyField`: the entry's key offset moves to each new head after the head is
+ *   stored (a reader that pairs the entry with the old head's key compares equal words: the
+ *   old head is retired no earlier than its unlink).
  */
 import { type HashTable } from './hash-table.js';
 import { type ArenaView } from './record-arena.js';
@@ -38,6 +42,7 @@ export class Chains {
     private readonly field: number,
     private readonly prevField = -1,
     private readonly headWord = -1,
+    private readonly keyField = -1,
   ) {}
 
   /** First slot of the key's chain, or -1. */
@@ -84,8 +89,11 @@ export class Chains {
 
   /** Make `slot` (-1: none) the key's first, in place of `old` (-1: none). */
   private setHead(key: Int32Array, old: number, slot: number): void {
-    if (this.headWord >= 0) Atomics.store(this.heap.i32, this.table.lookup(key, 0) + this.headWord, slot + 1);
-    else if (slot < 0) this.table.delete(key, 0);
+    if (this.headWord >= 0) {
+      const block = this.table.lookup(key, 0);
+      Atomics.store(this.heap.i32, block + this.headWord, slot + 1);
+      if (this.keyField >= 0 && slot >= 0) this.table.replace(key, 0, block, this.arena.payload(slot) + this.keyField);
+    } else if (slot < 0) this.table.delete(key, 0);
     else if (old >= 0) this.table.replace(key, 0, slot);
     else this.table.insert(key, 0, slot);
   }

@@ -170,32 +170,35 @@ export interface StateDbOptions {
 // State record fields (payload words). The u64 fields come first, at even offsets.
 export const S_GENID = 0; // u64
 export const S_SERIAL = 2; // u64
-// S_SPI .. S_DST + 3 is the state's `byspi` key, in place: the table keeps only its offset.
+// The state's table keys, in place (the tables keep only their offsets): S_SPI .. S_DST + 3 is
+// its `byspi` key (spi, proto, family, dst), S_FAMILY .. S_MODE its `bydst` key (family, dst,
+// src, reqid, proto again, mode).
 export const S_SPI = 4;
 export const S_PROTO = 5;
 export const S_FAMILY = 6;
 export const S_DST = 7;
 export const S_SRC = 11;
-export const S_MODE = 15;
-export const S_REQID = 16;
-export const S_FLAGS = 17;
-export const S_REPLAY_WINDOW = 18;
-export const S_NEXT_DST = 19;
-export const S_NEXT_SRC = 20;
-export const S_ALG = 21;
-export const S_ICV = 22;
-export const S_KEYLEN = 23;
-export const S_KEY = 24; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 33; // sport << 16 | dport; 0 without encapsulation
+export const S_REQID = 15;
+const S_DST_PROTO = 16;
+export const S_MODE = 17;
+export const S_FLAGS = 18;
+export const S_REPLAY_WINDOW = 19;
+export const S_NEXT_DST = 20;
+export const S_NEXT_SRC = 21;
+export const S_ALG = 22;
+export const S_ICV = 23;
+export const S_KEYLEN = 24;
+export const S_KEY = 25; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 34; // sport << 16 | dport; 0 without encapsulation
 /**
  * Heap offset of the state's extras block (X_* below: its byte and packet limits, selector and
  * NAT-OA), 0 when it has none of them (no count limits, the any selector, no original address:
  * most states). Allocated before the record is published, retired with it; read when a
  * queue builds the SA's context, and by a lookup of a state with a selector.
  */
-export const S_EXTRA = 34;
-export const S_RUNTIME = 35;
-export const S_DEAD = 36;
+export const S_EXTRA = 35;
+export const S_RUNTIME = 36;
+export const S_DEAD = 37;
 const S_PREV_DST = S_DEAD + 1;
 const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
@@ -204,17 +207,16 @@ export const S_REFCNT = S_PREV_SRC + 1;
  * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
  * words 0-1), how many of its states are bound to a queue (word 2, read by queues), how many
  * states it has (word 3, the control thread's own count: the block goes with the key's last
- * state), its first state (word 4, slot + 1, 0 for none), and the key itself (words 6-17:
- * the table keeps only its offset).
+ * state), its first state (word 4, slot + 1, 0 for none). The entry's key is the first
+ * state's own (chain.ts moves the entry's key offset with the head).
  */
 const CHAIN_PCPU = 2;
 const CHAIN_STATES = 3;
 const CHAIN_HEAD = 4;
-const CHAIN_KEY = 6;
-/** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode. */
+const CHAIN_BLOCK_WORDS = 6;
+/** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode (S_FAMILY ..). */
 const SPI_KEY_WORDS = 7;
 const DST_KEY_WORDS = 12;
-const CHAIN_BLOCK_WORDS = CHAIN_KEY + DST_KEY_WORDS;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
 export const S_CHAIN = S_REFCNT + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
@@ -482,7 +484,7 @@ export class StateDb extends StateDbView {
       bysrc: bysrc.describe().offset,
     });
     this.spis = spis;
-    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD);
+    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_FAMILY);
     this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
   }
 
@@ -523,7 +525,7 @@ export class StateDb extends StateDbView {
     i32[runtime + RT_SEQ_HI] = state.replay.seqHi;
     this.writeRecord(slot, state, runtime, 0, n);
     const dkey = this.dstKeyAt(slot);
-    const chain = this.chainBlock(dkey);
+    const chain = this.chainBlock(dkey, slot);
     // Counted before the link: a reader that finds the bound state also walks for it.
     if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain + CHAIN_PCPU, 1);
     this.heap.i32[this.field(slot, S_CHAIN)] = chain; // before the record is linked
@@ -817,8 +819,8 @@ export class StateDb extends StateDbView {
     Atomics.store(this.heap.u64, at >> 1, ++this.genids);
   }
 
-  /** The chain block of a bydst key (created and published on its first state), its state count raised. */
-  private chainBlock(dkey: Int32Array): number {
+  /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state), its state count raised. */
+  private chainBlock(dkey: Int32Array, slot: number): number {
     let block = this.dsts.table.lookup(dkey, 0);
     if (block < 0) {
       block = this.heap.alloc(CHAIN_BLOCK_WORDS);
@@ -826,8 +828,7 @@ export class StateDb extends StateDbView {
       Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
       this.heap.i32[block + CHAIN_STATES] = 0;
       this.heap.i32[block + CHAIN_HEAD] = 0;
-      this.heap.i32.set(dkey, block + CHAIN_KEY);
-      this.dsts.table.insert(dkey, 0, block, block + CHAIN_KEY);
+      this.dsts.table.insert(dkey, 0, block, this.field(slot, S_FAMILY)); // the chain's head from the link on
     }
     this.heap.i32[block + CHAIN_STATES]++;
     return block;
@@ -842,19 +843,12 @@ export class StateDb extends StateDbView {
     return key;
   }
 
-  /** The `bydst` (and chain-block) key of the record in `slot` (scratch). */
+  /** The `bydst` key of the record in `slot` (scratch). */
   private dstKeyAt(slot: number): Int32Array {
     const i32 = this.heap.i32;
     const p = this.arena.payload(slot);
     const key = this.linkKey;
-    key[0] = i32[p + S_FAMILY];
-    for (let w = 0; w < 4; w++) {
-      key[1 + w] = i32[p + S_DST + w];
-      key[5 + w] = i32[p + S_SRC + w];
-    }
-    key[9] = i32[p + S_REQID];
-    key[10] = i32[p + S_PROTO];
-    key[11] = i32[p + S_MODE];
+    for (let w = 0; w < DST_KEY_WORDS; w++) key[w] = i32[p + S_FAMILY + w];
     return key;
   }
 
@@ -876,6 +870,7 @@ export class StateDb extends StateDbView {
     i32[p + S_NUM] = n;
     i32[p + S_SPI] = s.spi;
     i32[p + S_PROTO] = s.proto;
+    i32[p + S_DST_PROTO] = s.proto;
     i32[p + S_FAMILY] = s.family;
     i32[p + S_MODE] = MODE_NUMBER[s.mode];
     i32[p + S_REQID] = s.reqid;

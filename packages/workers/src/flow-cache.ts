@@ -68,8 +68,11 @@ export class FlowCache {
   private clock = 0;
   /** The entry of the flow the last lookup found stale (its key matched), or -1: install reuses it. */
   private stale = -1;
-  /** The second set of the flow {@link setOf} last hashed. */
+  /** The second set and the hash of the flow {@link setOf} last hashed. */
   private setB = 0;
+  private hash = 0;
+  /** Per entry: its flow's hash, compared before its key (a miss rejects eight ways cheaply). */
+  private readonly tags: Int32Array;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= WAYS && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
@@ -83,6 +86,7 @@ export class FlowCache {
     this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.mask = capacity - WAYS;
     this.lastUse = new Uint32Array(capacity);
+    this.tags = new Int32Array(capacity);
   }
 
   /** Bytes the cache holds (fixed at construction). */
@@ -94,13 +98,15 @@ export class FlowCache {
       this.generations.byteLength +
       this.genids.byteLength +
       this.chains.byteLength +
-      this.lastUse.byteLength
+      this.lastUse.byteLength +
+      this.tags.byteLength
     );
   }
 
   /** The first entries of the flow's two sets (`setB` set aside): from the hash's two halves. */
   private setOf(flow: Int32Array): number {
     const h = xxh32Words(flow, 0, FLOW_WORDS, this.seed);
+    this.hash = h | 0;
     const a = h & this.mask;
     const b = ((h >>> 16) | (h << 16)) & this.mask;
     this.setB = b !== a || this.mask === 0 ? b : a ^ WAYS; // two different sets, when there are two
@@ -127,9 +133,10 @@ export class FlowCache {
     return -1;
   }
 
-  /** The way of `set` that holds the flow, or -1. */
+  /** The way of `set` that holds the flow, or -1: its hash (kept per entry) first, then its key. */
   private find(set: number, dir: number, flow: Int32Array): number {
-    for (let i = set; i < set + WAYS; i++) if (this.holds(i, dir, flow)) return i;
+    const h = this.hash;
+    for (let i = set; i < set + WAYS; i++) if (this.tags[i] === h && this.holds(i, dir, flow)) return i;
     return -1;
   }
 
@@ -179,6 +186,7 @@ export class FlowCache {
     const m = i * META;
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
+    this.tags[i] = this.hash;
     this.meta[m + M_DIR] = dir;
     this.generations[2 * i] = r.generation;
     this.generations[2 * i + 1] = r.pairGeneration;

@@ -85,6 +85,16 @@ const MUTATIONS = [
     tests: ['test/core/xfrm/chain-race.test.ts', 'test/core/xfrm/xfrm-model.test.ts', 'test/core/xfrm/control-side.test.ts'],
   },
   {
+    name: 'bydst-entry-deleted-after-its-key',
+    what: "a key's last state is retired before its bydst entry is deleted, whose key is that state's freed words (the delete misses, the entry stays)",
+    file: CORE + 'xfrm/state-db.ts',
+    from: `    if (last) this.dsts.table.delete(dkey, 0);
+    this.kill(slot); // the record may be poisoned from here on: everything was read above`,
+    to: `    this.kill(slot); // the record may be poisoned from here on: everything was read above
+    if (last) this.dsts.table.delete(dkey, 0);`,
+    tests: ['test/core/xfrm/control-side.test.ts'],
+  },
+  {
     name: 'scan-one-reader-line',
     what: 'the writer looks at the first reader line only when it decides what is safe to free',
     file: CORE + 'shm/epoch.ts',

@@ -4,7 +4,7 @@
 // plain model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue, U64Index, StateRows, Xfrm, anySelector, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
+import { DeadlineQueue, U64Index, StateRows, Xfrm, anySelector, applyXfrmLine, packFlow, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
 import { addr } from './model-helpers.js';
 
 describe('U64Index (u64 serial -> SA number)', () => {
@@ -190,5 +190,57 @@ describe('Policies rebuilt from records', () => {
     expect(x.flushPolicies('out')).toBe([...model.values()].filter((p) => p.dir === 'out').length);
     expect(x.flushPolicies()).toBe([...model.values()].filter((p) => p.dir !== 'out').length);
     for (const p of model.values()) expect(x.spd.get(p.index)).toBeUndefined();
+  });
+});
+
+describe('bydst entries through churn (one thread, retirements freed as soon as they may be)', () => {
+  it('every live state is found on its key, and an emptied key leaves no entry behind', () => {
+    // The race test's control operations without readers: freed records are poisoned within
+    // 256 retirements, so a table entry that still points at a freed record's key is caught.
+    // (It caught one: the last state's bydst entry was deleted after its record was retired,
+    // comparing the key against freed words, and stayed behind.)
+    const KEY = '0x' + '21'.repeat(16) + '01020304';
+    const FLOWS = 48;
+    const dst = Int32Array.of((198 << 24) | (51 << 16) | (100 << 8) | 1, 0, 0, 0);
+    const src = Int32Array.of((192 << 24) | (2 << 8) | 1, 0, 0, 0);
+    const add = (spi: number, reqid: number, extra: string) =>
+      `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi ${spi} reqid ${reqid} mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128 ${extra}`;
+    const x = Xfrm.create({ heap: { initialBytes: 1 << 16, maxBytes: 1 << 28 } });
+    const live = Array.from({ length: FLOWS }, () => [] as number[]);
+    let rng = 0x9e3779b9 ^ 1;
+    const rand = (n: number) => {
+      rng ^= rng << 13;
+      rng ^= rng >>> 17;
+      rng ^= rng << 5;
+      return (rng >>> 0) % n;
+    };
+    let nextSpi = 0;
+    for (let op = 0; op < 20_000; op++) {
+      const i = rand(FLOWS);
+      const kind = rand(3);
+      if (kind === 0 && live[i].length < 4) {
+        const spi = 0x1000 + i * 8 + (nextSpi++ % 8);
+        if (!live.some((l) => l.includes(spi))) {
+          applyXfrmLine(x, add(spi, i + 1, rand(2) === 0 ? `sel src 10.1.0.${i}/32` : ''));
+          live[i].push(spi);
+        }
+      } else if (kind === 1 && live[i].length > 0) {
+        applyXfrmLine(x, `ip xfrm state delete src 192.0.2.1 dst 198.51.100.1 proto esp spi ${live[i].shift()}`);
+      } else if (kind === 2 && live[i].length > 0) {
+        const spi = live[i][rand(live[i].length)];
+        applyXfrmLine(x, add(spi, i + 1, `sel src 10.1.0.${i}/${rand(2) === 0 ? 32 : 24}`).replace('state add', 'state update')); // still the key's flow
+      }
+      if (op % 50 === 0) {
+        for (let k = 0; k < FLOWS; k++) {
+          // A live key is found (its generation is not 0), and its states on it by SPI.
+          expect(x.sad.chainGen(4, dst, 0, src, 0, k + 1, 50, 1) !== 0n).toBe(live[k].length > 0);
+          const any = packFlow({ family: 4, src: addr(`10.1.0.${k}`), dst: addr('10.2.0.1'), proto: 17, sport: 1, dport: 2 });
+          for (const spi of live[k]) expect(x.sad.bydst(4, dst, 0, src, 0, k + 1, 50, 1, spi, any, 0)).not.toBe(-1);
+        }
+      }
+    }
+    for (let k = 0; k < FLOWS; k++) for (const spi of live[k]) x.deleteState(addr('198.51.100.1'), spi);
+    const bydst = (x.sad as unknown as { dsts: { table: { size: number } } }).dsts.table;
+    expect(bydst.size).toBe(0); // every emptied key took its entry with it
   });
 });

@@ -794,12 +794,12 @@ export class StateDb extends StateDbView {
     this.spis.delete(this.idKeyAt(slot), 0);
     this.dsts.unlink(dkey, slot);
     this.srcs.unlink(this.srcKeyAt(slot), slot);
-    this.kill(slot); // the record may be poisoned from here on: everything was read above
     if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
-    if (--this.heap.i32[chain + CHAIN_STATES] === 0) {
-      this.dsts.table.delete(dkey, 0);
-      retireWith(this.reclaimer, this.heap, chain, CHAIN_BLOCK_WORDS);
-    }
+    const last = --this.heap.i32[chain + CHAIN_STATES] === 0;
+    // The key's entry compares its key against this record's words: it goes before the record.
+    if (last) this.dsts.table.delete(dkey, 0);
+    this.kill(slot); // the record may be poisoned from here on: everything was read above
+    if (last) retireWith(this.reclaimer, this.heap, chain, CHAIN_BLOCK_WORDS);
     retireWith(this.reclaimer, this.heap, runtime, runtimeWords);
     this.bySerial.delete(this.rows.serial[n]);
     this.rows.release(n);

@@ -37,11 +37,11 @@ const MUTATIONS = [
     tests: ['test/core/shm/race.test.ts', 'test/core/xfrm/race.test.ts'],
   },
   {
-    name: 'seal-with-current-token',
-    what: 'retirements are sealed with the token readers may already have reported, not a new one taken after the unlink',
+    name: 'retire-with-current-token',
+    what: 'a retirement takes the token readers may already have reported, not a new one taken after the unlink',
     file: CORE + 'shm/epoch.ts',
-    from: 'private seal(token = this.fns.length > this.sealed ? this.nextToken() : 0n): void {',
-    to: 'private seal(token = this.fns.length > this.sealed ? Atomics.load(this.heap.u64, this.base >> 1) : 0n): void {',
+    from: '    this.tokens.push(this.nextToken());',
+    to: '    this.tokens.push(Atomics.load(this.heap.u64, this.base >> 1));',
     tests: ['test/core/shm/race.test.ts', 'test/core/xfrm/race.test.ts'],
   },
   {

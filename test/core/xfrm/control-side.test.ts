@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeadlineQueue, U64Index, StateRows, Xfrm, anySelector, applyXfrmLine, packFlow, makeSelector, type Policy, type PolicySpec, type StateSpec } from '@xfrm/core';
-import { addr } from './model-helpers.js';
+import { addr, prng } from './model-helpers.js';
 
 describe('U64Index (u64 serial -> SA number)', () => {
   it('agrees with a Map through random sets and deletes, across resizes and wrapped probe runs', () => {
@@ -207,13 +207,8 @@ describe('bydst entries through churn (one thread, retirements freed as soon as 
       `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi ${spi} reqid ${reqid} mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128 ${extra}`;
     const x = Xfrm.create({ heap: { initialBytes: 1 << 16, maxBytes: 1 << 28 } });
     const live = Array.from({ length: FLOWS }, () => [] as number[]);
-    let rng = 0x9e3779b9 ^ 1;
-    const rand = (n: number) => {
-      rng ^= rng << 13;
-      rng ^= rng >>> 17;
-      rng ^= rng << 5;
-      return (rng >>> 0) % n;
-    };
+    const rnd = prng(0x9e3779b8);
+    const rand = (n: number) => Math.floor(rnd() * n);
     let nextSpi = 0;
     for (let op = 0; op < 20_000; op++) {
       const i = rand(FLOWS);

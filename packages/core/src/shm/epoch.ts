@@ -8,10 +8,10 @@
  *   line 1 + r: [counter (u64), registered]   counter 0 = offline, else the token last reported
  *
  * Concurrency contract
- * - The writer (control thread) increments `token` after it unlinked what it retires (one
- *   increment covers every retirement since the last: they are sealed together, at most
- *   every 256 retirements or at a grace period), and reads every reader's counter to decide
- *   what is safe to free.
+ * - The writer (control thread) increments `token` after it unlinked what it retires, and
+ *   reads every reader's counter to decide what is safe to free (every 256 retirements, for
+ *   a large block at once, and at a grace period: reading 64 lines at each retirement was
+ *   most of a large flush's time).
  * - Reader r writes only its own line's counter, on online/quiescent/offline. A line is
  *   claimed either by the reader (`register`, compare-exchange on `registered`) or, for
  *   workers the control thread supervises, by the control thread before the worker starts
@@ -87,15 +87,13 @@ const LARGE_BLOCK_WORDS = 1 << 14;
 export class EpochDomain implements Reclaimer {
   /**
    * The defer queue, as parallel arrays (no object per retirement): what frees item i, its
-   * two numbers, and its token. Items from `sealed` on have no token yet: they get one
-   * token, taken after all of them were unlinked, at the next reclaim or grace period.
+   * two numbers, and the token taken when it was retired (after its unlink).
    */
   private fns: (Freer | (() => void) | undefined)[] = [];
   private as: number[] = [];
   private bs: number[] = [];
   private tokens: bigint[] = [];
   private head = 0;
-  private sealed = 0;
   private sinceReclaim = 0;
   /** Per reader: the counter last seen and when it was first seen (for stall detection). */
   private readonly seen: { counter: bigint; since: number }[];
@@ -141,20 +139,10 @@ export class EpochDomain implements Reclaimer {
     this.fns.push(fn);
     this.as.push(a);
     this.bs.push(b);
-    this.seal();
+    this.tokens.push(this.nextToken());
     // A large heap block (a bucket array a table outgrew) is worth a reclaim of its own.
     const large = fn === (this.heap as unknown) && b >= LARGE_BLOCK_WORDS;
     if (++this.sinceReclaim >= RECLAIM_EVERY || large) this.reclaim();
-  }
-
-  /**
-   * Give the items retired since the last seal the token `token` (a new one by default). The
-   * caller unlinked all of them before the token was taken, which is all QSBR asks: a reader
-   * that reports it has loaded it after every one of those unlinks.
-   */
-  private seal(token = this.fns.length > this.sealed ? this.nextToken() : 0n): void {
-    for (let i = this.sealed; i < this.fns.length; i++) this.tokens.push(token);
-    this.sealed = this.fns.length;
   }
 
   /** Things retired and not yet freed. */
@@ -180,7 +168,6 @@ export class EpochDomain implements Reclaimer {
 
   /** Free everything whose grace period is over; returns how many were freed. */
   reclaim(): number {
-    this.seal();
     this.sinceReclaim = 0;
     if (this.head === this.fns.length) return 0;
     const safe = this.safeToken();
@@ -199,10 +186,9 @@ export class EpochDomain implements Reclaimer {
       this.as = [];
       this.bs = [];
       this.tokens = [];
-      this.head = this.sealed = 0;
+      this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > fns.length) {
       for (const a of [fns, as, bs, tokens]) a.splice(0, this.head);
-      this.sealed -= this.head;
       this.head = 0;
     }
     return n;
@@ -216,7 +202,6 @@ export class EpochDomain implements Reclaimer {
    */
   async synchronize(opts: { timeoutMs?: number } = {}): Promise<void> {
     const token = this.nextToken();
-    this.seal(token); // what was retired before the call is freed at its end
     const started = Date.now();
     for (let spins = 0; !this.passed(token); spins++) {
       if (opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs) {

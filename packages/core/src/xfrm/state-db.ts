@@ -836,20 +836,19 @@ export class StateDb extends StateDbView {
 
   /** The `byspi` key of the record in `slot` (scratch: use before the next call). */
   private idKeyAt(slot: number): Int32Array {
-    const i32 = this.heap.i32;
-    const p = this.arena.payload(slot);
-    const key = this.idKey;
-    for (let w = 0; w < SPI_KEY_WORDS; w++) key[w] = i32[p + S_SPI + w];
-    return key;
+    return this.wordsAt(slot, S_SPI, this.idKey);
   }
 
   /** The `bydst` key of the record in `slot` (scratch). */
   private dstKeyAt(slot: number): Int32Array {
-    const i32 = this.heap.i32;
-    const p = this.arena.payload(slot);
-    const key = this.linkKey;
-    for (let w = 0; w < DST_KEY_WORDS; w++) key[w] = i32[p + S_FAMILY + w];
-    return key;
+    return this.wordsAt(slot, S_FAMILY, this.linkKey);
+  }
+
+  /** `into.length` words of the record in `slot` from `field` (a key that lies in place). */
+  private wordsAt(slot: number, field: number, into: Int32Array): Int32Array {
+    const p = this.arena.payload(slot) + field;
+    into.set(this.heap.i32.subarray(p, p + into.length));
+    return into;
   }
 
   /** The `bysrc` key of the record in `slot` (scratch). */

@@ -114,7 +114,7 @@ export class StateRows {
   }
 }
 
-type Column = Int32Array | Uint32Array | Float64Array | Uint8Array | BigUint64Array;
+type Column = Int32Array | Float64Array | Uint8Array | BigUint64Array;
 
 /** A copy of `a`, `length` long. */
 function grown<T extends Column>(a: T, length: number): T {

@@ -159,7 +159,8 @@ const MUTATIONS = [
     name: 'update-without-shadow-bump',
     what: 'a state update does not move its bydst key\'s shadow generation',
     file: CORE + 'xfrm/state-db.ts',
-    from: '    Atomics.add(this.heap.u64, chain >> 1, 1n);',
+    from: `    // their bundles as an add would (after the switch, like every generation move).
+    this.moveChain(chain);`,
     to: '',
     tests: ['test/core/xfrm/coherency.test.ts'],
   },
@@ -252,6 +253,79 @@ const MUTATIONS = [
     tests: ['test/core/esp/native-aead.test.ts'],
   },
 ];
+
+// The change counts (change-epoch.ts): a queue skips every check while they stand still.
+MUTATIONS.push(
+  {
+    name: 'kill-without-change-count',
+    what: "a state's delete moves its genid but not the SAD's change count (queues keep using it unchecked)",
+    file: CORE + 'xfrm/state-db.ts',
+    from: `    this.bump(slot);
+    this.changed();`,
+    to: '    this.bump(slot);',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'chain-move-without-change-count',
+    what: "a key's chain generation moves (a shadowing add, an update) without the SAD's change count",
+    file: CORE + 'xfrm/state-db.ts',
+    from: `    Atomics.add(this.heap.u64, chain >> 1, 1n);
+    this.changed();`,
+    to: '    Atomics.add(this.heap.u64, chain >> 1, 1n);',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'policy-change-without-change-count',
+    what: "a direction's generation moves without the SPD's change count",
+    file: CORE + 'xfrm/policy-db.ts',
+    from: `    Atomics.add(this.heap.u64, (this.root + ROOT_GEN) / 2 + d, 1n);
+    this.changed();`,
+    to: '    Atomics.add(this.heap.u64, (this.root + ROOT_GEN) / 2 + d, 1n);',
+    tests: ['test/core/xfrm/change-epoch.test.ts'],
+  },
+  {
+    name: 'pair-move-without-change-count',
+    what: "a precise policy's pair generation moves without the SPD's change count",
+    file: CORE + 'xfrm/policy-db.ts',
+    from: `    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);
+    this.changed();`,
+    to: '    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);',
+    tests: ['test/core/xfrm/change-epoch.test.ts'],
+  },
+  {
+    name: 'section-not-counted',
+    what: 'a quiescent state does not start a new section: a queue never rereads the change counts',
+    file: CORE + 'shm/epoch.ts',
+    from: `    Atomics.store(this.u64, this.line >> 1, Atomics.load(this.u64, this.base >> 1));
+    this.sections++;`,
+    to: '    Atomics.store(this.u64, this.line >> 1, Atomics.load(this.u64, this.base >> 1));',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'change-epoch-ignores-sad',
+    what: "a reader's epoch moves with the SPD's change count only",
+    file: CORE + 'xfrm/change-epoch.ts',
+    from: 'if (a !== this.spdSeen || b !== this.sadSeen) {',
+    to: 'if (a !== this.spdSeen) {',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
+    name: 'context-checked-once-ever',
+    what: 'an SA context checked in any epoch is used unchecked in later ones',
+    file: CORE + 'esp/sa-context.ts',
+    from: 'hit.checked === epoch && !this.opts.perPacketSetup',
+    to: 'hit.checked !== 0 && !this.opts.perPacketSetup',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/workers/jamal.test.ts'],
+  },
+  {
+    name: 'flow-entry-checked-once-ever',
+    what: 'a flow cache entry checked in any epoch is used unchecked in later ones',
+    file: 'packages/workers/src/flow-cache.ts',
+    from: '(epoch !== 0 && this.checked[i] === epoch)',
+    to: '(epoch !== 0 && this.checked[i] !== 0)',
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/workers/jamal.test.ts'],
+  },
+);
 
 const build = () => {
   execFileSync('node', ['packages/native/build-addon.mjs'], { cwd: root, stdio: 'pipe' }); // C mutations need the addon rebuilt

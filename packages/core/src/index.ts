@@ -28,6 +28,7 @@ export * from './xfrm/lifetime.js';
 export * from './xfrm/bundle.js';
 export * from './xfrm/acquire.js';
 export { DeadlineQueue } from './xfrm/deadline-queue.js';
+export { ChangeEpoch } from './xfrm/change-epoch.js';
 export * from './xfrm/xfrm.js';
 export { tokenize, XfrmSyntaxError, type Token } from './config/ip-xfrm-tokens.js';
 export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from './config/ip-xfrm-parse.js';

@@ -13,7 +13,9 @@
  * about 2 % on sets that drew five or more; two-way, 9-13 %; direct-mapped, 12 % at 512. With
  * two choices a set overflows only when both of a flow's sets are full.) A probe compares keys
  * first (local memory) and the generations only of the entry whose key matches; a hit is used
- * only while the generations it was built under hold.
+ * only while the generations it was built under hold. An entry remembers the ChangeEpoch in
+ * which it last found them holding: in the same epoch (neither table changed since) the check
+ * is skipped, so a hit without churn reads no shared memory at all.
  */
 import {
 
@@ -73,6 +75,8 @@ export class FlowCache {
   private hash = 0;
   /** Per entry: its flow's hash, compared before its key (a miss rejects eight ways cheaply). */
   private readonly tags: Int32Array;
+  /** Per entry: the ChangeEpoch in which its generations were last seen to hold (0: never). */
+  private readonly checked: Float64Array;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= WAYS && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
@@ -87,6 +91,7 @@ export class FlowCache {
     this.mask = capacity - WAYS;
     this.lastUse = new Uint32Array(capacity);
     this.tags = new Int32Array(capacity);
+    this.checked = new Float64Array(capacity);
   }
 
   /** Bytes the cache holds (fixed at construction). */
@@ -99,7 +104,8 @@ export class FlowCache {
       this.genids.byteLength +
       this.chains.byteLength +
       this.lastUse.byteLength +
-      this.tags.byteLength
+      this.tags.byteLength +
+      this.checked.byteLength
     );
   }
 
@@ -115,14 +121,15 @@ export class FlowCache {
 
   /**
    * The entry for the packed flow in direction `dir` if it is present and still valid, or -1.
-   * Counts hits and misses.
+   * `epoch` is the reader's ChangeEpoch now (0: none, check every time). Counts hits and misses.
    */
-  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array): number {
+  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, epoch = 0): number {
     this.stale = -1;
     let i = this.find(this.setOf(flow), dir, flow);
     if (i < 0) i = this.find(this.setB, dir, flow);
     if (i >= 0) {
-      if (this.valid(spd, sad, dir, i)) {
+      if ((epoch !== 0 && this.checked[i] === epoch) || this.valid(spd, sad, dir, i)) {
+        this.checked[i] = epoch;
         this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
         this.hits++;
         return i;
@@ -175,10 +182,10 @@ export class FlowCache {
 
   /**
    * Remember what `resolveInto` left in `r` (its RESOLVED_* `kind`; not an ACQUIRE, which is
-   * asked again), under the policy generations it read. Returns the entry index, or -1.
-   * Copies what it keeps: nothing is allocated.
+   * asked again), under the policy generations it read, which it read in ChangeEpoch `epoch`
+   * (0: none). Returns the entry index, or -1. Copies what it keeps: nothing is allocated.
    */
-  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch): number {
+  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch, epoch = 0): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
     const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow), this.setB);
     this.stale = -1;
@@ -187,6 +194,7 @@ export class FlowCache {
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
     this.tags[i] = this.hash;
+    this.checked[i] = epoch;
     this.meta[m + M_DIR] = dir;
     this.generations[2 * i] = r.generation;
     this.generations[2 * i + 1] = r.pairGeneration;

@@ -9,6 +9,7 @@
  * words and counter line (queue-layout.ts). Nothing is allocated per packet on a cache hit.
  */
 import {
+  ChangeEpoch,
   EpochReader,
   EspEngine,
   FLOW_WORDS,
@@ -83,6 +84,8 @@ export class QueuePath {
   readonly c: number;
   readonly line: number;
   readonly reader: EpochReader;
+  /** Whether the tables changed since this queue last checked what it caches (change-epoch.ts). */
+  readonly changes: ChangeEpoch;
   /** A per-queue ACQUIRE the last output() raised while it sent on a fallback SA. */
   queueAcquire: AcquireRequest | undefined;
   private readonly notices: NoticeRing;
@@ -99,7 +102,15 @@ export class QueuePath {
     this.heap = HeapView.attach(t.xfrm.heap);
     this.spd = PolicyDbView.attach(this.heap, t.xfrm.spd);
     this.sad = StateDbView.attach(this.heap, t.xfrm.sad);
-    this.engine = new EspEngine(this.spd, this.sad, { backend: aeadBackend(t.backend), perPacketSetup: t.perPacketSetup, queue: t.queue, batchSeals: true });
+    this.reader = EpochReader.attach(this.heap, t.xfrm.epochs, t.reader); // claimed by the control thread: nothing leaks if we die
+    this.changes = new ChangeEpoch(this.reader, this.spd, this.sad);
+    this.engine = new EspEngine(this.spd, this.sad, {
+      backend: aeadBackend(t.backend),
+      perPacketSetup: t.perPacketSetup,
+      queue: t.queue,
+      batchSeals: true,
+      changes: this.changes,
+    });
     this.seals = this.engine.sealBatch;
     this.cache = new FlowCache(t.flowCacheSize);
     this.control = new Int32Array(t.control);
@@ -108,7 +119,6 @@ export class QueuePath {
     this.line = L.CTRL_LINE * (1 + t.queue);
     this.counters = new Float64Array(t.counters);
     this.c = L.COUNTER_LINE * t.queue;
-    this.reader = EpochReader.attach(this.heap, t.xfrm.epochs, t.reader); // claimed by the control thread: nothing leaks if we die
     Atomics.add(this.control, this.line + L.Q_STARTS, 1);
     this.counters[this.c + L.C_CACHE_CAPACITY] = this.cache.capacity;
   }
@@ -145,7 +155,8 @@ export class QueuePath {
     writePacketFlow(data, 0, info, this.flow, 0);
     if (t.mapClassifier) return this.mapOutput(data, len, out);
     this.lookups++;
-    let i = cache.lookup(this.spd, this.sad, OUT, this.flow);
+    const epoch = this.changes.current();
+    let i = cache.lookup(this.spd, this.sad, OUT, this.flow, epoch);
     if (i < 0) {
       const scratch = this.scratch;
       const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, t.queue); // reads the generations first
@@ -160,7 +171,7 @@ export class QueuePath {
         this.queueAcquire = scratch.acquire;
         return engine.encapsulate(scratch.states, data, 0, len, out, 0, 0, scratch.count, info);
       }
-      i = cache.install(OUT, this.flow, kind, scratch);
+      i = cache.install(OUT, this.flow, kind, scratch, epoch);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;

@@ -79,6 +79,16 @@ describe('xfrm tables under churn, real reader threads', () => {
       }
       x.epochs.reclaim();
       await new Promise((r) => setImmediate(r));
+      if (rand(8) === 0) {
+        // Deletes alone, then quiet: nothing else moves a change count, so a delete that did
+        // not would leave readers using its states unchecked after they are freed (poison).
+        for (let i = 0; i < FLOWS; i++) {
+          if (live[i].length > 0) applyXfrmLine(x, `ip xfrm state delete src 192.0.2.1 dst 198.51.100.1 proto esp spi ${live[i].shift()}`);
+        }
+        await new Promise((r) => setTimeout(r, 2));
+        x.epochs.reclaim();
+        await new Promise((r) => setTimeout(r, 2));
+      }
     }
     Atomics.store(ctl, 0, 1);
     await Promise.all(exited);

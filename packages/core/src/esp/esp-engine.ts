@@ -17,11 +17,12 @@ import { ESP_TOO_BIG, espEncapsulate } from './esp-output.js';
 import { inboundPolicyCheck } from './inbound-policy.js';
 import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow, type IpInfo } from './packet.js';
 import { type PolicyDbView } from '../xfrm/policy-db.js';
+import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { replayAccept, replayCheck } from './replay.js';
 import { SaContextCache } from './sa-context.js';
 import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, bitmapWords, chargeLifetime, lifetimeSpent } from '../xfrm/sa-runtime.js';
 import { FLOW_WORDS } from '../xfrm/selector.js';
-import { S_DEAD, type StateDbView } from '../xfrm/state-db.js';
+import { type StateDbView } from '../xfrm/state-db.js';
 import { MAX_TEMPLATES } from '../xfrm/template.js';
 
 /** The packet goes on unchanged (no policy on output; not ESP on input). */
@@ -52,6 +53,11 @@ export interface EspEngineOptions {
    * the caller binds its transmit buffer and flushes before anything reads the packets.
    */
   batchSeals?: boolean;
+  /**
+   * The thread's ChangeEpoch (a queue has one, with its epoch reader): SA contexts are checked
+   * against their records once per epoch instead of once per packet.
+   */
+  changes?: ChangeEpoch;
 }
 
 /** One thread's ESP packet path. */
@@ -97,7 +103,7 @@ export class EspEngine {
     opts: EspEngineOptions = {},
   ) {
     const backend = opts.backend ?? aeadBackend();
-    this.contexts = new SaContextCache(sad, backend, { perPacketSetup: opts.perPacketSetup });
+    this.contexts = new SaContextCache(sad, backend, { perPacketSetup: opts.perPacketSetup, changes: opts.changes });
     this.sealBatch = opts.batchSeals ? backend.batch : undefined;
     this.policyCheck = opts.inboundPolicyCheck ?? true;
     this.queue = opts.queue ?? -1;
@@ -152,9 +158,8 @@ export class EspEngine {
     let len = ilen;
     for (let i = 0; i < n; i++) {
       const slot = states[start + i];
-      const dead = this.sad.field(slot, S_DEAD); // covers the record: read it after
-      if (Atomics.load(this.sad.heap.i32, dead) !== 0) return this.drop(DROP.XfrmOutStateExpired);
-      const sa = this.contexts.get(slot);
+      const sa = this.contexts.live(slot);
+      if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
       const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa.limits);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
@@ -226,9 +231,8 @@ export class EspEngine {
         if (depth === 0) return this.drop(DROP.XfrmInNoStates);
         break; // inner ESP for someone else: deliver it as it is
       }
-      const dead = this.sad.field(slot, S_DEAD); // covers the record: read it after
-      if (Atomics.load(this.sad.heap.i32, dead) !== 0) return this.drop(DROP.XfrmInStateExpired);
-      const sa = this.contexts.get(slot);
+      const sa = this.contexts.live(slot);
+      if (sa === undefined) return this.drop(DROP.XfrmInStateExpired);
       if (natt !== (sa.encapDport !== 0)) return this.drop(DROP.XfrmInStateMismatch);
       const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
       const seqHi = replayCheck(runtime, sa.runtime, sa.replayWindow, sa.esn, seqLo);

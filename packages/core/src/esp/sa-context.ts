@@ -3,12 +3,14 @@
  * read once (mode, addresses, encapsulation, ICV length, salt) plus the AEAD context built
  * once from the key (talk: "ESP Bogosity"). Cached by slot and checked against the record's
  * genid, a u64 that takes a new, never-repeated value whenever the slot's record is written
- * or dies: the check is one 64-bit atomic load per packet, it cannot be fooled by a slot
- * reused 2^32 times (ABA), and a context never outlives its state for long.
+ * or dies: the check is one 64-bit atomic load, it cannot be fooled by a slot reused 2^32
+ * times (ABA), and a context never outlives its state for long. With a ChangeEpoch the check
+ * is made once per epoch, not per packet (change-epoch.ts says why that is enough).
  *
  * Reads shared state records (immutable once published); writes only thread-local memory.
  */
 import { type AeadBackend, type AeadContext } from './aead.js';
+import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { XFRM_INF } from '../xfrm/lifetime.js';
 import { NOTICE_FIRST_USE, type CountLimits } from '../xfrm/sa-runtime.js';
 import {
@@ -16,6 +18,7 @@ import {
   FLAG_USE_TIME,
   S_SERIAL,
   S_ALG,
+  S_DEAD,
   S_DST,
   S_ENCAP_PORTS,
   S_FAMILY,
@@ -63,12 +66,16 @@ export interface SaContext {
   readonly replayWindow: number;
   /** Word offset of the SA's runtime block. */
   readonly runtime: number;
+  /** The ChangeEpoch in which the state was last seen alive with {@link genid} (0: none). */
+  checked: number;
 }
 
 /** Options for {@link SaContextCache}. */
 export interface SaContextOptions {
   /** Ablation: build the AEAD context for every packet instead of once per SA. */
   perPacketSetup?: boolean;
+  /** The reader's ChangeEpoch: check a context's state once per epoch (without: every time). */
+  changes?: ChangeEpoch;
 }
 
 /** A thread's cache of SA contexts. */
@@ -81,10 +88,29 @@ export class SaContextCache {
     private readonly opts: SaContextOptions = {},
   ) {}
 
-  /** The context of the state in `slot`, built if missing or stale. */
-  get(slot: number): SaContext {
-    const genid = this.sad.genid(slot);
+  /**
+   * The context of the state in `slot` if it is alive (built if missing or stale), else
+   * undefined. Checked in the current ChangeEpoch already: returned without reading the record.
+   */
+  live(slot: number): SaContext | undefined {
+    const epoch = this.opts.changes === undefined ? 0 : this.opts.changes.current();
     const hit = this.cache.get(slot);
+    if (hit !== undefined && epoch !== 0 && hit.checked === epoch && !this.opts.perPacketSetup) return hit;
+    // The genid before the dead flag, which a delete sets before it moves the genid: alive
+    // then means alive under this genid.
+    const genid = this.sad.genid(slot);
+    if (Atomics.load(this.sad.heap.i32, this.sad.field(slot, S_DEAD)) !== 0) return undefined;
+    const ctx = this.current(slot, genid, hit);
+    ctx.checked = epoch;
+    return ctx;
+  }
+
+  /** The context of the state in `slot`, built if missing or stale (dead or not). */
+  get(slot: number): SaContext {
+    return this.current(slot, this.sad.genid(slot), this.cache.get(slot));
+  }
+
+  private current(slot: number, genid: bigint, hit: SaContext | undefined): SaContext {
     if (hit !== undefined && hit.genid === genid && !this.opts.perPacketSetup) return hit;
     hit?.aead?.destroy();
     const ctx = this.build(slot, genid);
@@ -166,6 +192,7 @@ export class SaContextCache {
       ivLen: alg === 0 ? 0 : 8,
       replayWindow: i32[p + S_REPLAY_WINDOW],
       runtime: i32[p + S_RUNTIME],
+      checked: 0,
     };
   }
 }

@@ -330,14 +330,23 @@ export class EpochReader {
     this.quiescent();
   }
 
+  /**
+   * How many read-side sections this reader has begun or ended (local, no sharing): it moves
+   * at every quiescent state and offline. A check a reader made in a section whose count it
+   * saw is only as old as that section ({@link ChangeEpoch} relies on it).
+   */
+  sections = 0;
+
   /** Report that this reader holds no reference into shared tables right now. */
   quiescent(): void {
     Atomics.store(this.u64, this.line >> 1, Atomics.load(this.u64, this.base >> 1));
+    this.sections++;
   }
 
   /** Stop reading (e.g. before parking): this reader no longer delays anyone. */
   offline(): void {
     Atomics.store(this.u64, this.line >> 1, OFFLINE);
+    this.sections++;
   }
 
   /** Go offline and give the line back. */

@@ -133,7 +133,8 @@ const ROOT_LIST = 10;
 const ROOT_LINEAR = 13;
 const ROOT_PAIRS = 14;
 const ROOT_SEED = 15;
-const ROOT_WORDS = 16;
+const ROOT_CHANGES = 16; // u64
+const ROOT_WORDS = 18;
 /** Pair generation words per direction (a power of two): 32 KiB each. */
 export const PAIR_WORDS = 4096;
 
@@ -182,6 +183,15 @@ export class PolicyDbView {
   /** The generation of a direction's policies (u64); it moves on every change but a precise policy's. */
   generation(dir: number): bigint {
     return Atomics.load(this.heap.cover64(this.root + ROOT_WORDS), (this.root + ROOT_GEN) / 2 + dir);
+  }
+
+  /**
+   * The SPD's change count (u64): it moves after every move of a direction's generation or of
+   * a pair generation, never before. A reader that read it, then checked generations, and
+   * later reads it unchanged knows the check still holds (ChangeEpoch).
+   */
+  changes(): bigint {
+    return Atomics.load(this.heap.cover64(this.root + ROOT_WORDS), (this.root + ROOT_CHANGES) >> 1);
   }
 
   /** The u64 index of the pair generation word of the address pair at `pair[p .. p+8)` (src then dst words). */
@@ -621,11 +631,18 @@ export class PolicyDb extends PolicyDbView {
     }
     writeAddressPair(this.pairScratch, 0, s.src, s.dst);
     Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);
+    this.changed();
   }
 
   /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */
   private bumpGeneration(d: number): void {
     Atomics.add(this.heap.u64, (this.root + ROOT_GEN) / 2 + d, 1n);
+    this.changed();
+  }
+
+  /** After every generation move (see {@link PolicyDbView.changes}). */
+  private changed(): void {
+    Atomics.add(this.heap.u64, (this.root + ROOT_CHANGES) >> 1, 1n);
   }
 
   invalidateAll(): void {

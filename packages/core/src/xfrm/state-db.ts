@@ -157,6 +157,8 @@ export interface StateDbDescription {
   readonly byspi: number;
   readonly bydst: number;
   readonly bysrc: number;
+  /** Heap offset of the SAD's change count (u64, {@link StateDbView.changes}). */
+  readonly changes: number;
 }
 
 /** Options for {@link StateDb.create}. */
@@ -256,7 +258,7 @@ export class StateDbView {
     /** The heap the database lives in. */
     readonly heap: HeapView,
     arena: ArenaView,
-    protected readonly tables: { byspi: number; bydst: number; bysrc: number },
+    protected readonly tables: { byspi: number; bydst: number; bysrc: number; changes: number },
   ) {
     this.arena = arena;
   }
@@ -284,6 +286,16 @@ export class StateDbView {
     key[2] = family;
     for (let w = 0; w < 4; w++) key[3 + w] = dst[d + w];
     return HashTable.lookupIn(this.heap, this.tables.byspi, key, 0);
+  }
+
+  /**
+   * The SAD's change count (u64): it moves after every move of a state's genid or of a key's
+   * chain generation, never before. A reader that read it, then checked a genid or chain
+   * generation, and later reads it unchanged knows the check still holds (ChangeEpoch).
+   */
+  changes(): bigint {
+    const at = this.tables.changes;
+    return Atomics.load(this.heap.cover64(at + 2), at >> 1);
   }
 
   /** The genid `bydst` read from the state it returned (before it checked it was alive). */
@@ -482,6 +494,7 @@ export class StateDb extends StateDbView {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
       bysrc: bysrc.describe().offset,
+      changes: heap.alloc(2),
     });
     this.spis = spis;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_FAMILY);
@@ -534,7 +547,7 @@ export class StateDb extends StateDbView {
     this.spis.insert(this.idKeyAt(slot), 0, slot, this.field(slot, S_SPI));
     // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
     // after the link: a bundle that read the generation before it looked will see the change.
-    Atomics.add(this.heap.u64, chain >> 1, 1n);
+    this.moveChain(chain);
     return state;
   }
 
@@ -580,7 +593,7 @@ export class StateDb extends StateDbView {
     this.keep(n, slot, state);
     // The new selector may cover flows that an older state on this key serves now: stale
     // their bundles as an add would (after the switch, like every generation move).
-    Atomics.add(this.heap.u64, chain >> 1, 1n);
+    this.moveChain(chain);
     return state;
   }
 
@@ -810,6 +823,7 @@ export class StateDb extends StateDbView {
     const extra = this.heap.i32[this.field(slot, S_EXTRA)];
     Atomics.store(this.heap.i32, this.field(slot, S_DEAD), 1);
     this.bump(slot);
+    this.changed();
     this.arena.retire(slot, this.reclaimer);
     if (extra !== 0) retireWith(this.reclaimer, this.heap, extra, X_WORDS);
   }
@@ -817,6 +831,17 @@ export class StateDb extends StateDbView {
   private bump(slot: number): void {
     const at = this.field(slot, S_GENID);
     Atomics.store(this.heap.u64, at >> 1, ++this.genids);
+  }
+
+  /** Move a bydst key's chain generation (its block at `chain`), then the change count. */
+  private moveChain(chain: number): void {
+    Atomics.add(this.heap.u64, chain >> 1, 1n);
+    this.changed();
+  }
+
+  /** After every genid or chain generation move (see {@link StateDbView.changes}). */
+  private changed(): void {
+    Atomics.add(this.heap.u64, this.tables.changes >> 1, 1n);
   }
 
   /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state), its state count raised. */

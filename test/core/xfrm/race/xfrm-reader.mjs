@@ -1,9 +1,12 @@
 // An xfrm race-test reader: resolves flows through the SPD and the SAD (tuple space groups,
 // bydst chains, shadow generations), holds the bundles across quiescent points and parking
-// (as a flow cache does) and revalidates them, looks SPIs up in byspi, while the control
-// thread churns every kind of change. Counts every invariant violation with Atomics.
+// (as a flow cache does) and revalidates them, once per ChangeEpoch as a queue does (a held
+// bundle checked in the current epoch is used unchecked: it must still name live-or-retired,
+// never freed, records of the same SAs), looks SPIs up in byspi, while the control thread
+// churns every kind of change. Counts every invariant violation with Atomics.
 import { workerData } from 'node:worker_threads';
 import {
+  ChangeEpoch,
   EpochReader,
   HeapView,
   POISON,
@@ -23,11 +26,12 @@ const heap = HeapView.attach(xfrm.heap);
 const spd = PolicyDbView.attach(heap, xfrm.spd);
 const sad = StateDbView.attach(heap, xfrm.sad);
 const reader = EpochReader.register(heap, xfrm.epochs);
+const changes = new ChangeEpoch(reader, spd, sad);
 const OUT = 1;
 const packed = Array.from({ length: flows }, (_, i) =>
   packFlow({ family: 4, src: { family: 4, words: [(10 << 24) | (1 << 16) | i, 0, 0, 0] }, dst: { family: 4, words: [(10 << 24) | (2 << 16) | i, 0, 0, 0] }, proto: 17, sport: 1000, dport: 53 }),
 );
-/** Held bundles, by flow: the bundle and the SA identities its states had when resolved. */
+/** Held bundles, by flow: the bundle, the SA identities its states had when resolved, the epoch it was last found valid in. */
 const held = new Array(flows);
 const dst = Int32Array.of((198 << 24) | (51 << 16) | (100 << 8) | 1, 0, 0, 0);
 
@@ -52,8 +56,10 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
     for (let n = 0; n < 64; n++) {
       const i = rand() % flows;
       const h = held[i];
-      if (h !== undefined && bundleValid(spd, sad, h.bundle)) {
+      const epoch = changes.current();
+      if (h !== undefined && (h.epoch === epoch || bundleValid(spd, sad, h.bundle))) {
         // Valid: nothing it was built from changed, so the states are the same SAs.
+        h.epoch = epoch;
         Atomics.add(ctl, HELD_CHECKS, 1);
         for (let s = 0; s < h.bundle.states.length; s++) {
           const slot = h.bundle.states[s];
@@ -73,7 +79,7 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
           serials.push(sad.serialOf(r.bundle.states[s]));
         }
         // Keep copies, as a flow cache does (the bundle's arrays may be scratch).
-        held[i] = { bundle: { ...r.bundle, states: r.bundle.states.slice(), genids: r.bundle.genids.slice(), chains: r.bundle.chains.slice() }, serials };
+        held[i] = { bundle: { ...r.bundle, states: r.bundle.states.slice(), genids: r.bundle.genids.slice(), chains: r.bundle.chains.slice() }, serials, epoch };
       } else {
         held[i] = undefined;
       }

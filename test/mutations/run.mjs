@@ -254,6 +254,15 @@ const MUTATIONS = [
   },
 ];
 
+MUTATIONS.push({
+  name: 'checksum-one-fold',
+  what: 'the outer IPv4 header checksum folds its carries once (wrong when the first fold carries again)',
+  file: CORE + 'esp/packet.ts',
+  from: '    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;',
+  to: '    sum = ~sum & 0xffff;',
+  tests: ['test/core/esp/wire.test.ts'],
+});
+
 // The change counts (change-epoch.ts): a queue skips every check while they stand still.
 MUTATIONS.push(
   {

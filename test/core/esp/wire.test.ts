@@ -3,7 +3,7 @@
 // RFC 3948 allows 0 only over IPv4), and a 6in6 tunnel copies the inner flow label as Linux
 // does (RFC 6437: flows stay distinguishable for ECMP).
 import { describe, expect, it } from 'vitest';
-import { aeadBackend, newIpInfo, parseIp } from '@xfrm/core';
+import { aeadBackend, ipv4Checksum, newIpInfo, parseIp, writeOuterHeader } from '@xfrm/core';
 import { pair, udpPacket } from './helpers.js';
 
 const KEY = '0x' + '5a'.repeat(16) + 'c0ffee01';
@@ -60,6 +60,38 @@ describe('ESP on the wire', () => {
       udpPacket('10.1.0.5', '10.2.3.4', 33),
     );
     expect((wire[26] << 8) | wire[27]).toBe(0);
+  });
+
+  it('the IPv4 outer header checksum verifies, whatever the addresses, TOS, DF, id and length', () => {
+    // Written from the values, not read back: check it the way a receiver does (RFC 1071).
+    const b = new Uint8Array(20);
+    let rng = 0x12345678;
+    const rand = () => {
+      rng ^= rng << 13;
+      rng ^= rng >>> 17;
+      rng ^= rng << 5;
+      return rng >>> 0;
+    };
+    const verifies = () => {
+      let sum = 0;
+      for (let i = 0; i < 20; i += 2) sum += (b[i] << 8) | b[i + 1];
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return sum === 0xffff;
+    };
+    const ones = Int32Array.of(-1);
+    const check = () => {
+      expect(verifies(), `header ${Buffer.from(b).toString('hex')}`).toBe(true);
+      expect((b[10] << 8) | b[11]).toBe(ipv4Checksum(b, 0, 20)); // and equals the byte-wise sum
+    };
+    // Every id with every other word at its largest: the sums whose first fold carries again.
+    for (let id = 0; id < 0x10000; id++) {
+      writeOuterHeader(b, 0, 4, ones, 0, ones, 0, 65515, 50, 0xff, true, id);
+      if (!verifies()) check();
+    }
+    for (let n = 0; n < 2000; n++) {
+      writeOuterHeader(b, 0, 4, Int32Array.of(rand() | 0), 0, Int32Array.of(rand() | 0), 0, rand() % 65516, n & 1 ? 50 : 17, rand() & 0xff, (n & 2) !== 0, rand());
+      check();
+    }
   });
 
   it('a 6in6 tunnel copies the inner flow label to the outer header; 4in6 leaves it 0', () => {

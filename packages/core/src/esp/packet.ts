@@ -210,6 +210,8 @@ export function writeOuterHeader(
 ): number {
   if (family === 4) {
     const total = 20 + payloadLength;
+    const a = src[s];
+    const z = dst[d];
     b[off] = 0x45;
     b[off + 1] = tos;
     b[off + 2] = total >> 8;
@@ -220,10 +222,16 @@ export function writeOuterHeader(
     b[off + 7] = 0;
     b[off + 8] = 64;
     b[off + 9] = proto;
-    b[off + 10] = b[off + 11] = 0;
-    putWord(b, off + 12, src[s]);
-    putWord(b, off + 16, dst[d]);
-    setIpv4Checksum(b, off);
+    putWord(b, off + 12, a);
+    putWord(b, off + 16, z);
+    // The checksum from the values just written (RFC 1071 sum of the ten 16-bit words), not
+    // read back from the bytes: this header is written once per packet.
+    let sum = ((0x45 << 8) | tos) + total + (id & 0xffff) + (df ? 0x4000 : 0) + ((64 << 8) | proto);
+    sum += (a >>> 16) + (a & 0xffff) + (z >>> 16) + (z & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+    b[off + 10] = sum >> 8;
+    b[off + 11] = sum & 0xff;
     return 20;
   }
   b[off] = 0x60 | (tos >> 4);

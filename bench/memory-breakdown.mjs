@@ -36,7 +36,6 @@ const stateParts = {
   'records (arena)': sad.arena.bytes,
   'byspi table': sad.spis.bytes,
   'bydst table': sad.dsts.table.bytes,
-  'bysrc table': sad.srcs.table.bytes,
   'chain blocks (one per bydst key)': sad.dsts.table.size * 24,
   'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
 };

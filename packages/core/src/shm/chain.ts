@@ -1,7 +1,7 @@
 /**
  * Chained tables: a hash table maps a key to the first record of a singly linked chain of
  * arena records (through a `next` field in each record). Policies that share an address
- * pair, and states that share a `bydst` or `bysrc` key, live in such chains.
+ * pair, and states that share a `bydst` key, live in such chains.
  *
  * Concurrency contract (RCU list, one writer)
  * - Writes: the control thread. A record is filled, its `next` set, and only then linked,
@@ -11,8 +11,8 @@
  *   reader standing on it walks on; the caller retires the record through the epoch domain.
  * - Reads: any thread; `next` is read with `Atomics.load`.
  * - An optional `prev` field is the writer's alone (readers never look at it): it makes
- *   unlinking O(1) in chains that grow long, such as every SA of a gateway's one local
- *   address on its `bysrc` chain.
+ *   unlinking O(1) in chains that grow long, such as a `bydst` key with ten thousand SAs
+ *   behind one policy.
  * - The first slot is the table's value, or (with `headWord`) word `headWord` of a block the
  *   table's value points at: a key that needs a block of its own anyway (the SAD's `bydst`
  *   keys, for their shadow generation) then costs one table entry, not two. The block is

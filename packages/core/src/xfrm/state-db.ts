@@ -1,8 +1,8 @@
 /**
- * The security association database (SAD): states (SAs) and their three lookups, as the
+ * The security association database (SAD): states (SAs) and their two lookups, as the
  * talk's "xfrm_state hash tables": `byspi` (dst, spi, proto) for input, `bydst` (dst, src,
- * reqid, proto, mode) for building output bundles from templates, `bysrc` (src) for flushes
- * and monitoring.
+ * reqid, proto, mode) for building output bundles from templates. (Linux's third, `bysrc`,
+ * serves lookups this dataplane does not make; flushes and listings walk the SA numbers.)
  *
  * Shared layout (int32 words)
  *   state record (arena): configuration, immutable once published except `genid` and `dead`
@@ -10,8 +10,8 @@
  *     names the SA for its whole life (kept by updates, never reused); `genid` names this
  *     record's version and takes a new, larger value from one u64 counter at every write,
  *     so an equality check never meets an old value again (no ABA in a gateway's lifetime).
- *     `bydst` and `bysrc` chains run through S_NEXT_DST and S_NEXT_SRC; a `bydst` chain is
- *     newest first, so the first live state is the one to use.
+ *     `bydst` chains run through S_NEXT_DST; a chain is newest first, so the first live state
+ *     is the one to use.
  *   chain block (heap, one per `bydst` key, the key's `bydst` value; CHAIN_* below): the
  *     key's shadow generation, its queue-bound state count, its first state.
  *   control side (not shared): what no reader needs (time limits, configured counters,
@@ -156,7 +156,6 @@ export interface StateDbDescription {
   readonly arena: ArenaDescription;
   readonly byspi: number;
   readonly bydst: number;
-  readonly bysrc: number;
   /** Heap offset of the SAD's change count (u64, {@link StateDbView.changes}). */
   readonly changes: number;
 }
@@ -186,25 +185,23 @@ export const S_MODE = 17;
 export const S_FLAGS = 18;
 export const S_REPLAY_WINDOW = 19;
 export const S_NEXT_DST = 20;
-export const S_NEXT_SRC = 21;
-export const S_ALG = 22;
-export const S_ICV = 23;
-export const S_KEYLEN = 24;
-export const S_KEY = 25; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 34; // sport << 16 | dport; 0 without encapsulation
+export const S_ALG = 21;
+export const S_ICV = 22;
+export const S_KEYLEN = 23;
+export const S_KEY = 24; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 33; // sport << 16 | dport; 0 without encapsulation
 /**
  * Heap offset of the state's extras block (X_* below: its byte and packet limits, selector and
  * NAT-OA), 0 when it has none of them (no count limits, the any selector, no original address:
  * most states). Allocated before the record is published, retired with it; read when a
  * queue builds the SA's context, and by a lookup of a state with a selector.
  */
-export const S_EXTRA = 35;
-export const S_RUNTIME = 36;
-export const S_DEAD = 37;
+export const S_EXTRA = 34;
+export const S_RUNTIME = 35;
+export const S_DEAD = 36;
 const S_PREV_DST = S_DEAD + 1;
-const S_PREV_SRC = S_PREV_DST + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
-export const S_REFCNT = S_PREV_SRC + 1;
+export const S_REFCNT = S_PREV_DST + 1;
 /**
  * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
  * words 0-1), how many of its states are bound to a queue (word 2, read by queues), how many
@@ -258,7 +255,7 @@ export class StateDbView {
     /** The heap the database lives in. */
     readonly heap: HeapView,
     arena: ArenaView,
-    protected readonly tables: { byspi: number; bydst: number; bysrc: number; changes: number },
+    protected readonly tables: { byspi: number; bydst: number; changes: number },
   ) {
     this.arena = arena;
   }
@@ -471,14 +468,12 @@ export class StateDb extends StateDbView {
   private readonly bySerial = new U64Index();
   private readonly spis: HashTable;
   private readonly dsts: Chains;
-  private readonly srcs: Chains;
   /** Last genid and serial given (u64 counters: 2^64 changes is beyond any gateway's life). */
   private genids = 0n;
   private serials = 0n;
   /** Key scratch for the control thread's own lookups and unlinks (filled from records). */
   private readonly idKey = new Int32Array(SPI_KEY_WORDS);
   private readonly linkKey = new Int32Array(DST_KEY_WORDS);
-  private readonly srcKeyScratch = new Int32Array(5);
   private readonly extraScratch = new Int32Array(X_WORDS);
 
   private constructor(
@@ -489,16 +484,13 @@ export class StateDb extends StateDbView {
   ) {
     const spis = HashTable.create(heap, reclaimer, { keyWords: SPI_KEY_WORDS, external: true });
     const bydst = HashTable.create(heap, reclaimer, { keyWords: DST_KEY_WORDS, external: true });
-    const bysrc = HashTable.create(heap, reclaimer, { keyWords: 5 });
     super(heap, arena, {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
-      bysrc: bysrc.describe().offset,
       changes: heap.alloc(2),
     });
     this.spis = spis;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_FAMILY);
-    this.srcs = new Chains(heap, arena, bysrc, S_NEXT_SRC, S_PREV_SRC);
   }
 
   /** Create an empty SAD in `heap`; retired memory is freed through `reclaimer`. */
@@ -543,7 +535,6 @@ export class StateDb extends StateDbView {
     if (state.pcpuNum !== undefined) Atomics.add(this.heap.i32, chain + CHAIN_PCPU, 1);
     this.heap.i32[this.field(slot, S_CHAIN)] = chain; // before the record is linked
     this.dsts.linkAfter(dkey, -1, slot); // newest first
-    this.srcs.linkAfter(this.srcKeyAt(slot), -1, slot);
     this.spis.insert(this.idKeyAt(slot), 0, slot, this.field(slot, S_SPI));
     // Rule shadowing: every state on this bydst key may now lose to the new one. One store,
     // after the link: a bundle that read the generation before it looked will see the change.
@@ -587,7 +578,6 @@ export class StateDb extends StateDbView {
     const slot = this.arena.alloc();
     this.writeRecord(slot, state, runtime, chain, n);
     this.dsts.substitute(this.dstKeyAt(slot), oldSlot, slot);
-    this.srcs.substitute(this.srcKeyAt(slot), oldSlot, slot);
     this.spis.replace(this.idKeyAt(slot), 0, slot, this.field(slot, S_SPI));
     this.kill(oldSlot);
     this.keep(n, slot, state);
@@ -806,7 +796,6 @@ export class StateDb extends StateDbView {
     const dkey = this.dstKeyAt(slot);
     this.spis.delete(this.idKeyAt(slot), 0);
     this.dsts.unlink(dkey, slot);
-    this.srcs.unlink(this.srcKeyAt(slot), slot);
     if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
     const last = --this.heap.i32[chain + CHAIN_STATES] === 0;
     // The key's entry compares its key against this record's words: it goes before the record.
@@ -874,16 +863,6 @@ export class StateDb extends StateDbView {
     const p = this.arena.payload(slot) + field;
     into.set(this.heap.i32.subarray(p, p + into.length));
     return into;
-  }
-
-  /** The `bysrc` key of the record in `slot` (scratch). */
-  private srcKeyAt(slot: number): Int32Array {
-    const i32 = this.heap.i32;
-    const p = this.arena.payload(slot);
-    const key = this.srcKeyScratch;
-    key[0] = i32[p + S_FAMILY];
-    for (let w = 0; w < 4; w++) key[1 + w] = i32[p + S_SRC + w];
-    return key;
   }
 
   private writeRecord(slot: number, s: State, runtime: number, chain: number, n: number): void {

@@ -204,15 +204,13 @@ const S_PREV_DST = S_DEAD + 1;
 export const S_REFCNT = S_PREV_DST + 1;
 /**
  * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
- * words 0-1), how many of its states are bound to a queue (word 2, read by queues), how many
- * states it has (word 3, the control thread's own count: the block goes with the key's last
- * state), its first state (word 4, slot + 1, 0 for none). The entry's key is the first
- * state's own (chain.ts moves the entry's key offset with the head).
+ * words 0-1), how many of its states are bound to a queue (word 2, read by queues), its first
+ * state (word 3, slot + 1, 0 for none: the block goes when an unlink leaves it 0). The
+ * entry's key is the first state's own (chain.ts moves the entry's key offset with the head).
  */
 const CHAIN_PCPU = 2;
-const CHAIN_STATES = 3;
-const CHAIN_HEAD = 4;
-const CHAIN_BLOCK_WORDS = 6;
+const CHAIN_HEAD = 3;
+const CHAIN_BLOCK_WORDS = 4;
 /** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode (S_FAMILY ..). */
 const SPI_KEY_WORDS = 7;
 const DST_KEY_WORDS = 12;
@@ -797,7 +795,7 @@ export class StateDb extends StateDbView {
     this.spis.delete(this.idKeyAt(slot), 0);
     this.dsts.unlink(dkey, slot);
     if (pcpu !== -1) Atomics.sub(this.heap.i32, chain + CHAIN_PCPU, 1); // after the unlink
-    const last = --this.heap.i32[chain + CHAIN_STATES] === 0;
+    const last = this.heap.i32[chain + CHAIN_HEAD] === 0; // the unlink took the key's only state
     // The key's entry compares its key against this record's words: it goes before the record.
     if (last) this.dsts.table.delete(dkey, 0);
     this.kill(slot); // the record may be poisoned from here on: everything was read above
@@ -833,18 +831,16 @@ export class StateDb extends StateDbView {
     Atomics.add(this.heap.u64, this.tables.changes >> 1, 1n);
   }
 
-  /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state), its state count raised. */
+  /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state). */
   private chainBlock(dkey: Int32Array, slot: number): number {
     let block = this.dsts.table.lookup(dkey, 0);
     if (block < 0) {
       block = this.heap.alloc(CHAIN_BLOCK_WORDS);
       Atomics.store(this.heap.u64, block >> 1, 1n);
       Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
-      this.heap.i32[block + CHAIN_STATES] = 0;
       this.heap.i32[block + CHAIN_HEAD] = 0;
       this.dsts.table.insert(dkey, 0, block, this.field(slot, S_FAMILY)); // the chain's head from the link on
     }
-    this.heap.i32[block + CHAIN_STATES]++;
     return block;
   }
 

@@ -4,7 +4,7 @@
 // load, runtime blocks, chain blocks, and the control thread's JS heap; RSS beside it.
 // Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000]
 import os from 'node:os';
-import { RT_BITMAP, TMPL_WORDS, Xfrm, anySelector, bitmapWords, makeSelector } from '@xfrm/core';
+import { CHAIN_BLOCK_WORDS, RT_BITMAP, TMPL_WORDS, Xfrm, anySelector, bitmapWords, makeSelector } from '@xfrm/core';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = globalThis.gc ?? (() => {});
@@ -36,7 +36,7 @@ const stateParts = {
   'records (arena)': sad.arena.bytes,
   'byspi table': sad.spis.bytes,
   'bydst table': sad.dsts.table.bytes,
-  'chain blocks (one per bydst key)': sad.dsts.table.size * 24,
+  'chain blocks (one per bydst key)': sad.dsts.table.size * CHAIN_BLOCK_WORDS * 4,
   'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
 };
 const stateShared = heap.bytesInUse - h0;

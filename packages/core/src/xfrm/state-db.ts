@@ -210,7 +210,7 @@ export const S_REFCNT = S_PREV_DST + 1;
  */
 const CHAIN_PCPU = 2;
 const CHAIN_HEAD = 3;
-const CHAIN_BLOCK_WORDS = 4;
+export const CHAIN_BLOCK_WORDS = 4;
 /** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode (S_FAMILY ..). */
 const SPI_KEY_WORDS = 7;
 const DST_KEY_WORDS = 12;

@@ -225,6 +225,8 @@ export class Dataplane extends EventEmitter {
   private readonly noticeTimer: NodeJS.Timeout;
   private readonly control: Int32Array;
   private readonly counters: Float64Array;
+  /** `generate.measureOrder`: each SA's highest sent sequence number (low half), by SA number. */
+  private readonly sentTops: SharedArrayBuffer | undefined;
   private readonly nextId: number[];
   private readonly expectId: number[];
   private readonly steering: Steering;
@@ -260,6 +262,8 @@ export class Dataplane extends EventEmitter {
     this.notices = Array.from({ length: q }, () => NoticeRing.create());
     this.control = new Int32Array(new SharedArrayBuffer(4 * L.CTRL_LINE * (q + 1)));
     this.counters = new Float64Array(new SharedArrayBuffer(8 * L.COUNTER_LINE * q));
+    // SA numbers stay below the SAD's record capacity (every SA has a live record).
+    this.sentTops = opts.generate?.measureOrder ? new SharedArrayBuffer(8 * xfrm.sad.arena.capacity) : undefined;
     this.nextId = new Array<number>(q).fill(0);
     this.expectId = new Array<number>(q).fill(0);
     this.steering = new Steering(q, opts.outputSteering === 'flow' ? undefined : xfrm);
@@ -660,7 +664,7 @@ export class Dataplane extends EventEmitter {
               templates: this.opts.generate.templates[q],
               count: this.opts.generate.counts[q],
               size: this.opts.generate.size,
-              measureOrder: this.opts.generate.measureOrder,
+              sentTops: this.sentTops,
             },
       io: this.gatewayIo === undefined ? undefined : { tunFd: this.gatewayIo.tunFds[q], udpFd: this.gatewayIo.udpFds[q], slotBytes: this.gatewayIo.slotBytes, pathMtu: this.gatewayIo.pathMtu },
     };

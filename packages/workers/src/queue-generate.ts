@@ -4,9 +4,9 @@
  * the same output path; results are counted, not kept. Waits for the control thread's go.
  *
  * Shared memory: as QueuePath; reads the templates (written once before the go); with
- * `measureOrder`, compare-exchanges each SA's sent-top word.
+ * `sentTops`, compare-exchanges each SA's word there (by SA number; every queue does).
  */
-import { PASS, RT_SENT_TOP } from '@xfrm/core';
+import { PASS } from '@xfrm/core';
 import { type QueuePath } from './queue-path.js';
 import * as L from './queue-layout.js';
 
@@ -17,14 +17,14 @@ export interface GenerateTask {
   size: number;
   /**
    * After each batch, record how far each packet's sequence number is behind the highest its
-   * SA has sent on any queue (as a gateway sending the batch would put them on the wire).
-   * Costs a shared compare-exchange per packet.
+   * SA has sent on any queue (as a gateway sending the batch would put them on the wire):
+   * per SA number, the low 32 bits of the SA's serial (a reused number starts afresh) and of
+   * its highest sent sequence number, in one u64 word shared by the queues (measurement only:
+   * kept out of the SAs' runtime blocks, which every SA would pay for). Costs a shared
+   * compare-exchange per packet.
    */
-  measureOrder?: boolean;
+  sentTops?: SharedArrayBuffer;
 }
-
-/** Words of an SA runtime block that recordOrder reads (up to the sent-top word). */
-const L_RT_END = RT_SENT_TOP + 1;
 
 /** Serve the benchmark's traffic until told to stop. */
 export function generate(q: QueuePath, g: GenerateTask, batch: number): { packets: number } {
@@ -43,7 +43,8 @@ export function generate(q: QueuePath, g: GenerateTask, batch: number): { packet
     seals.onFailed = () => q.uncountTransmitted();
   }
   const sentSeq = new Int32Array(batch);
-  const sentRt = new Int32Array(batch);
+  const sentSlot = new Int32Array(batch);
+  const tops = g.sentTops === undefined ? undefined : new BigUint64Array(g.sentTops);
   let next = 0;
   while (!q.stopping) {
     const started = performance.now();
@@ -52,26 +53,30 @@ export function generate(q: QueuePath, g: GenerateTask, batch: number): { packet
       const r = q.output(views[next], g.size, outs[k]);
       next = next + 1 === g.count ? 0 : next + 1;
       q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, g.size);
-      if (g.measureOrder && r >= 0 && engine.usedCount > 0) {
+      if (tops !== undefined && r >= 0 && engine.usedCount > 0) {
         sentSeq[sent] = engine.firstSeqLo | 0;
-        sentRt[sent++] = engine.firstRuntime;
+        sentSlot[sent++] = engine.used[0];
       }
     }
     seals?.flush();
-    for (let k = 0; k < sent; k++) recordOrder(q, sentRt[k], sentSeq[k]); // the batch leaves now, in order
+    for (let k = 0; k < sent; k++) recordOrder(tops as BigUint64Array, sentSlot[k], sentSeq[k]); // the batch leaves now, in order
     q.reader.quiescent();
     q.publishCounters(batch, (performance.now() - started) * 1e6);
   }
   return q.finish();
 
-  /** A packet of the SA whose runtime block is at `rt` left with sequence number `seq`: how far behind the SA's highest? */
-  function recordOrder(q: QueuePath, rt: number, seq: number): void {
-    const i32 = q.heap.cover(rt + L_RT_END);
-    let top = Atomics.load(i32, rt + RT_SENT_TOP);
-    while (((seq - top) | 0) > 0) {
-      const seen = Atomics.compareExchange(i32, rt + RT_SENT_TOP, top, seq);
-      if (seen === top) return void counters[c + L.C_ORDER]++; // the new highest: in order
-      top = seen;
+  /** A packet of the SA in `slot` (still in this batch's section) left with sequence number `seq`: how far behind the SA's highest? */
+  function recordOrder(tops: BigUint64Array, slot: number, seq: number): void {
+    const n = q.sad.saNumber(slot);
+    const tag = BigInt.asUintN(32, q.sad.serialOf(slot)) << 32n;
+    const mine = tag | BigInt(seq >>> 0);
+    let word = Atomics.load(tops, n);
+    let top = Number(word & 0xffffffffn) | 0;
+    while ((word & ~0xffffffffn) !== tag || ((seq - top) | 0) > 0) {
+      const seen = Atomics.compareExchange(tops, n, word, mine);
+      if (seen === word) return void counters[c + L.C_ORDER]++; // the SA's new highest: in order
+      word = seen;
+      top = Number(word & 0xffffffffn) | 0;
     }
     const behind = (top - seq) | 0;
     counters[c + L.C_ORDER + L.orderBucket(behind)]++;

@@ -78,9 +78,8 @@ export class EspEngine {
   /** Slots of the states the last packet went through (output: inner first; input: outer first). */
   readonly used = new Int32Array(MAX_TEMPLATES);
   usedCount = 0;
-  /** Output: the low sequence number and runtime block of the first (innermost) state the last packet used. */
+  /** Output: the low sequence number the first (innermost) state of the last packet gave it. */
   firstSeqLo = 0;
-  firstRuntime = 0;
   /** Packed flow of the last packet output() looked up or input() delivered. */
   readonly flow = new Int32Array(FLOW_WORDS);
   /**
@@ -173,7 +172,6 @@ export class EspEngine {
       const d = last ? oo : 0;
       if (i === 0) {
         this.firstSeqLo = seqLo;
-        this.firstRuntime = sa.runtime;
       }
       // The first hop may reuse the caller's parse of the packet (`parsed`); later hops parse the ESP they wrap.
       const first = i === 0 && parsed !== undefined;

@@ -3,7 +3,7 @@
  * configuration record so that an update (a new record) shares it and no sequence number is
  * handed out twice, and no byte or packet is counted twice or lost. Layout in int32 words of
  * the shared heap (8-byte aligned):
- *   [oseq, oseqHi, seq, seqHi, flags, lock, sentTop, -, bytes (u64), packets (u64), bitmap[bitmapWords(window)]...]
+ *   [oseq, oseqHi, seq, seqHi, flags, lock, bytes (u64), packets (u64), bitmap[bitmapWords(window)]...]
  * Who writes what: queue workers take output sequence numbers (state-db.ts nextOutputSeq,
  * compare-exchange or the lock); any queue that opens a packet of the SA moves the replay
  * window under the lock (replay.ts); every queue counts bytes and packets with 64-bit
@@ -17,15 +17,10 @@ export const RT_SEQ = 2;
 export const RT_SEQ_HI = 3;
 export const RT_FLAGS = 4;
 export const RT_LOCK = 5;
-/**
- * Measurement only (dataplane-bench --order): the low 32 bits of the highest output sequence
- * number any queue has sent so far, to see how far behind it later packets leave.
- */
-export const RT_SENT_TOP = 6;
 /** u64 bytes and packets used (word offsets; even). */
-export const RT_BYTES = 8;
-export const RT_PACKETS = 10;
-export const RT_BITMAP = 12;
+export const RT_BYTES = 6;
+export const RT_PACKETS = 8;
+export const RT_BITMAP = 10;
 /** RT_FLAGS bit: output sequence numbers are used up. */
 export const RT_EXHAUSTED = 1;
 

@@ -404,6 +404,11 @@ export class StateDbView {
     return Atomics.load(this.heap.u64, at >> 1);
   }
 
+  /** The SA number of the record in `slot`: small, dense, kept by updates, reused after deletes. */
+  saNumber(slot: number): number {
+    return this.heap.i32[this.field(slot, S_NUM)];
+  }
+
   /** The identity of the SA in `slot` ({@link State.serial}). */
   serialOf(slot: number): bigint {
     const at = this.field(slot, S_SERIAL);

@@ -263,6 +263,15 @@ MUTATIONS.push({
   tests: ['test/core/esp/wire.test.ts'],
 });
 
+MUTATIONS.push({
+  name: 'params-overlap',
+  what: "a state's packed settings word lets the replay window overlap the key length",
+  file: CORE + 'xfrm/state-db.ts',
+  from: '(keyBytes << 11) | (window << 17)',
+  to: '(keyBytes << 11) | (window << 16)',
+  tests: ['test/core/xfrm/control-side.test.ts'],
+});
+
 // The change counts (change-epoch.ts): a queue skips every check while they stand still.
 MUTATIONS.push(
   {

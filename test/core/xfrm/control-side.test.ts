@@ -100,16 +100,18 @@ describe('StateRows', () => {
 });
 
 describe('States rebuilt from records', () => {
-  const key = (b: number) => Uint8Array.from({ length: 20 }, (_, i) => (b + i) & 0xff);
+  // Key lengths, ICVs, algorithms and windows at their bounds: they share one record word.
+  const key = (b: number) => Uint8Array.from({ length: b % 7 === 3 ? 36 : 20 }, (_, i) => (b + i) & 0xff);
+  const ALG = ['rfc4106(gcm(aes))', 'rfc4106(gcm(aes))', 'rfc7539esp(chacha20,poly1305)'] as const;
   const spec = (i: number): StateSpec => ({
     dst: addr(i % 2 ? `2001:db8::${(i + 1).toString(16)}` : `198.51.100.${(i % 250) + 1}`),
     src: addr(i % 2 ? '2001:db8:ffff::1' : '203.0.113.250'),
     spi: (0x80000000 + i) >>> 0, // high bit set: read back unsigned
     reqid: (0xfffffff0 + (i % 8)) >>> 0,
     mode: i % 3 ? 'tunnel' : 'transport',
-    algorithm: { name: 'rfc4106(gcm(aes))', key: key(i), icvBits: [64, 96, 128][i % 3] },
-    replayWindow: i % 4 ? 64 : 0,
-    esn: i % 4 === 1,
+    algorithm: i % 7 === 3 && i % 2 ? { name: ALG[2], key: key(i), icvBits: 128 } : { name: ALG[0], key: key(i), icvBits: [64, 96, 128][i % 3] },
+    replayWindow: [0, 64, 4096, 32, 1][i % 5],
+    esn: i % 4 === 1 && i % 5 !== 0,
     replay: i % 5 === 0 ? { oseq: i, seq: 7 } : undefined,
     limits: i % 2 ? { hardBytes: 2n ** 64n - 2n, softPackets: i, softAddSeconds: 30 + i, hardUseSeconds: 90 } : undefined,
     encap: i % 3 === 2 ? { type: 'espinudp', sport: 4500, dport: 40000 + i, oa: addr(i % 2 ? (i % 4 === 1 ? '::' : '2001:db8::99') : i % 4 === 0 ? '0.0.0.0' : '100.64.0.9') } : undefined,

@@ -17,17 +17,13 @@ import {
   FLAG_ESN,
   FLAG_USE_TIME,
   S_SERIAL,
-  S_ALG,
   S_DEAD,
   S_DST,
   S_ENCAP_PORTS,
   S_FAMILY,
-  S_FLAGS,
-  S_ICV,
   S_KEY,
-  S_KEYLEN,
   S_MODE,
-  S_REPLAY_WINDOW,
+  S_PARAMS,
   S_RUNTIME,
   S_SPI,
   S_SRC,
@@ -35,6 +31,10 @@ import {
   X_HARD_PACKETS,
   X_SOFT_BYTES,
   X_SOFT_PACKETS,
+  paramAlg,
+  paramIcvBytes,
+  paramKeyBytes,
+  paramWindow,
   type StateDbView,
 } from '../xfrm/state-db.js';
 
@@ -146,8 +146,9 @@ export class SaContextCache {
     const p = this.sad.arena.payload(slot);
     const heap = this.sad.heap;
     const i32 = heap.i32;
-    const alg = i32[p + S_ALG];
-    const keyLen = i32[p + S_KEYLEN];
+    const params = i32[p + S_PARAMS];
+    const alg = paramAlg(params);
+    const keyLen = paramKeyBytes(params);
     const keyBytes = heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + keyLen);
     let aead: AeadContext | null = null;
     const salt = new Uint8Array(4);
@@ -171,7 +172,7 @@ export class SaContextCache {
       slot,
       genid,
       serial: u64[(p + S_SERIAL) >> 1],
-      noticeMask: (i32[p + S_FLAGS] & FLAG_USE_TIME) !== 0 ? -1 : ~NOTICE_FIRST_USE,
+      noticeMask: (params & FLAG_USE_TIME) !== 0 ? -1 : ~NOTICE_FIRST_USE,
       limits: {
         hardBytes,
         hardPackets,
@@ -182,15 +183,15 @@ export class SaContextCache {
       spi: i32[p + S_SPI],
       family: i32[p + S_FAMILY],
       tunnel: i32[p + S_MODE] === 1,
-      esn: (i32[p + S_FLAGS] & FLAG_ESN) !== 0,
+      esn: (params & FLAG_ESN) !== 0,
       addresses,
       encapSport: ports >>> 16,
       encapDport: ports & 0xffff,
       aead,
       salt,
-      icvLen: i32[p + S_ICV],
+      icvLen: paramIcvBytes(params),
       ivLen: alg === 0 ? 0 : 8,
-      replayWindow: i32[p + S_REPLAY_WINDOW],
+      replayWindow: paramWindow(params),
       runtime: i32[p + S_RUNTIME],
       checked: 0,
     };

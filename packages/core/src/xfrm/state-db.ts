@@ -182,23 +182,24 @@ export const S_SRC = 11;
 export const S_REQID = 15;
 const S_DST_PROTO = 16;
 export const S_MODE = 17;
-export const S_FLAGS = 18;
-export const S_REPLAY_WINDOW = 19;
-export const S_NEXT_DST = 20;
-export const S_ALG = 21;
-export const S_ICV = 22;
-export const S_KEYLEN = 23;
-export const S_KEY = 24; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 33; // sport << 16 | dport; 0 without encapsulation
+/**
+ * The state's small settings in one word: its flags (FLAG_*, bits 0-3), algorithm (bits 4-5:
+ * 0 null, 1 AES-GCM, 2 ChaCha20-Poly1305), ICV bytes (6-10), key bytes (11-16) and replay
+ * window (17-29: at most 4096). Read them with {@link paramAlg} and its siblings.
+ */
+export const S_PARAMS = 18;
+export const S_NEXT_DST = 19;
+export const S_KEY = 20; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 29; // sport << 16 | dport; 0 without encapsulation
 /**
  * Heap offset of the state's extras block (X_* below: its byte and packet limits, selector and
  * NAT-OA), 0 when it has none of them (no count limits, the any selector, no original address:
  * most states). Allocated before the record is published, retired with it; read when a
  * queue builds the SA's context, and by a lookup of a state with a selector.
  */
-export const S_EXTRA = 34;
-export const S_RUNTIME = 35;
-export const S_DEAD = 36;
+export const S_EXTRA = 30;
+export const S_RUNTIME = 31;
+export const S_DEAD = 32;
 const S_PREV_DST = S_DEAD + 1;
 /** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
 export const S_REFCNT = S_PREV_DST + 1;
@@ -229,13 +230,31 @@ export const X_SOFT_PACKETS = 6;
 const X_SEL = 8;
 const X_OA = X_SEL + SEL_WORDS;
 const X_WORDS = X_OA + 4;
-/** S_FLAGS bits. */
+/** S_PARAMS flag bits. */
 export const FLAG_ESN = 1;
 export const FLAG_ENCAP = 2;
 /** A selector that is "any" is not checked against the flow. */
 export const FLAG_SEL_ANY = 4;
 /** The state has a use-time limit: the control thread must hear of its first use. */
 export const FLAG_USE_TIME = 8;
+
+/** S_PARAMS fields (see there). */
+export function paramAlg(w: number): number {
+  return (w >>> 4) & 3;
+}
+export function paramIcvBytes(w: number): number {
+  return (w >>> 6) & 31;
+}
+export function paramKeyBytes(w: number): number {
+  return (w >>> 11) & 63;
+}
+export function paramWindow(w: number): number {
+  return w >>> 17;
+}
+function packParams(flags: number, alg: number, icvBytes: number, keyBytes: number, window: number): number {
+  // Bounds checked where states are: window <= 4096, key <= 36 bytes, ICV <= 16, three algorithms.
+  return flags | (alg << 4) | (icvBytes << 6) | (keyBytes << 11) | (window << 17);
+}
 
 
 const MAX_KEY_BYTES = 36;
@@ -367,7 +386,7 @@ export class StateDbView {
         (pcpu === -1 || pcpu === queue) &&
         Atomics.load(i32, p + S_DEAD) === 0 &&
         (spi === 0 || i32[p + S_SPI] === spi) &&
-        ((i32[p + S_FLAGS] & FLAG_SEL_ANY) !== 0 || this.extraMatches(i32[p + S_EXTRA], flow, f))
+        ((i32[p + S_PARAMS] & FLAG_SEL_ANY) !== 0 || this.extraMatches(i32[p + S_EXTRA], flow, f))
       ) {
         // The queue's own state wins (Linux's xfrm_state_look_at prefers pcpu_num == cpu);
         // else the newest state bound to no queue.
@@ -429,7 +448,7 @@ export class StateDbView {
     const i32 = this.heap.i32;
     const rt = i32[p + S_RUNTIME];
     const r = this.heap.cover(rt + RT_BITMAP);
-    if ((i32[p + S_FLAGS] & FLAG_ESN) === 0) {
+    if ((i32[p + S_PARAMS] & FLAG_ESN) === 0) {
       this.outSeqHi = 0;
       for (;;) {
         const cur = Atomics.load(r, rt + RT_OSEQ);
@@ -752,8 +771,8 @@ export class StateDb extends StateDbView {
     const p = this.arena.payload(slot);
     const n = i32[p + S_NUM];
     const family = i32[p + S_FAMILY] as Family;
-    const flags = i32[p + S_FLAGS];
-    const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + i32[p + S_KEYLEN]);
+    const flags = i32[p + S_PARAMS];
+    const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + paramKeyBytes(flags));
     const v = this.rows.settings.values;
     const at = this.rows.settingsAt(n);
     const r = at + SETTING_REPLAY;
@@ -772,8 +791,8 @@ export class StateDb extends StateDbView {
       proto: i32[p + S_PROTO],
       mode: MODE_NAME[i32[p + S_MODE]],
       reqid: i32[p + S_REQID] >>> 0,
-      algorithm: Object.freeze({ name: ALG_NAME[i32[p + S_ALG]], key, icvBits: i32[p + S_ICV] * 8 }),
-      replayWindow: i32[p + S_REPLAY_WINDOW],
+      algorithm: Object.freeze({ name: ALG_NAME[paramAlg(flags)], key, icvBits: paramIcvBytes(flags) * 8 }),
+      replayWindow: paramWindow(flags),
       esn: (flags & FLAG_ESN) !== 0,
       replay,
       selector: extra === 0 ? ANY_SELECTOR[family] : selectorAt(i32, extra + X_SEL),
@@ -795,7 +814,7 @@ export class StateDb extends StateDbView {
     const chain = i32[p + S_CHAIN];
     const pcpu = i32[p + S_PCPU];
     const runtime = i32[p + S_RUNTIME];
-    const runtimeWords = RT_BITMAP + bitmapWords(i32[p + S_REPLAY_WINDOW]);
+    const runtimeWords = RT_BITMAP + bitmapWords(paramWindow(i32[p + S_PARAMS]));
     const dkey = this.dstKeyAt(slot);
     this.spis.delete(this.idKeyAt(slot), 0);
     this.dsts.unlink(dkey, slot);
@@ -885,11 +904,8 @@ export class StateDb extends StateDbView {
     const sel = s.selector;
     const selAny = sel.srcLen === 0 && sel.dstLen === 0 && sel.proto === 0;
     const useTime = s.limits.softUseSeconds > 0 || s.limits.hardUseSeconds > 0;
-    i32[p + S_FLAGS] = (s.esn ? FLAG_ESN : 0) | (s.encap ? FLAG_ENCAP : 0) | (selAny ? FLAG_SEL_ANY : 0) | (useTime ? FLAG_USE_TIME : 0);
-    i32[p + S_REPLAY_WINDOW] = s.replayWindow;
-    i32[p + S_ALG] = ALG_NUMBER[s.algorithm.name];
-    i32[p + S_ICV] = s.algorithm.icvBits / 8;
-    i32[p + S_KEYLEN] = s.algorithm.key.length;
+    const flags = (s.esn ? FLAG_ESN : 0) | (s.encap ? FLAG_ENCAP : 0) | (selAny ? FLAG_SEL_ANY : 0) | (useTime ? FLAG_USE_TIME : 0);
+    i32[p + S_PARAMS] = packParams(flags, ALG_NUMBER[s.algorithm.name], s.algorithm.icvBits / 8, s.algorithm.key.length, s.replayWindow);
     this.heap.u8.set(s.algorithm.key, (p + S_KEY) * 4);
     if (s.encap) i32[p + S_ENCAP_PORTS] = (s.encap.sport << 16) | s.encap.dport;
     i32[p + S_RUNTIME] = runtime;

@@ -227,6 +227,8 @@ export class Dataplane extends EventEmitter {
   private readonly counters: Float64Array;
   /** `generate.measureOrder`: each SA's highest sent sequence number (low half), by SA number. */
   private readonly sentTops: SharedArrayBuffer | undefined;
+  /** The refcount ablation's counts, by SA number. */
+  private readonly refcounts: SharedArrayBuffer | undefined;
   private readonly nextId: number[];
   private readonly expectId: number[];
   private readonly steering: Steering;
@@ -264,6 +266,7 @@ export class Dataplane extends EventEmitter {
     this.counters = new Float64Array(new SharedArrayBuffer(8 * L.COUNTER_LINE * q));
     // SA numbers stay below the SAD's record capacity (every SA has a live record).
     this.sentTops = opts.generate?.measureOrder ? new SharedArrayBuffer(8 * xfrm.sad.arena.capacity) : undefined;
+    this.refcounts = opts.ablate?.refcount ? new SharedArrayBuffer(4 * xfrm.sad.arena.capacity) : undefined;
     this.nextId = new Array<number>(q).fill(0);
     this.expectId = new Array<number>(q).fill(0);
     this.steering = new Steering(q, opts.outputSteering === 'flow' ? undefined : xfrm);
@@ -656,7 +659,7 @@ export class Dataplane extends EventEmitter {
       noFlowCache: this.opts.ablate?.flowCache,
       mapClassifier: this.opts.ablate?.mapClassifier,
       perPacketSetup: this.opts.ablate?.cryptoContexts,
-      refcount: this.opts.ablate?.refcount,
+      refcounts: this.refcounts,
       generate:
         this.opts.generate === undefined
           ? undefined

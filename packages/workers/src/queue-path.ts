@@ -28,7 +28,6 @@ import {
   DROP,
   PASS,
   MAX_TEMPLATES,
-  S_REFCNT,
   type AcquireRequest,
   type AeadBackendName,
   type SealBatch,
@@ -62,7 +61,11 @@ export interface QueueBase {
    */
   mapClassifier?: boolean;
   perPacketSetup?: boolean;
-  refcount?: boolean;
+  /**
+   * The refcount ablation: one shared int32 reference count per SA number, which this queue
+   * raises and drops around every packet (the counts live here, not in every SA's record).
+   */
+  refcounts?: SharedArrayBuffer;
 }
 
 const OUT = 1;
@@ -94,6 +97,7 @@ export class QueuePath {
   private readonly info = newIpInfo();
   private readonly scratch = newBundleScratch(); // resolveInto's result: the flow cache copies what it keeps
   private readonly classifier = new Map<string, Int32Array | null>(); // the map-classifier baseline only
+  private readonly refs: Int32Array | undefined;
   private lookups = 0;
   private packets = 0;
   private lastSweep = performance.now();
@@ -113,6 +117,7 @@ export class QueuePath {
     });
     this.seals = this.engine.sealBatch;
     this.cache = new FlowCache(t.flowCacheSize);
+    this.refs = t.refcounts === undefined ? undefined : new Int32Array(t.refcounts);
     this.control = new Int32Array(t.control);
     this.notices = new NoticeRing(t.notices);
     this.notify = (serial, bits) => this.notices.push(serial, bits);
@@ -178,9 +183,9 @@ export class QueuePath {
     if (kind === CACHED_BLOCK) return engine.drop(DROP.XfrmOutPolBlock);
     const s = i * MAX_TEMPLATES;
     const n = cache.count(i);
-    if (t.refcount) this.refcount(s, n, 1);
+    if (this.refs !== undefined) this.refcount(this.refs, s, n, 1);
     const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n, info);
-    if (t.refcount) this.refcount(s, n, -1);
+    if (this.refs !== undefined) this.refcount(this.refs, s, n, -1);
     return r;
   }
 
@@ -228,11 +233,8 @@ export class QueuePath {
   }
 
   /** The refcount ablation: what readers would do if they counted references like an accountant. */
-  private refcount(s: number, n: number, by: number): void {
-    for (let j = 0; j < n; j++) {
-      const at = this.sad.field(this.cache.states[s + j], S_REFCNT); // covers the record: read it after
-      Atomics.add(this.heap.i32, at, by);
-    }
+  private refcount(refs: Int32Array, s: number, n: number, by: number): void {
+    for (let j = 0; j < n; j++) Atomics.add(refs, this.sad.saNumber(this.cache.states[s + j]), by);
   }
 
   /** The Map baseline: classify by a 5-tuple string in a Map, then the same ESP path. */

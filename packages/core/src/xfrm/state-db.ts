@@ -171,38 +171,35 @@ export interface StateDbOptions {
 // State record fields (payload words). The u64 fields come first, at even offsets.
 export const S_GENID = 0; // u64
 export const S_SERIAL = 2; // u64
-// The state's table keys, in place (the tables keep only their offsets): S_SPI .. S_DST + 3 is
-// its `byspi` key (spi, proto, family, dst), S_FAMILY .. S_MODE its `bydst` key (family, dst,
-// src, reqid, proto again, mode).
+// The state's table keys, in place (the tables keep only their offsets), overlapping: S_SPI ..
+// S_DST + 3 is its `byspi` key (spi, proto, family, dst), S_PROTO .. S_MODE its `bydst` key
+// (proto, family, dst, src, reqid, mode).
 export const S_SPI = 4;
 export const S_PROTO = 5;
 export const S_FAMILY = 6;
 export const S_DST = 7;
 export const S_SRC = 11;
 export const S_REQID = 15;
-const S_DST_PROTO = 16;
-export const S_MODE = 17;
+export const S_MODE = 16;
 /**
  * The state's small settings in one word: its flags (FLAG_*, bits 0-3), algorithm (bits 4-5:
  * 0 null, 1 AES-GCM, 2 ChaCha20-Poly1305), ICV bytes (6-10), key bytes (11-16) and replay
  * window (17-29: at most 4096). Read them with {@link paramAlg} and its siblings.
  */
-export const S_PARAMS = 18;
-export const S_NEXT_DST = 19;
-export const S_KEY = 20; // 9 words: up to 36 bytes of key material
-export const S_ENCAP_PORTS = 29; // sport << 16 | dport; 0 without encapsulation
+export const S_PARAMS = 17;
+export const S_NEXT_DST = 18;
+export const S_KEY = 19; // 9 words: up to 36 bytes of key material
+export const S_ENCAP_PORTS = 28; // sport << 16 | dport; 0 without encapsulation
 /**
  * Heap offset of the state's extras block (X_* below: its byte and packet limits, selector and
  * NAT-OA), 0 when it has none of them (no count limits, the any selector, no original address:
  * most states). Allocated before the record is published, retired with it; read when a
  * queue builds the SA's context, and by a lookup of a state with a selector.
  */
-export const S_EXTRA = 30;
-export const S_RUNTIME = 31;
-export const S_DEAD = 32;
+export const S_EXTRA = 29;
+export const S_RUNTIME = 30;
+export const S_DEAD = 31;
 const S_PREV_DST = S_DEAD + 1;
-/** A reference count, touched only by the `refcount` ablation (readers never count otherwise). */
-export const S_REFCNT = S_PREV_DST + 1;
 /**
  * A `bydst` key's chain block, the value of its `bydst` entry: its shadow generation (u64,
  * words 0-1), how many of its states are bound to a queue (word 2, read by queues), its first
@@ -212,11 +209,11 @@ export const S_REFCNT = S_PREV_DST + 1;
 const CHAIN_PCPU = 2;
 const CHAIN_HEAD = 3;
 export const CHAIN_BLOCK_WORDS = 4;
-/** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: family, dst[4], src[4], reqid, proto, mode (S_FAMILY ..). */
+/** `byspi` key: spi, proto, family, dst[4] (S_SPI ..). `bydst` key: proto, family, dst[4], src[4], reqid, mode (S_PROTO ..). */
 const SPI_KEY_WORDS = 7;
 const DST_KEY_WORDS = 12;
 /** Heap offset of the shadow generation word of the state's `bydst` key. */
-export const S_CHAIN = S_REFCNT + 1;
+export const S_CHAIN = S_PREV_DST + 1;
 /** The queue the state is bound to (RFC 9611 per-resource SA, Linux's pcpu_num), -1 for none. */
 export const S_PCPU = S_CHAIN + 1;
 /** The SA's number: its row in the control thread's columns (state-rows.ts); kept by updates. */
@@ -317,13 +314,13 @@ export class StateDbView {
 
   private setDstKey(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): Int32Array {
     const key = this.dstKey;
-    key[0] = family;
+    key[0] = proto;
+    key[1] = family;
     for (let w = 0; w < 4; w++) {
-      key[1 + w] = dst[d + w];
-      key[5 + w] = src[s + w];
+      key[2 + w] = dst[d + w];
+      key[6 + w] = src[s + w];
     }
-    key[9] = reqid;
-    key[10] = proto;
+    key[10] = reqid;
     key[11] = mode;
     return key;
   }
@@ -512,7 +509,7 @@ export class StateDb extends StateDbView {
       changes: heap.alloc(2),
     });
     this.spis = spis;
-    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_FAMILY);
+    this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_PROTO);
   }
 
   /** Create an empty SAD in `heap`; retired memory is freed through `reclaimer`. */
@@ -863,7 +860,7 @@ export class StateDb extends StateDbView {
       Atomics.store(this.heap.u64, block >> 1, 1n);
       Atomics.store(this.heap.i32, block + CHAIN_PCPU, 0);
       this.heap.i32[block + CHAIN_HEAD] = 0;
-      this.dsts.table.insert(dkey, 0, block, this.field(slot, S_FAMILY)); // the chain's head from the link on
+      this.dsts.table.insert(dkey, 0, block, this.field(slot, S_PROTO)); // the chain's head from the link on
     }
     return block;
   }
@@ -875,7 +872,7 @@ export class StateDb extends StateDbView {
 
   /** The `bydst` key of the record in `slot` (scratch). */
   private dstKeyAt(slot: number): Int32Array {
-    return this.wordsAt(slot, S_FAMILY, this.linkKey);
+    return this.wordsAt(slot, S_PROTO, this.linkKey);
   }
 
   /** `into.length` words of the record in `slot` from `field` (a key that lies in place). */
@@ -893,7 +890,6 @@ export class StateDb extends StateDbView {
     i32[p + S_NUM] = n;
     i32[p + S_SPI] = s.spi;
     i32[p + S_PROTO] = s.proto;
-    i32[p + S_DST_PROTO] = s.proto;
     i32[p + S_FAMILY] = s.family;
     i32[p + S_MODE] = MODE_NUMBER[s.mode];
     i32[p + S_REQID] = s.reqid;

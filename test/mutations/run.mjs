@@ -272,6 +272,33 @@ MUTATIONS.push({
   tests: ['test/core/xfrm/control-side.test.ts'],
 });
 
+MUTATIONS.push(
+  {
+    name: 'template-walk-stuck',
+    what: "resolution reads a policy's first template again instead of walking to the next (templates are packed by family)",
+    file: CORE + 'xfrm/bundle.ts',
+    from: '    tp += templateWords(head);',
+    to: '',
+    tests: ['test/core/xfrm/xfrm-model.test.ts'],
+  },
+  {
+    name: 'inbound-template-walk-stuck',
+    what: 'the inbound policy check reads the first template again instead of walking to the next',
+    file: CORE + 'esp/inbound-policy.ts',
+    from: '    tp += templateWords(head);',
+    to: '',
+    tests: ['test/core/esp/inbound.test.ts', 'test/core/esp/roundtrip.test.ts'],
+  },
+  {
+    name: 'selector-proto-bits',
+    what: "a packed selector's protocol overlaps its destination prefix length",
+    file: CORE + 'xfrm/selector.ts',
+    from: '(s.dstLen << 16) | (s.proto << 24)',
+    to: '(s.dstLen << 16) | (s.proto << 23)',
+    tests: ['test/core/xfrm/control-side.test.ts', 'test/core/xfrm/policy-lookup.test.ts'],
+  },
+);
+
 // The change counts (change-epoch.ts): a queue skips every check while they stand still.
 MUTATIONS.push(
   {

@@ -153,13 +153,16 @@ describe('Policies rebuilt from records', () => {
     const v6 = i % 2 === 1;
     const host = (n: number) => addr(v6 ? `2001:db8:${n.toString(16)}::${(i + 1).toString(16)}` : `10.${n}.${(i >> 8) & 255}.${i & 255}`);
     const bits = v6 ? 128 : 32;
+    // Templates are packed by family (an IPv4 one in 5 words, an IPv6 one in 11): mix them.
+    const t4 = { family: 4, src: addr('192.0.2.1'), dst: addr('198.51.100.1'), proto: 50, spi: i % 2 ? 0 : (0x80000000 + i) >>> 0, reqid: (0xfffffff0 + (i % 8)) >>> 0, mode: i % 2 ? 'tunnel' : 'transport', optional: i % 5 === 1 } as const;
+    const t6 = { family: 6, src: addr('2001:db8:ff::1'), dst: addr(`2001:db8:ff::${(i + 2).toString(16)}`), proto: 50, spi: (0x90000000 + i) >>> 0, reqid: i + 1, mode: 'tunnel', optional: i % 3 === 0 } as const;
     return {
       dir: (['in', 'out', 'fwd'] as const)[i % 3],
       selector: makeSelector({ ...anySelector(v6 ? 6 : 4), src: host(1), srcLen: i % 5 === 0 ? bits - 8 : bits, dst: host(2), dstLen: bits, proto: i % 4 === 0 ? 6 : 0, dport: i % 4 === 0 ? 443 : 0, dportMask: i % 4 === 0 ? 0xffff : 0 }),
       priority: (0xfffffff0 + (i % 16)) >>> 0,
       action: i % 7 === 6 ? 'block' : 'allow',
       cpuAcquire: i % 3 === 1,
-      templates: i % 7 === 6 ? [] : [{ family: 4, src: addr('192.0.2.1'), dst: addr('198.51.100.1'), proto: 50, spi: i % 2 ? 0 : (0x80000000 + i) >>> 0, reqid: (0xfffffff0 + (i % 8)) >>> 0, mode: i % 2 ? 'tunnel' : 'transport', optional: i % 5 === 1 }],
+      templates: i % 7 === 6 ? [] : i % 4 === 3 ? [t4, t6, { ...t4, reqid: 7 }] : i % 4 === 1 ? [t6] : [t4],
     };
   };
 

@@ -6,33 +6,33 @@
  * accounted for by a template. Read-only on the shared tables.
  */
 import { DROP } from './drop-reasons.js';
-import { P_ACTION, P_NTMPL, type PolicyDbView } from '../xfrm/policy-db.js';
+import { P_FLAGS, P_FLAG_BLOCK, policyTemplateCount, type PolicyDbView } from '../xfrm/policy-db.js';
 import { S_DST, S_MODE, S_PROTO, S_REQID, S_SPI, S_SRC, type StateDbView } from '../xfrm/state-db.js';
-import { TMPL_WORDS } from '../xfrm/template.js';
+import { templateAddressAny, templateAddressWord, templateReqid, templateSpi, templateWords } from '../xfrm/template.js';
 
 const DIR_IN = 0;
 const DIR_FWD = 2;
 
-function anyWords(i32: Int32Array, p: number): boolean {
-  return (i32[p] | i32[p + 1] | i32[p + 2] | i32[p + 3]) === 0;
-}
-
-function sameWords(i32: Int32Array, p: number, q: number): boolean {
-  return i32[p] === i32[q] && i32[p + 1] === i32[q + 1] && i32[p + 2] === i32[q + 2] && i32[p + 3] === i32[q + 3];
+/** Is the template's source (`which` 0) or destination (1) address the one at `i32[q]` (four words)? */
+function sameAddress(i32: Int32Array, tp: number, which: number, q: number): boolean {
+  for (let w = 0; w < 4; w++) if (templateAddressWord(i32, tp, which, w) !== i32[q + w]) return false;
+  return true;
 }
 
 /** Does the template at word `tp` accept the state in `slot`? */
 function templateAccepts(spd: PolicyDbView, sad: StateDbView, tp: number, slot: number): boolean {
   const sp = sad.field(slot, 0);
   const i32 = spd.heap.i32;
-  const bits = i32[tp + 9];
-  const tunnel = (bits >>> 8) & 1;
-  if ((bits & 0xff) !== i32[sp + S_PROTO] || tunnel !== i32[sp + S_MODE]) return false;
-  if (i32[tp + 10] !== 0 && i32[tp + 10] !== i32[sp + S_SPI]) return false;
-  if (i32[tp + 11] !== 0 && i32[tp + 11] !== i32[sp + S_REQID]) return false;
+  const head = i32[tp];
+  const tunnel = (head >>> 8) & 1;
+  if ((head & 0xff) !== i32[sp + S_PROTO] || tunnel !== i32[sp + S_MODE]) return false;
+  const spi = templateSpi(i32, tp);
+  const reqid = templateReqid(i32, tp);
+  if (spi !== 0 && spi !== i32[sp + S_SPI]) return false;
+  if (reqid !== 0 && reqid !== i32[sp + S_REQID]) return false;
   if (tunnel === 1) {
-    if (!anyWords(i32, tp + 5) && !sameWords(i32, tp + 5, sp + S_DST)) return false;
-    if (!anyWords(i32, tp + 1) && !sameWords(i32, tp + 1, sp + S_SRC)) return false;
+    if (!templateAddressAny(i32, tp, 1) && !sameAddress(i32, tp, 1, sp + S_DST)) return false;
+    if (!templateAddressAny(i32, tp, 0) && !sameAddress(i32, tp, 0, sp + S_SRC)) return false;
   }
   return true;
 }
@@ -55,14 +55,15 @@ export function inboundPolicyCheck(
   if (policy < 0) return DROP.XfrmInNoPols;
   const pp = spd.field(policy, 0);
   const i32 = spd.heap.i32;
-  if (i32[pp + P_ACTION] !== 0) return DROP.XfrmInPolBlock;
-  const n = i32[pp + P_NTMPL];
-  const templates = spd.templates(pp);
+  const flags = i32[pp + P_FLAGS];
+  if ((flags & P_FLAG_BLOCK) !== 0) return DROP.XfrmInPolBlock;
+  const n = policyTemplateCount(flags);
   let k = 0;
-  for (let t = 0; t < n; t++) {
-    const tp = templates + t * TMPL_WORDS;
+  for (let t = 0, tp = spd.templates(pp); t < n; t++) {
+    const head = spd.heap.i32[tp];
     if (k < used && templateAccepts(spd, sad, tp, secpath[k])) k++;
-    else if (((spd.heap.i32[tp + 9] >>> 9) & 1) === 0) return DROP.XfrmInTmplMismatch;
+    else if (((head >>> 9) & 1) === 0) return DROP.XfrmInTmplMismatch;
+    tp += templateWords(head);
   }
   return k === used ? -1 : DROP.XfrmInTmplMismatch;
 }

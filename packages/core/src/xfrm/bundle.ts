@@ -12,9 +12,9 @@
  * arena memory is never handed back to the heap.
  */
 import { type Address, type Family } from './address.js';
-import { P_ACTION, P_FLAGS, P_FLAG_CPU_ACQUIRE, P_NTMPL, newPolicyGenerations, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
+import { P_FLAGS, P_FLAG_BLOCK, P_FLAG_CPU_ACQUIRE, newPolicyGenerations, policyTemplateCount, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
 import { S_PCPU, type StateDbView } from './state-db.js';
-import { MAX_TEMPLATES, TMPL_WORDS, type Mode } from './template.js';
+import { MAX_TEMPLATES, templateAddressAny, templateAddressWord, templateReqid, templateSpi, templateWords, type Mode } from './template.js';
 
 /** A resolved output route. */
 export interface Bundle {
@@ -129,36 +129,34 @@ export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, fl
   if (policy < 0) return RESOLVED_NONE;
   const pp = spd.field(policy, 0);
   let i32 = spd.heap.i32;
-  if (i32[pp + P_ACTION] !== 0) return RESOLVED_BLOCK;
-  const n = i32[pp + P_NTMPL];
+  const flags = i32[pp + P_FLAGS];
+  if ((flags & P_FLAG_BLOCK) !== 0) return RESOLVED_BLOCK;
+  const n = policyTemplateCount(flags);
   // Current endpoints: the flow's, then each tunnel's.
   for (let w = 0; w < 4; w++) {
     cur[w] = flow[f + 5 + w]; // dst
     cur[4 + w] = flow[f + 1 + w]; // src
   }
   let family = flow[f];
-  const cpuAcquire = queue >= 0 && (i32[pp + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0;
-  const templates = spd.templates(pp);
-  for (let t = 0; t < n; t++) {
+  const cpuAcquire = queue >= 0 && (flags & P_FLAG_CPU_ACQUIRE) !== 0;
+  for (let t = 0, tp = spd.templates(pp); t < n; t++) {
     i32 = spd.heap.i32; // lookups below may have remapped the views
-    const tp = templates + t * TMPL_WORDS;
-    const bits = i32[tp + 9];
-    const proto = bits & 0xff;
-    const tunnel = ((bits >>> 8) & 1) === 1;
-    const optional = ((bits >>> 9) & 1) === 1;
-    const spi = i32[tp + 10];
-    const reqid = i32[tp + 11];
+    const head = i32[tp];
+    const proto = head & 0xff;
+    const tunnel = ((head >>> 8) & 1) === 1;
+    const optional = ((head >>> 9) & 1) === 1;
+    const spi = templateSpi(i32, tp);
+    const reqid = templateReqid(i32, tp);
     let fam = family;
-    const anyDst = anyWords(i32, tp + 5);
-    const anySrc = anyWords(i32, tp + 1);
+    const anyDst = templateAddressAny(i32, tp, 1);
+    const anySrc = templateAddressAny(i32, tp, 0);
     for (let w = 0; w < 4; w++) {
       // A tunnel template names both ends; a transport one uses the current ends unless it names them.
-      const dst = i32[tp + 5 + w];
-      const src = i32[tp + 1 + w];
-      ends[w] = tunnel || !anyDst ? dst : cur[w];
-      ends[4 + w] = tunnel || !anySrc ? src : cur[4 + w];
+      ends[w] = tunnel || !anyDst ? templateAddressWord(i32, tp, 1, w) : cur[w];
+      ends[4 + w] = tunnel || !anySrc ? templateAddressWord(i32, tp, 0, w) : cur[4 + w];
     }
-    if (tunnel) fam = i32[tp];
+    if (tunnel) fam = head >>> 16;
+    tp += templateWords(head);
     const mode = tunnel ? 1 : 0;
     const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
     const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f, queue);
@@ -221,9 +219,5 @@ export function bundleValid(spd: PolicyDbView, sad: StateDbView, b: Bundle): boo
     if (sad.genid(b.states[i]) !== b.genids[i] || sad.chainGenOf(b.states[i]) !== b.chains[i]) return false;
   }
   return true;
-}
-
-function anyWords(i32: Int32Array, p: number): boolean {
-  return (i32[p] | i32[p + 1] | i32[p + 2] | i32[p + 3]) === 0;
 }
 

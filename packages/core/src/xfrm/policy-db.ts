@@ -48,7 +48,7 @@ import { randomSeed, xxh32Words } from '../shm/hash.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, isIcmp, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
-import { IPPROTO_ESP, MAX_TEMPLATES, TMPL_WORDS, readTemplate, writeTemplate, type Template } from './template.js';
+import { IPPROTO_ESP, MAX_TEMPLATES, readTemplate, templateWords, writeTemplate, type Template } from './template.js';
 import { U64Index } from './u64-index.js';
 import { XfrmError } from './xfrm-error.js';
 
@@ -107,26 +107,37 @@ export interface PolicyDbOptions {
   linear?: boolean;
 }
 
-// Policy record fields (payload words).
+// Policy record fields (payload words). The direction is the index's low 3 bits (as Linux's).
 export const P_INDEX = 0;
-export const P_DIR = 1;
-export const P_PRIORITY = 2;
-export const P_ACTION = 3;
-export const P_SEQ = 4;
-export const P_NEXT = 5;
-export const P_NTMPL = 6;
-export const P_SEL = 7;
+export const P_PRIORITY = 1;
+export const P_SEQ = 2;
+export const P_NEXT = 3;
 /**
- * Heap offset of the policy's templates (P_NTMPL of them, TMPL_WORDS each), 0 for none: a
- * block of its own, allocated before the record is published and retired with it, so a
- * policy holds only the templates it has (most have one) rather than room for six.
+ * Flags (P_FLAG_*), how many templates the policy has (bits 8-10: {@link policyTemplateCount})
+ * and how many words they take (bits 16-23).
  */
-export const P_TMPL = P_SEL + SEL_WORDS;
-/** Policy flags (P_FLAG_*). */
-export const P_FLAGS = P_TMPL + 1;
+export const P_FLAGS = 4;
+/**
+ * Heap offset of the policy's templates (packed one after the other, template.ts), 0 for
+ * none: a block of its own, allocated before the record is published and retired with it, so
+ * a policy holds only the templates it has (most have one) rather than room for six.
+ */
+export const P_TMPL = 5;
+export const P_SEL = 6;
+const P_WORDS = P_SEL + SEL_WORDS;
+/** P_FLAGS bit: the action is block. */
+export const P_FLAG_BLOCK = 1;
 /** P_FLAGS bit: XFRM_POLICY_CPU_ACQUIRE. */
 export const P_FLAG_CPU_ACQUIRE = 4;
-const P_WORDS = P_FLAGS + 1;
+
+/** The number of templates of a policy whose P_FLAGS word is `flags`. */
+export function policyTemplateCount(flags: number): number {
+  return (flags >>> 8) & 7;
+}
+
+function templateBlockWords(flags: number): number {
+  return (flags >>> 16) & 0xff;
+}
 const G_WORDS = 5;
 const ROOT_GEN = 4; // three u64, at even words
 const ROOT_LIST = 10;
@@ -268,14 +279,14 @@ export class PolicyDbView {
   }
 
   /**
-   * Word offset of the first packed template of the policy whose payload is at `pp` (the
-   * next ones follow, TMPL_WORDS apart), with the heap's views covering all of them: re-read
-   * `heap.i32` after the call.
+   * Word offset of the first packed template of the policy whose payload is at `pp` (each
+   * next one follows the last: template.ts templateWords), with the heap's views covering all
+   * of them: re-read `heap.i32` after the call.
    */
   templates(pp: number): number {
     const i32 = this.heap.i32;
     const at = i32[pp + P_TMPL];
-    this.heap.cover(at + i32[pp + P_NTMPL] * TMPL_WORDS);
+    this.heap.cover(at + templateBlockWords(i32[pp + P_FLAGS]));
     return at;
   }
 
@@ -406,10 +417,11 @@ export class PolicyDb extends PolicyDbView {
     const i32 = this.heap.i32;
     const out: number[] = [];
     this.byIndex.forEach((slot) => {
-      if (d < 0 || i32[this.field(slot, P_DIR)] === d) out.push(slot);
+      if (d < 0 || (i32[this.field(slot, P_INDEX)] & 7) === d) out.push(slot);
     });
     const at = (slot: number, f: number) => i32[this.field(slot, f)];
-    return out.sort((a, b) => at(a, P_DIR) - at(b, P_DIR) || (at(a, P_PRIORITY) >>> 0) - (at(b, P_PRIORITY) >>> 0) || at(a, P_SEQ) - at(b, P_SEQ));
+    const dirOf = (slot: number) => at(slot, P_INDEX) & 7;
+    return out.sort((a, b) => dirOf(a) - dirOf(b) || (at(a, P_PRIORITY) >>> 0) - (at(b, P_PRIORITY) >>> 0) || at(a, P_SEQ) - at(b, P_SEQ));
   }
 
   /** Delete every policy (of one direction, if given); returns how many. */
@@ -457,7 +469,7 @@ export class PolicyDb extends PolicyDbView {
     // that changes it goes behind the policies of its new priority, as a new one.
     const inPlace = old >= 0 && this.heap.i32[this.field(old, P_PRIORITY)] >>> 0 === policy.priority;
     const seq = inPlace ? this.heap.i32[this.field(old, P_SEQ)] : ++this.seq;
-    this.writeRecord(slot, policy, d, seq);
+    this.writeRecord(slot, policy, seq);
     const group = this.groupFor(d, policy.selector);
     this.link(group, slot, policy, inPlace ? old : undefined);
     if (old >= 0) this.remove(old); // after the new one is visible: no gap
@@ -492,14 +504,15 @@ export class PolicyDb extends PolicyDbView {
   private policyIn(slot: number): Policy {
     const i32 = this.heap.i32;
     const p = this.arena.payload(slot);
+    const flags = i32[p + P_FLAGS];
     const templates: Template[] = [];
-    for (let t = 0; t < i32[p + P_NTMPL]; t++) templates.push(readTemplate(i32, i32[p + P_TMPL] + t * TMPL_WORDS));
+    for (let t = 0, tp = i32[p + P_TMPL]; t < policyTemplateCount(flags); t++, tp += templateWords(i32[tp])) templates.push(readTemplate(i32, tp));
     return Object.freeze({
-      dir: DIRS[i32[p + P_DIR]],
+      dir: DIRS[i32[p + P_INDEX] & 7],
       selector: Object.freeze(readSelector(i32, p + P_SEL)),
       priority: i32[p + P_PRIORITY] >>> 0,
-      action: i32[p + P_ACTION] === 1 ? 'block' : 'allow',
-      cpuAcquire: (i32[p + P_FLAGS] & P_FLAG_CPU_ACQUIRE) !== 0,
+      action: (flags & P_FLAG_BLOCK) !== 0 ? 'block' : 'allow',
+      cpuAcquire: (flags & P_FLAG_CPU_ACQUIRE) !== 0,
       index: i32[p + P_INDEX] >>> 0,
       templates: Object.freeze(templates),
     });
@@ -518,20 +531,19 @@ export class PolicyDb extends PolicyDbView {
     return index;
   }
 
-  private writeRecord(slot: number, p: Policy, d: number, seq: number): void {
+  private writeRecord(slot: number, p: Policy, seq: number): void {
     const base = this.arena.payload(slot);
     const i32 = this.heap.i32;
-    i32[base + P_INDEX] = p.index;
-    i32[base + P_DIR] = d;
+    let words = 0;
+    for (const t of p.templates) words += templateWords(t.family << 16);
+    i32[base + P_INDEX] = p.index; // its low 3 bits are the direction (checked)
     i32[base + P_PRIORITY] = p.priority;
-    i32[base + P_ACTION] = p.action === 'block' ? 1 : 0;
     i32[base + P_SEQ] = seq;
-    i32[base + P_NTMPL] = p.templates.length;
-    i32[base + P_FLAGS] = p.cpuAcquire ? P_FLAG_CPU_ACQUIRE : 0;
+    i32[base + P_FLAGS] = (p.action === 'block' ? P_FLAG_BLOCK : 0) | (p.cpuAcquire ? P_FLAG_CPU_ACQUIRE : 0) | (p.templates.length << 8) | (words << 16);
     writeSelector(i32, base + P_SEL, p.selector);
-    if (p.templates.length > 0) {
-      const at = this.heap.alloc(p.templates.length * TMPL_WORDS);
-      p.templates.forEach((t, i) => writeTemplate(this.heap.i32, at + i * TMPL_WORDS, t));
+    if (words > 0) {
+      const at = this.heap.alloc(words);
+      for (let t = 0, tp = at; t < p.templates.length; t++) tp += writeTemplate(this.heap.i32, tp, p.templates[t]);
       this.heap.i32[base + P_TMPL] = at;
     }
   }
@@ -540,9 +552,9 @@ export class PolicyDb extends PolicyDbView {
   private retireRecord(slot: number): void {
     const p = this.arena.payload(slot);
     const at = this.heap.i32[p + P_TMPL];
-    const n = this.heap.i32[p + P_NTMPL];
+    const words = templateBlockWords(this.heap.i32[p + P_FLAGS]);
     this.arena.retire(slot, this.reclaimer);
-    if (n > 0) retireWith(this.reclaimer, this.heap, at, n * TMPL_WORDS);
+    if (words > 0) retireWith(this.reclaimer, this.heap, at, words);
   }
 
   private groupFor(d: number, s: Selector): Group {
@@ -595,7 +607,7 @@ export class PolicyDb extends PolicyDbView {
   private remove(slot: number): void {
     const i32 = this.heap.i32;
     const p = this.arena.payload(slot);
-    const d = i32[p + P_DIR];
+    const d = i32[p + P_INDEX] & 7;
     const priority = i32[p + P_PRIORITY] >>> 0;
     const index = i32[p + P_INDEX] >>> 0;
     const selector = readSelector(i32, p + P_SEL);

@@ -29,8 +29,8 @@ export interface Selector {
 
 /** Packed flow: [family, src[4], dst[4], proto, sport, dport]. */
 export const FLOW_WORDS = 12;
-/** Packed selector: [family, src[4], dst[4], srcLen, dstLen, proto, sport<<16|mask, dport<<16|mask]. */
-export const SEL_WORDS = 15;
+/** Packed selector: [family | srcLen << 8 | dstLen << 16 | proto << 24, src[4], dst[4], sport<<16|mask, dport<<16|mask]. */
+export const SEL_WORDS = 11;
 
 /** IP protocol numbers the syntax names. */
 export const PROTOCOLS: Readonly<Record<string, number>> = {
@@ -79,46 +79,52 @@ export function selectorKey(s: Selector): string {
 
 /** Write a packed selector at word `p`. */
 export function writeSelector(i32: Int32Array, p: number, s: Selector): void {
-  i32[p] = s.family;
+  i32[p] = s.family | (s.srcLen << 8) | (s.dstLen << 16) | (s.proto << 24);
   writeAddressPair(i32, p + 1, s.src, s.dst);
-  i32[p + 9] = s.srcLen;
-  i32[p + 10] = s.dstLen;
-  i32[p + 11] = s.proto;
-  i32[p + 12] = (s.sport << 16) | s.sportMask;
-  i32[p + 13] = (s.dport << 16) | s.dportMask;
+  i32[p + 9] = (s.sport << 16) | s.sportMask;
+  i32[p + 10] = (s.dport << 16) | s.dportMask;
+}
+
+/** Is the selector packed at `i32[p]` the any selector (of its family)? */
+export function selectorIsAny(i32: Int32Array, p: number): boolean {
+  let bits = i32[p] >>> 8; // lengths and proto; the family is not part of it
+  for (let w = 1; w < SEL_WORDS; w++) bits |= i32[p + w];
+  return bits === 0;
 }
 
 /** The selector packed at `i32[p]` (the inverse of {@link writeSelector}). */
 export function readSelector(i32: Int32Array, p: number): Selector {
-  const family = i32[p] as Family;
+  const head = i32[p];
+  const family = (head & 0xff) as Family;
   const word = (w: number) => [i32[w], i32[w + 1], i32[w + 2], i32[w + 3]] as const;
   return {
     family,
     src: { family, words: word(p + 1) },
-    srcLen: i32[p + 9],
+    srcLen: (head >>> 8) & 0xff,
     dst: { family, words: word(p + 5) },
-    dstLen: i32[p + 10],
-    proto: i32[p + 11],
-    sport: i32[p + 12] >>> 16,
-    sportMask: i32[p + 12] & 0xffff,
-    dport: i32[p + 13] >>> 16,
-    dportMask: i32[p + 13] & 0xffff,
+    dstLen: (head >>> 16) & 0xff,
+    proto: head >>> 24,
+    sport: i32[p + 9] >>> 16,
+    sportMask: i32[p + 9] & 0xffff,
+    dport: i32[p + 10] >>> 16,
+    dportMask: i32[p + 10] & 0xffff,
   };
 }
 
 /** Does the packed selector at `i32[p]` match the packed flow at `flow[f]`? */
 export function selectorMatches(i32: Int32Array, p: number, flow: Int32Array, f: number): boolean {
-  if (i32[p] !== flow[f]) return false;
-  const srcLen = i32[p + 9];
-  const dstLen = i32[p + 10];
+  const head = i32[p];
+  if ((head & 0xff) !== flow[f]) return false;
+  const srcLen = (head >>> 8) & 0xff;
+  const dstLen = (head >>> 16) & 0xff;
   for (let w = 0; w < 4; w++) {
     if (maskWord(flow[f + 1 + w] ^ i32[p + 1 + w], w, srcLen) !== 0) return false;
     if (maskWord(flow[f + 5 + w] ^ i32[p + 5 + w], w, dstLen) !== 0) return false;
   }
-  const proto = i32[p + 11];
+  const proto = head >>> 24;
   if (proto !== 0 && proto !== flow[f + 9]) return false;
-  const sp = i32[p + 12];
-  const dp = i32[p + 13];
+  const sp = i32[p + 9];
+  const dp = i32[p + 10];
   return ((flow[f + 10] ^ (sp >>> 16)) & sp & 0xffff) === 0 && ((flow[f + 11] ^ (dp >>> 16)) & dp & 0xffff) === 0;
 }
 

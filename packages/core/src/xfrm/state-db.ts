@@ -48,7 +48,7 @@ import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
 import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
-import { SEL_WORDS, anySelector, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
+import { SEL_WORDS, anySelector, readSelector, selectorIsAny, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
 import { IPPROTO_ESP, MODE_NUMBER, type Mode } from './template.js';
 import { XfrmError } from './xfrm-error.js';
@@ -916,11 +916,11 @@ export class StateDb extends StateDbView {
     const x = this.extraScratch;
     writeSelector(x, X_SEL, s.selector);
     for (let w = 0; w < 4; w++) x[X_OA + w] = s.encap?.oa.words[w] ?? 0;
-    let w = X_SEL + 1; // the selector's word 0 is its family
+    let w = X_OA;
     while (w < X_WORDS && x[w] === 0) w++;
     const l = s.limits;
     const limited = l.hardBytes !== XFRM_INF || l.hardPackets !== XFRM_INF || l.softBytes !== XFRM_INF || l.softPackets !== XFRM_INF;
-    if (w === X_WORDS && !limited) return 0;
+    if (w === X_WORDS && selectorIsAny(x, X_SEL) && !limited) return 0;
     const at = this.heap.alloc(X_WORDS);
     this.heap.i32.set(x.subarray(X_SEL), at + X_SEL);
     const u64 = this.heap.u64;
@@ -1062,8 +1062,7 @@ function addressAt(i32: Int32Array, p: number, family: Family): Address {
 
 /** The selector packed at `i32[p]`: the shared any-selector of its family when it is one. */
 function selectorAt(i32: Int32Array, p: number): Selector {
-  for (let w = 1; w < SEL_WORDS; w++) if (i32[p + w] !== 0) return Object.freeze(readSelector(i32, p));
-  return ANY_SELECTOR[i32[p] as Family];
+  return selectorIsAny(i32, p) ? ANY_SELECTOR[(i32[p] & 0xff) as Family] : Object.freeze(readSelector(i32, p));
 }
 
 /** The limits of a state: counts from its extras block at `x` (0: none), the time limits from `seconds[s..s+3]`. */

@@ -18,7 +18,7 @@ function memory() {
   gc();
   gc();
   const m = process.memoryUsage();
-  return `RSS ${mb(m.rss)} MB | JS heap ${mb(m.heapUsed)} MB, array buffers ${mb(m.arrayBuffers)} MB | shared heap in use ${mb(heap.bytesInUse)} MB, high-water ${mb(heap.highWater)} MB`;
+  return `RSS ${mb(m.rss)} MB | JS heap ${mb(m.heapUsed)} MB, malloc'd array buffers ${mb(m.arrayBuffers)} MB | shared heap in use ${mb(heap.bytesInUse)} MB, high-water ${mb(heap.highWater)} MB`;
 }
 const seconds = (t) => ((performance.now() - t) / 1000).toFixed(2);
 

@@ -6,6 +6,7 @@
  *
  * Not shared: only its owner (the control thread) touches it.
  */
+import { pageArray } from './page-array.js';
 
 const MIN = 16;
 
@@ -33,7 +34,7 @@ export class IntStack {
   }
 
   private resize(length: number): void {
-    const items = new Int32Array(length);
+    const items = pageArray(Int32Array, length);
     items.set(this.items.subarray(0, this.count));
     this.items = items;
   }

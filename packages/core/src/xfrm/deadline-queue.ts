@@ -7,6 +7,7 @@
  *
  * Not shared: only the control thread touches it.
  */
+import { pageArray } from '../shm/page-array.js';
 
 const MIN = 16;
 
@@ -64,8 +65,8 @@ export class DeadlineQueue {
   }
 
   private resize(length: number): void {
-    const times = new Float64Array(length);
-    const keys = new Int32Array(length);
+    const times = pageArray(Float64Array, length);
+    const keys = pageArray(Int32Array, length);
     times.set(this.times.subarray(0, this.count));
     keys.set(this.keys.subarray(0, this.count));
     this.times = times;

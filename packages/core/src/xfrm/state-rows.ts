@@ -9,6 +9,7 @@
  * Not shared: only the control thread reads or writes these arrays, so no ordering applies.
  */
 import { IntStack } from '../shm/int-stack.js';
+import { pageArray } from '../shm/page-array.js';
 import { TupleInterner } from './tuple-interner.js';
 
 /** Initial columns; each doubles when full. */
@@ -118,7 +119,7 @@ type Column = Int32Array | Float64Array | Uint8Array | BigUint64Array;
 
 /** A copy of `a`, `length` long. */
 function grown<T extends Column>(a: T, length: number): T {
-  const out = new (a.constructor as new (n: number) => T)(length);
+  const out = pageArray(a.constructor as unknown as Parameters<typeof pageArray<T>>[0], length);
   out.set(a as never);
   return out;
 }

@@ -8,6 +8,7 @@
  *
  * Not shared: only the control thread touches it.
  */
+import { pageArray } from '../shm/page-array.js';
 
 const B = 3;
 const MIN_BUCKETS = 64;
@@ -85,7 +86,7 @@ export class U64Index {
 
   private resize(buckets: number): void {
     const old = this.buckets;
-    this.buckets = new Int32Array(buckets * B);
+    this.buckets = pageArray(Int32Array, buckets * B);
     this.mask = buckets - 1;
     for (let i = 0; i < old.length; i += B) if (old[i + 2] !== 0) this.put(old[i], old[i + 1], old[i + 2]);
   }

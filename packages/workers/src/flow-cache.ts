@@ -14,20 +14,22 @@
  * two choices a set overflows only when both of a flow's sets are full.) A probe compares keys
  * first (local memory) and the generations only of the entry whose key matches; a hit is used
  * only while the generations it was built under hold. An entry remembers the ChangeEpoch in
- * which it last found them holding: in the same epoch (neither table changed since) the check
- * is skipped, so a hit without churn reads no shared memory at all.
+ * which it last found them holding, and the change shards its states' keys are in: while
+ * neither the SPD nor a shard it depends on has changed since, the check is skipped, so a hit
+ * reads no shared memory unless something it depends on may have changed.
  */
 import {
-
   FLOW_WORDS,
   MAX_TEMPLATES,
   randomSeed,
+  slotShard,
   xxh32Words,
   RESOLVED_ACQUIRE,
   RESOLVED_BLOCK,
   RESOLVED_BUNDLE,
   RESOLVED_NONE,
   type BundleScratch,
+  type ChangeEpoch,
   type PolicyDbView,
   type StateDbView,
 } from '@xfrm/core';
@@ -59,10 +61,14 @@ export class FlowCache {
   private readonly generations: BigUint64Array;
   private readonly genids: BigUint64Array;
   private readonly chains: BigUint64Array;
+  /** Per state of an entry: its key's change shard (state-db.ts chainShard). */
+  private readonly chainShards: Uint8Array;
   private readonly mask: number;
   private readonly seed = randomSeed();
   hits = 0;
   misses = 0;
+  /** Hits whose generations were read from shared memory (something they depend on may have changed). */
+  checks = 0;
   /** Entries in use. */
   used = 0;
   /** Per entry: when it was last used (a per-cache clock), for LRU replacement within a set. */
@@ -88,6 +94,7 @@ export class FlowCache {
     this.generations = new BigUint64Array(2 * capacity);
     this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
+    this.chainShards = new Uint8Array(capacity * MAX_TEMPLATES);
     this.mask = capacity - WAYS;
     this.lastUse = new Uint32Array(capacity);
     this.tags = new Int32Array(capacity);
@@ -103,6 +110,7 @@ export class FlowCache {
       this.generations.byteLength +
       this.genids.byteLength +
       this.chains.byteLength +
+      this.chainShards.byteLength +
       this.lastUse.byteLength +
       this.tags.byteLength +
       this.checked.byteLength
@@ -121,14 +129,18 @@ export class FlowCache {
 
   /**
    * The entry for the packed flow in direction `dir` if it is present and still valid, or -1.
-   * `epoch` is the reader's ChangeEpoch now (0: none, check every time). Counts hits and misses.
+   * `changes`: the reader's ChangeEpoch (without one, every hit is checked). Counts hits and
+   * misses.
    */
-  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, epoch = 0): number {
+  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, changes?: ChangeEpoch): number {
     this.stale = -1;
+    const epoch = changes === undefined ? 0 : changes.current(); // before any check it dates
     let i = this.find(this.setOf(flow), dir, flow);
     if (i < 0) i = this.find(this.setB, dir, flow);
     if (i >= 0) {
-      if ((epoch !== 0 && this.checked[i] === epoch) || this.valid(spd, sad, dir, i)) {
+      const c = this.checked[i];
+      // Checked in this very epoch (nothing changed since: the common case), or nothing it depends on changed.
+      if ((c === epoch && c !== 0) || (changes !== undefined && this.unchanged(i, c, changes)) || (this.checks++, this.valid(spd, sad, dir, i))) {
         this.checked[i] = epoch;
         this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
         this.hits++;
@@ -157,6 +169,16 @@ export class FlowCache {
     return w === FLOW_WORDS;
   }
 
+  /** Has nothing entry i depends on changed since the epoch of its last check? Local memory only. */
+  private unchanged(i: number, c: number, changes: ChangeEpoch): boolean {
+    if (!changes.policiesHold(c)) return false;
+    const s = i * MAX_TEMPLATES;
+    for (let j = 0, n = this.meta[i * META + M_COUNT]; j < n; j++) {
+      if (!changes.shardHolds(slotShard(this.states[s + j]), c) || !changes.shardHolds(this.chainShards[s + j], c)) return false;
+    }
+    return true;
+  }
+
   /** Do the generations entry i was resolved under still hold? */
   private valid(spd: PolicyDbView, sad: StateDbView, dir: number, i: number): boolean {
     const m = i * META;
@@ -182,10 +204,11 @@ export class FlowCache {
 
   /**
    * Remember what `resolveInto` left in `r` (its RESOLVED_* `kind`; not an ACQUIRE, which is
-   * asked again), under the policy generations it read, which it read in ChangeEpoch `epoch`
-   * (0: none). Returns the entry index, or -1. Copies what it keeps: nothing is allocated.
+   * asked again), under the policy generations it read, in the section of the {@link lookup}
+   * that missed (with `changes`, the ChangeEpoch given there). Returns the entry index, or -1.
+   * Copies what it keeps: nothing is allocated.
    */
-  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch, epoch = 0): number {
+  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch, changes?: ChangeEpoch): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
     const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow), this.setB);
     this.stale = -1;
@@ -194,7 +217,7 @@ export class FlowCache {
     if (this.meta[m + M_KIND] === 0) this.used++;
     this.keys.set(flow, i * FLOW_WORDS);
     this.tags[i] = this.hash;
-    this.checked[i] = epoch;
+    this.checked[i] = changes === undefined ? 0 : changes.current();
     this.meta[m + M_DIR] = dir;
     this.generations[2 * i] = r.generation;
     this.generations[2 * i + 1] = r.pairGeneration;
@@ -207,6 +230,7 @@ export class FlowCache {
       this.states[s + k] = r.states[k];
       this.genids[s + k] = r.genids[k];
       this.chains[s + k] = r.chains[k];
+      this.chainShards[s + k] = r.chainShards[k];
     }
     return i;
   }

@@ -160,8 +160,7 @@ export class QueuePath {
     writePacketFlow(data, 0, info, this.flow, 0);
     if (t.mapClassifier) return this.mapOutput(data, len, out);
     this.lookups++;
-    const epoch = this.changes.current();
-    let i = cache.lookup(this.spd, this.sad, OUT, this.flow, epoch);
+    let i = cache.lookup(this.spd, this.sad, OUT, this.flow, this.changes);
     if (i < 0) {
       const scratch = this.scratch;
       const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, t.queue); // reads the generations first
@@ -176,7 +175,7 @@ export class QueuePath {
         this.queueAcquire = scratch.acquire;
         return engine.encapsulate(scratch.states, data, 0, len, out, 0, 0, scratch.count, info);
       }
-      i = cache.install(OUT, this.flow, kind, scratch, epoch);
+      i = cache.install(OUT, this.flow, kind, scratch, this.changes);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;

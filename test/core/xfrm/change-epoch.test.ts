@@ -12,7 +12,9 @@ import {
   applyXfrmLine,
   newBundleScratch,
   packFlow,
+  resolveBundle,
   resolveInto,
+  slotShard,
 } from '@xfrm/core';
 import { FlowCache } from '@xfrm/workers';
 import { addr } from './model-helpers.js';
@@ -64,27 +66,54 @@ describe('ChangeEpoch', () => {
     expect(c.current()).toBe(e + 1);
   });
 
-  it('a flow cache entry is checked once per epoch: skipped within it, checked (and found stale) in the next', () => {
+  it('a flow cache entry is checked again only once what it depends on changed, and found stale then', () => {
     const { x, reader, changes: c } = setup();
     applyXfrmLine(x, `ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out ${TUNNEL}`);
     applyXfrmLine(x, state(0x10));
     const flow = packFlow({ family: 4, src: addr('10.1.0.1'), dst: addr('10.2.0.1'), proto: 17, sport: 1, dport: 2 });
     const cache = new FlowCache(16);
     const s = newBundleScratch();
-    let e = c.current();
-    const i = cache.install(OUT, flow, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s, e);
+    c.current();
+    const i = cache.install(OUT, flow, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s, c);
     reader.quiescent();
-    e = c.current();
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, e)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(i);
+    expect(cache.checks).toBe(0); // nothing changed: no shared read
     applyXfrmLine(x, 'ip xfrm state delete dst 198.51.100.1 proto esp spi 0x10');
     // The rest of this section still sees what it saw when it began (no shared read at all).
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, c.current())).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(i);
     reader.quiescent(); // the record may be freed once every reader is past here
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, c.current())).toBe(-1);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // and with no epoch, every lookup checks
+    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(-1);
+    expect(cache.checks).toBe(1);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // and with no ChangeEpoch, every lookup checks
   });
 
-  it('an SA context is checked once per epoch, and a dead state has none in the next', () => {
+  it("a state change stales only the entries of its change shards; a policy change stales all", () => {
+    const { x, reader, changes: c } = setup();
+    const flows = [1, 2].map((n) => packFlow({ family: 4, src: addr(`10.1.0.${n}`), dst: addr(`10.2.0.${n}`), proto: 17, sport: 1, dport: 2 }));
+    for (const n of [1, 2]) {
+      applyXfrmLine(x, `ip xfrm policy add src 10.1.0.${n}/32 dst 10.2.0.${n}/32 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid ${n} mode tunnel`);
+      applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi ${0x10 + n} reqid ${n} mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    }
+    const cache = new FlowCache(16);
+    const s = newBundleScratch();
+    c.current();
+    const entries = flows.map((f) => cache.install(OUT, f, resolveInto(x.spd, x.sad, OUT, f, 0, s), s, c));
+    const [a, b] = flows.map((f) => resolveBundle(x.spd, x.sad, OUT, f, 0)).map((r) => (r.kind === 'bundle' ? r.bundle : undefined)!);
+    const shardsOf = (u: typeof a) => [slotShard(u.states[0]), u.chainShards[0]];
+    expect(shardsOf(a).filter((k) => shardsOf(b).includes(k))).toEqual([]); // the premise: no shard in common
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x20 reqid 2 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`); // shadows b's state
+    reader.quiescent();
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]);
+    expect(cache.checks).toBe(0); // a's shards did not change: used unchecked
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[1], c)).toBe(-1); // b's key moved: checked, stale
+    expect(cache.checks).toBe(1);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.1/32 dst 10.9.0.2/32 dir out action block');
+    reader.quiescent();
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]); // checked, still valid
+    expect(cache.checks).toBe(2);
+  });
+
+  it('an SA context is checked once per change of its shard, and a dead state has none after it', () => {
     const { x, reader, changes: c } = setup();
     applyXfrmLine(x, state(0x10));
     const slot = x.sad.slotOf(x.sad.list()[0]);

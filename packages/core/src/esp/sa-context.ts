@@ -35,6 +35,7 @@ import {
   paramIcvBytes,
   paramKeyBytes,
   paramWindow,
+  slotShard,
   type StateDbView,
 } from '../xfrm/state-db.js';
 
@@ -90,12 +91,14 @@ export class SaContextCache {
 
   /**
    * The context of the state in `slot` if it is alive (built if missing or stale), else
-   * undefined. Checked in the current ChangeEpoch already: returned without reading the record.
+   * undefined. Checked in an epoch since which its slot's change shard has not changed:
+   * returned without reading the record.
    */
   live(slot: number): SaContext | undefined {
-    const epoch = this.opts.changes === undefined ? 0 : this.opts.changes.current();
+    const changes = this.opts.changes;
+    const epoch = changes === undefined ? 0 : changes.current();
     const hit = this.cache.get(slot);
-    if (hit !== undefined && epoch !== 0 && hit.checked === epoch && !this.opts.perPacketSetup) return hit;
+    if (hit !== undefined && changes !== undefined && hit.checked !== 0 && changes.shardHolds(slotShard(slot), hit.checked) && !this.opts.perPacketSetup) return hit;
     // The genid before the dead flag, which a delete sets before it moves the genid: alive
     // then means alive under this genid.
     const genid = this.sad.genid(slot);

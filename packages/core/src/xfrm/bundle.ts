@@ -32,6 +32,8 @@ export interface Bundle {
   readonly genids: BigUint64Array;
   /** Each state's bydst-key shadow generation, read before the state was looked up (u64). */
   readonly chains: BigUint64Array;
+  /** Each state's key's change shard (state-db.ts chainShard: a ChangeEpoch check depends on it). */
+  readonly chainShards: Int32Array;
 }
 
 /** An SA the key manager must negotiate (a template with no state). */
@@ -80,6 +82,7 @@ export interface BundleScratch extends PolicyGenerations {
   readonly states: Int32Array;
   readonly genids: BigUint64Array;
   readonly chains: BigUint64Array;
+  readonly chainShards: Int32Array;
   /** States in `states` (RESOLVED_BUNDLE). */
   count: number;
   /** The policy slot (all but RESOLVED_NONE). */
@@ -95,6 +98,7 @@ export function newBundleScratch(): BundleScratch {
     states: new Int32Array(MAX_TEMPLATES),
     genids: new BigUint64Array(MAX_TEMPLATES),
     chains: new BigUint64Array(MAX_TEMPLATES),
+    chainShards: new Int32Array(MAX_TEMPLATES),
     count: 0,
     policy: -1,
     acquire: undefined,
@@ -168,6 +172,7 @@ export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, fl
       }
       out.states[out.count] = slot;
       out.chains[out.count] = chain;
+      out.chainShards[out.count] = sad.chainShardOf(slot);
       out.genids[out.count++] = sad.lastGenid;
       if (tunnel) {
         cur.set(ends);
@@ -207,6 +212,7 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
           states: s.states.slice(0, s.count),
           genids: s.genids.slice(0, s.count),
           chains: s.chains.slice(0, s.count),
+          chainShards: s.chainShards.slice(0, s.count),
         },
       };
   }

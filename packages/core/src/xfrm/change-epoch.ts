@@ -1,36 +1,49 @@
 /**
- * A reader's view of whether the tables changed: a local number that moves when the SPD's or
- * the SAD's change count ({@link PolicyDbView.changes}, {@link StateDbView.changes}) moved
- * since the reader's last section began. A check a reader made under one value (a flow cache
- * entry's generations equal, an SA context's genid equal) holds while {@link ChangeEpoch.current}
- * returns that value, so the packet path checks each cached thing once per change instead of
- * once per packet (Linux's old bundles did the same with a global `xfrm_policy_genid`).
+ * A reader's view of what changed in the tables: a local epoch number that moves when the
+ * SPD's or the SAD's change count ({@link PolicyDbView.changes}, {@link StateDbView.changes})
+ * moved since the reader's last section began, and per part of the tables the epoch in which
+ * it last changed: the SPD as a whole, and each shard of the SAD's changes
+ * ({@link StateDbView.shardChanges}: a genid's shard is its slot's, a chain generation's its
+ * chain block's). A check a reader made in epoch `e` (a flow cache entry's generations equal,
+ * an SA context's genid equal) holds while every part it depends on last changed in `e` or
+ * before, so the packet path checks a cached thing once per change of what it depends on,
+ * not once per packet (Linux's old bundles did the same with a global `xfrm_policy_genid`).
  *
- * Shared memory: reads the two change counts (Atomics, sequentially consistent), once per
- * read-side section of the reader; writes nothing shared.
+ * Shared memory: reads the change counts (Atomics, sequentially consistent) once per
+ * read-side section of the reader, the shard counts only when the SAD's moved; writes
+ * nothing shared.
  *
- * Why it is sound. A writer moves a genid or generation first and the change count after;
- * this reads the change counts at the start of a section, before any check the section makes.
- * - A check that passed read the old genid/generation, so the writer's move came after it
- *   and its change-count move after that: the next section to read the count sees it moved
- *   (the counts are u64 and only go up: equal means not moved) and checks again.
+ * Why it is sound. A writer moves a genid or generation first, then its shard's count, then
+ * the table's; this reads the table's counts at the start of a section, then the shards',
+ * before any check the section makes.
+ * - A check that passed read the old genid/generation, so the writer's move came after it,
+ *   and the count moves after that: the next section to read the table's count sees it moved
+ *   (the counts are u64 and only go up: equal means not moved), reads the shard's after it,
+ *   sees that moved too, and marks the shard changed in a later epoch than the check's.
  * - Until then the reader is in the section in which it made the check, or in later ones that
  *   read the count before the writer moved it. Either way, what the check saw was alive when
  *   the section began, and the epoch domain frees nothing retired after a section began until
  *   the reader leaves it: a slot the check named is not freed under the reader. The change
  *   is seen one section late at most (a batch of packets: what a packet already in flight
  *   sees in any dataplane).
+ * - A check made in the epoch in which a part was marked changed read the part after the
+ *   counts that marked it, so it saw that change: "changed in `e` or before" holds.
  */
 import { type EpochReader } from '../shm/epoch.js';
 import { type PolicyDbView } from './policy-db.js';
-import { type StateDbView } from './state-db.js';
+import { CHANGE_SHARDS, type StateDbView } from './state-db.js';
 
 /** See the file comment. Thread-local. */
 export class ChangeEpoch {
   private section = -1;
   private spdSeen = -1n;
   private sadSeen = -1n;
+  private readonly shardSeen = new BigUint64Array(CHANGE_SHARDS);
   private epoch = 0;
+  /** The epoch in which the SPD last changed. */
+  private spdChanged = 0;
+  /** Per SAD change shard, the epoch in which it last changed. */
+  private readonly shardChanged = new Float64Array(CHANGE_SHARDS);
 
   constructor(
     private readonly reader: EpochReader,
@@ -40,7 +53,7 @@ export class ChangeEpoch {
 
   /**
    * The current epoch: a positive integer, equal to the last one returned while neither table
-   * changed. Call it only while the reader is online.
+   * changed. Call it only while the reader is online, before the checks it is to date.
    */
   current(): number {
     const s = this.reader.sections;
@@ -49,11 +62,33 @@ export class ChangeEpoch {
       const a = this.spd.changes();
       const b = this.sad.changes();
       if (a !== this.spdSeen || b !== this.sadSeen) {
-        this.spdSeen = a;
-        this.sadSeen = b;
-        this.epoch++; // at most once per section: 2^53 sections is beyond any gateway's life
+        const e = ++this.epoch; // at most once per section: 2^53 sections is beyond any gateway's life
+        if (a !== this.spdSeen) {
+          this.spdSeen = a;
+          this.spdChanged = e;
+        }
+        if (b !== this.sadSeen) {
+          this.sadSeen = b;
+          for (let k = 0; k < CHANGE_SHARDS; k++) {
+            const c = this.sad.shardChanges(k); // after the SAD's count: every move it counts is here
+            if (c !== this.shardSeen[k]) {
+              this.shardSeen[k] = c;
+              this.shardChanged[k] = e;
+            }
+          }
+        }
       }
     }
     return this.epoch;
+  }
+
+  /** Does a check of the SPD made in epoch `checked` (0: never) still hold? Call {@link current} first. */
+  policiesHold(checked: number): boolean {
+    return checked !== 0 && this.spdChanged <= checked;
+  }
+
+  /** Does a check made in epoch `checked` of what SAD change shard `shard` counts still hold? */
+  shardHolds(shard: number, checked: number): boolean {
+    return this.shardChanged[shard] <= checked;
   }
 }

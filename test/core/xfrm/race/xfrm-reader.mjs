@@ -1,9 +1,10 @@
 // An xfrm race-test reader: resolves flows through the SPD and the SAD (tuple space groups,
 // bydst chains, shadow generations), holds the bundles across quiescent points and parking
-// (as a flow cache does) and revalidates them, once per ChangeEpoch as a queue does (a held
-// bundle checked in the current epoch is used unchecked: it must still name live-or-retired,
-// never freed, records of the same SAs), looks SPIs up in byspi, while the control thread
-// churns every kind of change. Counts every invariant violation with Atomics.
+// (as a flow cache does) and revalidates them only when what they depend on may have changed,
+// as a queue does with its ChangeEpoch (a held bundle whose SPD and change shards are
+// unchanged since its last check is used unchecked: it must still name live-or-retired, never
+// freed, records of the same SAs), looks SPIs up in byspi, while the control thread churns
+// every kind of change. Counts every invariant violation with Atomics.
 import { workerData } from 'node:worker_threads';
 import {
   ChangeEpoch,
@@ -16,6 +17,7 @@ import {
   StateDbView,
   bundleValid,
   packFlow,
+  slotShard,
   resolveBundle,
 } from '@xfrm/core';
 
@@ -34,6 +36,16 @@ const packed = Array.from({ length: flows }, (_, i) =>
 /** Held bundles, by flow: the bundle, the SA identities its states had when resolved, the epoch it was last found valid in. */
 const held = new Array(flows);
 const dst = Int32Array.of((198 << 24) | (51 << 16) | (100 << 8) | 1, 0, 0, 0);
+
+/** Has nothing the held bundle `h` depends on changed since its last check (ChangeEpoch)? */
+function unchanged(h) {
+  if (!changes.policiesHold(h.epoch)) return false;
+  const b = h.bundle;
+  for (let s = 0; s < b.states.length; s++) {
+    if (!changes.shardHolds(slotShard(b.states[s]), h.epoch) || !changes.shardHolds(b.chainShards[s], h.epoch)) return false;
+  }
+  return true;
+}
 
 /** 0, or POISONED when the state record in `slot` was freed (poisoned) while this reader could reach it. */
 function sane(slot) {
@@ -57,7 +69,7 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
       const i = rand() % flows;
       const h = held[i];
       const epoch = changes.current();
-      if (h !== undefined && (h.epoch === epoch || bundleValid(spd, sad, h.bundle))) {
+      if (h !== undefined && (unchanged(h) || bundleValid(spd, sad, h.bundle))) {
         // Valid: nothing it was built from changed, so the states are the same SAs.
         h.epoch = epoch;
         Atomics.add(ctl, HELD_CHECKS, 1);
@@ -79,7 +91,7 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
           serials.push(sad.serialOf(r.bundle.states[s]));
         }
         // Keep copies, as a flow cache does (the bundle's arrays may be scratch).
-        held[i] = { bundle: { ...r.bundle, states: r.bundle.states.slice(), genids: r.bundle.genids.slice(), chains: r.bundle.chains.slice() }, serials, epoch };
+        held[i] = { bundle: { ...r.bundle, states: r.bundle.states.slice(), genids: r.bundle.genids.slice(), chains: r.bundle.chains.slice(), chainShards: r.bundle.chainShards.slice() }, serials, epoch };
       } else {
         held[i] = undefined;
       }

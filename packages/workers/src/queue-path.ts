@@ -6,7 +6,8 @@
  *
  * Shared memory: reads the SPD and SAD lock-free (inside the reader's online sections);
  * writes SA runtime blocks (EspEngine), its notice ring (the producer side), its own control
- * words and counter line (queue-layout.ts). Nothing is allocated per packet on a cache hit.
+ * words and counter line (queue-layout.ts), and with the refcount ablation the shared counts
+ * (`Atomics.add`, any queue; nobody reads them). Nothing is allocated per packet on a cache hit.
  */
 import {
   ChangeEpoch,

@@ -54,8 +54,8 @@ export interface EspEngineOptions {
    */
   batchSeals?: boolean;
   /**
-   * The thread's ChangeEpoch (a queue has one, with its epoch reader): SA contexts are checked
-   * against their records once per epoch instead of once per packet.
+   * The thread's ChangeEpoch (a queue has one, with its epoch reader): an SA context is
+   * checked against its record again only after its slot's change shard moved, not per packet.
    */
   changes?: ChangeEpoch;
 }

@@ -5,7 +5,8 @@
  * genid, a u64 that takes a new, never-repeated value whenever the slot's record is written
  * or dies: the check is one 64-bit atomic load, it cannot be fooled by a slot reused 2^32
  * times (ABA), and a context never outlives its state for long. With a ChangeEpoch the check
- * is made once per epoch, not per packet (change-epoch.ts says why that is enough).
+ * is made again only after its slot's change shard moved, not per packet (change-epoch.ts
+ * says why that is enough).
  *
  * Reads shared state records (immutable once published); writes only thread-local memory.
  */

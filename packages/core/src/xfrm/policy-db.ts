@@ -37,7 +37,8 @@
  *   change (a prefixed policy, a flush) moves the direction's `generation`. A resolution
  *   records both (read before its lookup) and is stale when either moved (talk: "Cheap State
  *   Coherency"). Nothing is flushed; a change for one host pair leaves other flows' cached
- *   answers valid (unless they share its word: 1 in PAIR_WORDS).
+ *   answers valid (unless they share its word: 1 in PAIR_WORDS). After every generation move,
+ *   the SPD's change count moves too (u64 `Atomics.add`; queues read it, ChangeEpoch).
  * - Reads: any thread, lock-free, within one read-side section (between quiescent reports).
  */
 import { addressBits, maskWord, writeAddressPair } from './address.js';

@@ -31,12 +31,9 @@ export interface Template {
   readonly optional: boolean;
 }
 
-/**
- * Packed template: [head, src, dst, spi, reqid], head = proto | mode << 8 | optional << 9 |
- * family << 16; an address is one word for IPv4 (5 words in all), four for IPv6 (11): most
- * gateways' templates are IPv4 tunnels, and every policy holds its own.
- */
-export const TMPL_MAX_WORDS = 11;
+// Packed template: [head, src, dst, spi, reqid], head = proto | mode << 8 | optional << 9 |
+// family << 16; an address is one word for IPv4 (5 words in all), four for IPv6 (11): most
+// gateways' templates are IPv4 tunnels, and every policy holds its own.
 
 /** Words per address of the template whose head word is `head`. */
 export function templateAddressWords(head: number): number {

@@ -4,7 +4,7 @@
 // load, runtime blocks, chain blocks, and the control thread's JS heap; RSS beside it.
 // Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000]
 import os from 'node:os';
-import { CHAIN_BLOCK_WORDS, RT_BITMAP, Xfrm, anySelector, bitmapWords, makeSelector, templateWords } from '@xfrm/core';
+import { CHAIN_BLOCK_WORDS, RT_BITMAP, Xfrm, anySelector, bitmapWords, makeSelector, templateWordsFor } from '@xfrm/core';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = globalThis.gc ?? (() => {});
@@ -80,7 +80,7 @@ const addPolicyUs = Number(process.hrtime.bigint() - t) / 1e3 / N;
 const p1 = mem();
 const spd = x.spd;
 const groupTables = [...spd.groups.flatMap((g) => [...g.values()])].reduce((n, g) => n + g.chains.table.bytes, 0);
-const policyParts = { 'records (arena)': spd.arena.bytes, 'group hash tables': groupTables, 'templates (one IPv4 tunnel a policy, out of line)': N * (templateWords(4 << 16) + 1) * 4 }; // 5 words, 6 with the heap's 8-byte rounding
+const policyParts = { 'records (arena)': spd.arena.bytes, 'group hash tables': groupTables, 'templates (one IPv4 tunnel a policy, out of line)': N * (templateWordsFor(4) + 1) * 4 }; // 5 words, 6 with the heap's 8-byte rounding
 const policyShared = heap.bytesInUse - h0;
 
 console.log(`node ${process.version}, ${os.cpus()[0].model} x${os.cpus().length}, ${new Date().toISOString()}; N = ${N.toLocaleString('en-US')}`);

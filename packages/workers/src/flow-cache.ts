@@ -22,7 +22,6 @@ import {
   FLOW_WORDS,
   MAX_TEMPLATES,
   randomSeed,
-  slotShard,
   xxh32Words,
   RESOLVED_ACQUIRE,
   RESOLVED_BLOCK,
@@ -139,8 +138,8 @@ export class FlowCache {
     if (i < 0) i = this.find(this.setB, dir, flow);
     if (i >= 0) {
       const c = this.checked[i];
-      // Checked in this very epoch (nothing changed since: the common case), or nothing it depends on changed.
-      if ((c === epoch && c !== 0) || (changes !== undefined && this.unchanged(i, c, changes)) || (this.checks++, this.valid(spd, sad, dir, i))) {
+      // Checked in this very epoch (nothing changed since: the common case), or nothing it depends on changed since.
+      if ((c === epoch && c !== 0) || (changes !== undefined && this.unchanged(i, c, changes)) || this.valid(spd, sad, dir, i)) {
         this.checked[i] = epoch;
         this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
         this.hits++;
@@ -169,18 +168,14 @@ export class FlowCache {
     return w === FLOW_WORDS;
   }
 
-  /** Has nothing entry i depends on changed since the epoch of its last check? Local memory only. */
+  /** Has nothing entry i depends on changed since epoch `c` of its last check? Local memory only. */
   private unchanged(i: number, c: number, changes: ChangeEpoch): boolean {
-    if (!changes.policiesHold(c)) return false;
-    const s = i * MAX_TEMPLATES;
-    for (let j = 0, n = this.meta[i * META + M_COUNT]; j < n; j++) {
-      if (!changes.shardHolds(slotShard(this.states[s + j]), c) || !changes.shardHolds(this.chainShards[s + j], c)) return false;
-    }
-    return true;
+    return changes.bundleHolds(c, this.states, this.chainShards, i * MAX_TEMPLATES, this.meta[i * META + M_COUNT]);
   }
 
-  /** Do the generations entry i was resolved under still hold? */
+  /** Do the generations entry i was resolved under still hold? (Reads shared memory: counted in `checks`.) */
   private valid(spd: PolicyDbView, sad: StateDbView, dir: number, i: number): boolean {
+    this.checks++;
     const m = i * META;
     const meta = this.meta;
     if (!spd.generationsValid(dir, this.generations[2 * i], meta[m + M_PAIR_WORD], this.generations[2 * i + 1])) return false;

@@ -31,7 +31,7 @@
  */
 import { type EpochReader } from '../shm/epoch.js';
 import { type PolicyDbView } from './policy-db.js';
-import { CHANGE_SHARDS, type StateDbView } from './state-db.js';
+import { CHANGE_SHARDS, slotShard, type StateDbView } from './state-db.js';
 
 /** See the file comment. Thread-local. */
 export class ChangeEpoch {
@@ -82,13 +82,25 @@ export class ChangeEpoch {
     return this.epoch;
   }
 
-  /** Does a check of the SPD made in epoch `checked` (0: never) still hold? Call {@link current} first. */
-  policiesHold(checked: number): boolean {
-    return checked !== 0 && this.spdChanged <= checked;
-  }
-
-  /** Does a check made in epoch `checked` of what SAD change shard `shard` counts still hold? */
+  /**
+   * Does a check made in epoch `checked` of something SAD change shard `shard` counts (a
+   * state's genid: its slotShard) still hold? Call {@link current} first.
+   */
   shardHolds(shard: number, checked: number): boolean {
     return this.shardChanged[shard] <= checked;
+  }
+
+  /**
+   * Does a check made in epoch `checked` (0: never) of a resolution still hold: the SPD's
+   * generations, and for each of its `n` states from `states[at]` its genid and its key's
+   * chain generation (the key's chain shard at `chainShards[at + j]`)? Call {@link current} first.
+   */
+  bundleHolds(checked: number, states: Int32Array, chainShards: ArrayLike<number>, at: number, n: number): boolean {
+    if (checked === 0 || this.spdChanged > checked) return false;
+    const changed = this.shardChanged;
+    for (let j = at; j < at + n; j++) {
+      if (changed[slotShard(states[j])] > checked || changed[chainShards[j]] > checked) return false;
+    }
+    return true;
   }
 }

@@ -49,7 +49,7 @@ import { randomSeed, xxh32Words } from '../shm/hash.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, isIcmp, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
-import { IPPROTO_ESP, MAX_TEMPLATES, readTemplate, templateWords, writeTemplate, type Template } from './template.js';
+import { IPPROTO_ESP, MAX_TEMPLATES, readTemplate, templateWords, templateWordsFor, writeTemplate, type Template } from './template.js';
 import { U64Index } from './u64-index.js';
 import { XfrmError } from './xfrm-error.js';
 
@@ -536,7 +536,7 @@ export class PolicyDb extends PolicyDbView {
     const base = this.arena.payload(slot);
     const i32 = this.heap.i32;
     let words = 0;
-    for (const t of p.templates) words += templateWords(t.family << 16);
+    for (const t of p.templates) words += templateWordsFor(t.family);
     i32[base + P_INDEX] = p.index; // its low 3 bits are the direction (checked)
     i32[base + P_PRIORITY] = p.priority;
     i32[base + P_SEQ] = seq;

@@ -240,9 +240,9 @@ export const FLAG_USE_TIME = 8;
 /**
  * Shards of the SAD's change count, so that a change stales only the cached answers that
  * depend on its shard: with one count, 10,000 SA changes a second moved it every ~0.4 ms and
- * a queue rechecked nearly every flow it saw (1,024 flows, ~500 packets between moves); 64
- * shards left 15 % of a queue to churn, 256 about 3 %. A reader reads them all (256 u64 loads,
- * ~2 us) only in a section where the SAD's count moved.
+ * a queue rechecked ~75 % of its hits (1,024 flows, ~500 packets between moves); with 256
+ * shards, ~5 % (PERFORMANCE.md). A reader reads them all (256 u64 loads, ~2 us) only in a
+ * section where the SAD's count moved.
  */
 export const CHANGE_SHARDS = 256;
 
@@ -327,8 +327,7 @@ export class StateDbView {
    * and later reads it unchanged knows the check still holds (ChangeEpoch).
    */
   changes(): bigint {
-    const at = this.tables.changes;
-    return Atomics.load(this.heap.cover64(at + 2 + 2 * CHANGE_SHARDS), at >> 1);
+    return this.changeCount(0);
   }
 
   /**
@@ -337,8 +336,13 @@ export class StateDbView {
    * whose {@link chainShard} it is. Moves before the SAD's count, after the move it counts.
    */
   shardChanges(shard: number): bigint {
+    return this.changeCount(1 + shard);
+  }
+
+  /** Count `k` of the change counts block: 0 the SAD's, 1 + s shard s's. */
+  private changeCount(k: number): bigint {
     const at = this.tables.changes;
-    return Atomics.load(this.heap.cover64(at + 2 + 2 * CHANGE_SHARDS), (at >> 1) + 1 + shard);
+    return Atomics.load(this.heap.cover64(at + 2 + 2 * CHANGE_SHARDS), (at >> 1) + k);
   }
 
   /** The {@link chainShard} of the `bydst` key of the state in `slot` (its chain block never changes). */
@@ -805,8 +809,8 @@ export class StateDb extends StateDbView {
     const p = this.arena.payload(slot);
     const n = i32[p + S_NUM];
     const family = i32[p + S_FAMILY] as Family;
-    const flags = i32[p + S_PARAMS];
-    const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + paramKeyBytes(flags));
+    const params = i32[p + S_PARAMS];
+    const key = this.heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + paramKeyBytes(params));
     const v = this.rows.settings.values;
     const at = this.rows.settingsAt(n);
     const r = at + SETTING_REPLAY;
@@ -825,14 +829,14 @@ export class StateDb extends StateDbView {
       proto: i32[p + S_PROTO],
       mode: MODE_NAME[i32[p + S_MODE]],
       reqid: i32[p + S_REQID] >>> 0,
-      algorithm: Object.freeze({ name: ALG_NAME[paramAlg(flags)], key, icvBits: paramIcvBytes(flags) * 8 }),
-      replayWindow: paramWindow(flags),
-      esn: (flags & FLAG_ESN) !== 0,
+      algorithm: Object.freeze({ name: ALG_NAME[paramAlg(params)], key, icvBits: paramIcvBytes(params) * 8 }),
+      replayWindow: paramWindow(params),
+      esn: (params & FLAG_ESN) !== 0,
       replay,
       selector: extra === 0 ? ANY_SELECTOR[family] : selectorAt(i32, extra + X_SEL),
       limits: limitsAt(u64, extra, v, at),
       encap:
-        (flags & FLAG_ENCAP) === 0
+        (params & FLAG_ENCAP) === 0
           ? undefined
           : Object.freeze({ type: 'espinudp' as const, sport: ports >>> 16, dport: ports & 0xffff, oa: extra === 0 ? ANY_ADDRESS[family] : addressAt(i32, extra + X_OA, family) }),
       pcpuNum: pcpu === -1 ? undefined : pcpu,

@@ -40,9 +40,14 @@ export function templateAddressWords(head: number): number {
   return head >>> 16 === 4 ? 1 : 4;
 }
 
+/** Words of a packed template of `family` (4 or 6). */
+export function templateWordsFor(family: number): number {
+  return family === 4 ? 5 : 11;
+}
+
 /** Words of the packed template whose head word is `head` (the next one starts there). */
 export function templateWords(head: number): number {
-  return 3 + 2 * templateAddressWords(head);
+  return templateWordsFor(head >>> 16);
 }
 
 /** Word `w` (0..3) of the source (`which` 0) or destination (1) address of the template at `i32[tp]`. */

@@ -17,7 +17,6 @@ import {
   StateDbView,
   bundleValid,
   packFlow,
-  slotShard,
   resolveBundle,
 } from '@xfrm/core';
 
@@ -36,16 +35,6 @@ const packed = Array.from({ length: flows }, (_, i) =>
 /** Held bundles, by flow: the bundle, the SA identities its states had when resolved, the epoch it was last found valid in. */
 const held = new Array(flows);
 const dst = Int32Array.of((198 << 24) | (51 << 16) | (100 << 8) | 1, 0, 0, 0);
-
-/** Has nothing the held bundle `h` depends on changed since its last check (ChangeEpoch)? */
-function unchanged(h) {
-  if (!changes.policiesHold(h.epoch)) return false;
-  const b = h.bundle;
-  for (let s = 0; s < b.states.length; s++) {
-    if (!changes.shardHolds(slotShard(b.states[s]), h.epoch) || !changes.shardHolds(b.chainShards[s], h.epoch)) return false;
-  }
-  return true;
-}
 
 /** 0, or POISONED when the state record in `slot` was freed (poisoned) while this reader could reach it. */
 function sane(slot) {
@@ -69,7 +58,7 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
       const i = rand() % flows;
       const h = held[i];
       const epoch = changes.current();
-      if (h !== undefined && (unchanged(h) || bundleValid(spd, sad, h.bundle))) {
+      if (h !== undefined && (changes.bundleHolds(h.epoch, h.bundle.states, h.bundle.chainShards, 0, h.bundle.states.length) || bundleValid(spd, sad, h.bundle))) {
         // Valid: nothing it was built from changed, so the states are the same SAs.
         h.epoch = epoch;
         Atomics.add(ctl, HELD_CHECKS, 1);

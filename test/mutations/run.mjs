@@ -254,6 +254,49 @@ const MUTATIONS = [
   },
 ];
 
+MUTATIONS.push(
+  {
+    name: 'held-context-after-retire',
+    what: 'the packet path keeps using a held SA context after the context cache let it go (its key wiped)',
+    file: CORE + 'esp/esp-engine.ts',
+    from: '      if (sa === undefined || sa.retired) {',
+    to: '      if (sa === undefined) {',
+    tests: ['test/core/esp/roundtrip.test.ts'],
+  },
+  {
+    name: 'hold-any-genid',
+    what: "the flow cache holds an SA context whatever incarnation of the slot it was built for",
+    file: 'packages/workers/src/flow-cache.ts',
+    from: '    if (sa.genid === this.genids[k]) this.contexts[k] = sa;',
+    to: '    this.contexts[k] = sa;',
+    tests: ['test/workers/flow-cache.test.ts'],
+  },
+  {
+    name: 'install-keeps-contexts',
+    what: "a flow cache entry filled for a new bundle keeps the previous bundle's SA contexts",
+    file: 'packages/workers/src/flow-cache.ts',
+    from: '    for (let k = 0; k < MAX_TEMPLATES; k++) this.contexts[s + k] = undefined;',
+    to: '',
+    tests: ['test/workers/flow-cache.test.ts'],
+  },
+  {
+    name: 'word-copy-tail',
+    what: 'a copy by words skips the first of the bytes past the last whole word',
+    file: CORE + 'esp/byte-copy.ts',
+    from: '      for (let k = words << 2; k < n; k++) dst[d + k] = src[s + k];',
+    to: '      for (let k = (words << 2) + 1; k < n; k++) dst[d + k] = src[s + k];',
+    tests: ['test/core/esp/byte-copy.test.ts'],
+  },
+  {
+    name: 'word-copy-unbounded',
+    what: "a copy by words runs past the end of a buffer's word view (one that grew after the view was made)",
+    file: CORE + 'esp/byte-copy.ts',
+    from: '&& si + words <= sw.length && di + words <= dw.length) {',
+    to: ') {',
+    tests: ['test/core/esp/byte-copy.test.ts'],
+  },
+);
+
 MUTATIONS.push({
   name: 'checksum-one-fold',
   what: 'the outer IPv4 header checksum folds its carries once (wrong when the first fold carries again)',

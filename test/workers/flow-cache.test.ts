@@ -1,7 +1,7 @@
 // The per-queue flow cache: hits are used only while their generations hold, and a flood of
 // never-repeating flows keeps it within its bound (1M distinct flows through one queue).
 import { describe, expect, it } from 'vitest';
-import { DIR_NUMBER, FLOW_WORDS, Xfrm, applyXfrmLine, newBundleScratch, packFlow, resolveInto } from '@xfrm/core';
+import { DIR_NUMBER, FLOW_WORDS, MAX_TEMPLATES, SaContextCache, Xfrm, aeadBackend, applyXfrmLine, newBundleScratch, packFlow, resolveInto, type SaContext } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
 import { addr } from '../core/xfrm/model-helpers.js';
 
@@ -46,6 +46,23 @@ describe('FlowCache', () => {
     applyXfrmLine(x, 'ip xfrm state delete dst 198.51.100.1 proto esp spi 0x11');
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
     expect(cache.hits).toBe(1);
+  });
+
+  it('holds an SA context only for the genid its entry was resolved under, and forgets it when the entry is replaced', () => {
+    const { x, cache, install } = setup();
+    applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 192.0.2.1 dst 198.51.100.1 proto esp reqid 1 mode tunnel');
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    const i = install();
+    const k = i * MAX_TEMPLATES;
+    const ctx = new SaContextCache(x.sad, aeadBackend('noble')).live(cache.states[k]) as SaContext;
+    cache.hold(k, { ...ctx, genid: ctx.genid + 1n }); // another incarnation of the slot
+    expect(cache.contexts[k]).toBeUndefined();
+    cache.hold(k, ctx);
+    expect(cache.contexts[k]).toBe(ctx);
+    applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
+    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(install()).toBe(i); // the same entry, for the new state
+    expect(cache.contexts[k]).toBeUndefined(); // the old state's context is not its
   });
 
   it('a working set of a quarter of its capacity does not thrash (four-way sets, two per flow, LRU)', () => {

@@ -40,8 +40,9 @@ export { equalBytes, type AeadBackend, type AeadBackendName, type AeadCipher, ty
 export * from './xfrm/sa-runtime.js';
 export { replayAdvance, replayCheck } from './esp/replay.js';
 export * from './esp/packet.js';
+export * from './esp/byte-copy.js';
 export * from './esp/drop-reasons.js';
-export { SaContextCache, type SaContext, type SaContextOptions } from './esp/sa-context.js';
+export { SaContextCache, type HeldContexts, type SaContext, type SaContextOptions } from './esp/sa-context.js';
 export { ESP_HEADER_LENGTH, espLength, espOpen, espSeal, padLength } from './esp/esp.js';
 export { espEncapsulate } from './esp/esp-output.js';
 export { DECAP_DUMMY, dropResult, espDecapsulate } from './esp/esp-input.js';

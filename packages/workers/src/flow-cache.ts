@@ -29,6 +29,8 @@ import {
   RESOLVED_NONE,
   type BundleScratch,
   type ChangeEpoch,
+  type HeldContexts,
+  type SaContext,
   type PolicyDbView,
   type StateDbView,
 } from '@xfrm/core';
@@ -46,8 +48,13 @@ const M_COUNT = 2;
 const M_PAIR_WORD = 3;
 const META = 4;
 
-/** A bounded, worker-local flow cache. */
-export class FlowCache {
+/**
+ * A bounded, worker-local flow cache. It also keeps each cached state's SA context
+ * (HeldContexts), so that a hit reaches the cipher without the context cache's lookup: a
+ * context is kept only if it was built for the genid the entry was resolved under, and a hit
+ * is used only while that genid holds.
+ */
+export class FlowCache implements HeldContexts {
   private readonly keys: Int32Array;
   private readonly meta: Int32Array;
   /** State slots of cached bundles, MAX_TEMPLATES per entry. */
@@ -60,6 +67,8 @@ export class FlowCache {
   private readonly generations: BigUint64Array;
   private readonly genids: BigUint64Array;
   private readonly chains: BigUint64Array;
+  /** Per state of an entry: its SA context once the packet path found it (see {@link hold}). */
+  readonly contexts: (SaContext | undefined)[];
   /** Per state of an entry: its key's change shard (state-db.ts chainShard). */
   private readonly chainShards: Uint8Array;
   private readonly mask: number;
@@ -94,6 +103,7 @@ export class FlowCache {
     this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.chainShards = new Uint8Array(capacity * MAX_TEMPLATES);
+    this.contexts = new Array<SaContext | undefined>(capacity * MAX_TEMPLATES).fill(undefined);
     this.mask = capacity - WAYS;
     this.lastUse = new Uint32Array(capacity);
     this.tags = new Int32Array(capacity);
@@ -192,6 +202,11 @@ export class FlowCache {
     return this.meta[i * META + M_KIND];
   }
 
+  /** Keep `sa` as the context of state position k if it was built for the genid the entry resolved it under. */
+  hold(k: number, sa: SaContext): void {
+    if (sa.genid === this.genids[k]) this.contexts[k] = sa;
+  }
+
   /** Number of states of the bundle in entry i (they start at `states[i * MAX_TEMPLATES]`). */
   count(i: number): number {
     return this.meta[i * META + M_COUNT];
@@ -221,6 +236,7 @@ export class FlowCache {
     const n = kind === RESOLVED_BUNDLE ? r.count : 0;
     this.meta[m + M_COUNT] = n;
     const s = i * MAX_TEMPLATES;
+    for (let k = 0; k < MAX_TEMPLATES; k++) this.contexts[s + k] = undefined;
     for (let k = 0; k < n; k++) {
       this.states[s + k] = r.states[k];
       this.genids[s + k] = r.genids[k];

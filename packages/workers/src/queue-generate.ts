@@ -33,11 +33,9 @@ export function generate(q: QueuePath, g: GenerateTask, batch: number): { packet
   while (Atomics.load(control, L.CTRL_GO) === 0 && !q.stopping) Atomics.wait(control, L.CTRL_GO, 0, 1000);
   q.reader.online();
   const templates = new Uint8Array(g.templates);
-  const views = Array.from({ length: g.count }, (_, i) => templates.subarray(i * g.size, (i + 1) * g.size));
   // One output slot per packet of a batch, as a transmit ring has: deferred seals need their own bytes.
   const slotBytes = g.size + 512;
   const area = new Uint8Array(batch * slotBytes);
-  const outs = Array.from({ length: batch }, (_, k) => area.subarray(k * slotBytes, (k + 1) * slotBytes));
   if (seals !== undefined) {
     seals.bind(area, templates);
     seals.onFailed = () => q.uncountTransmitted();
@@ -50,7 +48,7 @@ export function generate(q: QueuePath, g: GenerateTask, batch: number): { packet
     const started = performance.now();
     let sent = 0;
     for (let k = 0; k < batch; k++) {
-      const r = q.output(views[next], g.size, outs[k]);
+      const r = q.output(templates, next * g.size, g.size, area, k * slotBytes);
       next = next + 1 === g.count ? 0 : next + 1;
       q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, g.size);
       if (tops !== undefined && r >= 0 && engine.usedCount > 0) {

@@ -42,7 +42,8 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
   const espIn = area(batch); // from the socket
   const clearOut = area(batch); // to the TUN queue
   const tooBig = area(batch); // ICMP answers to packets too big for the path, back into the TUN queue
-  const [clearInV, espOutV, espInV, clearOutV, tooBigV] = [clearIn, espOut, espIn, clearOut, tooBig].map(views);
+  // Views per slot only for the rare ICMP answer; the packet path takes the areas with offsets (byte-copy.ts).
+  const [clearInV, tooBigV] = [clearIn, tooBig].map(views);
   const inLengths = new Int32Array(batch);
   const offsets = new Int32Array(batch);
   const lengths = new Int32Array(batch);
@@ -69,11 +70,11 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
     for (let k = 0; k < nOut; k++) {
       if (seals !== undefined) seals.tag = k;
       const len = inLengths[k];
-      let r = q.output(clearInV[k], len, espOutV[k]);
-      const out = espOutV[k];
-      if (r >= 0 && (out[0] >> 4 === 4 ? out[9] : out[6]) !== UDP) r = engine.drop(DROP.XfrmOutStateModeError); // this gateway sends ESP in UDP only
+      const at = k * slot;
+      let r = q.output(clearIn, at, len, espOut, at);
+      if (r >= 0 && (espOut[at] >> 4 === 4 ? espOut[at + 9] : espOut[at + 6]) !== UDP) r = engine.drop(DROP.XfrmOutStateModeError); // this gateway sends ESP in UDP only
       verdicts[k] = r >= 0 ? 1 : 0;
-      offsets[k] = k * slot;
+      offsets[k] = at;
       lengths[k] = r >= 0 ? r : 0;
       q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, len); // PASS: no policy, nowhere to send it in clear
       if (r > t.pathMtu) {
@@ -101,7 +102,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
     let m = 0;
     for (let k = 0; k < nIn; k++) {
       const len = inLengths[k];
-      const r = len < 0 ? engine.drop(DROP.XfrmInBufferError) : engine.input(espInV[k], 0, len, clearOutV[k], 0);
+      const r = len < 0 ? engine.drop(DROP.XfrmInBufferError) : engine.input(espIn, k * slot, len, clearOut, k * slot);
       if (r >= 0) {
         offsets[m] = k * slot;
         lengths[m++] = r;

@@ -31,12 +31,30 @@ import {
   MAX_TEMPLATES,
   type AcquireRequest,
   type AeadBackendName,
+  type HeldContexts,
+  type SaContext,
   type SealBatch,
   type XfrmDescription,
 } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
 import { NoticeRing } from './notice-ring.js';
 import * as L from './queue-layout.js';
+
+/**
+ * The Map baseline's value: a bundle's states and, as a flow cache entry keeps them, their SA
+ * contexts (kept without a check: the baseline has no invalidation and is refused with churn).
+ */
+class MapEntry implements HeldContexts {
+  readonly contexts: (SaContext | undefined)[];
+
+  constructor(readonly states: Int32Array) {
+    this.contexts = new Array<SaContext | undefined>(states.length).fill(undefined);
+  }
+
+  hold(k: number, sa: SaContext): void {
+    this.contexts[k] = sa;
+  }
+}
 
 /** What every queue task carries, whatever feeds the queue. */
 export interface QueueBase {
@@ -97,10 +115,14 @@ export class QueuePath {
   private readonly flow = new Int32Array(FLOW_WORDS);
   private readonly info = newIpInfo();
   private readonly scratch = newBundleScratch(); // resolveInto's result: the flow cache copies what it keeps
-  private readonly classifier = new Map<string, Int32Array | null>(); // the map-classifier baseline only
+  private readonly classifier = new Map<string, MapEntry | null>(); // the map-classifier baseline only
+  /** Where cached bundles keep their SA contexts: the flow cache, except under the per-packet-setup ablation. */
+  private readonly held: FlowCache | undefined;
   private readonly refs: Int32Array | undefined;
   private lookups = 0;
   private packets = 0;
+  /** Verdict and byte counts by counter index (L.C_TRANSMITTED .. L.C_BYTES): kept here, published per batch. */
+  private readonly tally = new Float64Array(L.C_BYTES + 1);
   private lastSweep = performance.now();
 
   constructor(private readonly t: QueueBase) {
@@ -118,6 +140,7 @@ export class QueuePath {
     });
     this.seals = this.engine.sealBatch;
     this.cache = new FlowCache(t.flowCacheSize);
+    this.held = t.perPacketSetup ? undefined : this.cache;
     this.refs = t.refcounts === undefined ? undefined : new Int32Array(t.refcounts);
     this.control = new Int32Array(t.control);
     this.notices = new NoticeRing(t.notices);
@@ -127,6 +150,7 @@ export class QueuePath {
     this.c = L.COUNTER_LINE * t.queue;
     Atomics.add(this.control, this.line + L.Q_STARTS, 1);
     this.counters[this.c + L.C_CACHE_CAPACITY] = this.cache.capacity;
+    for (let k = L.C_TRANSMITTED; k <= L.C_BYTES; k++) this.tally[k] = this.counters[this.c + k]; // a restarted queue goes on from its line
   }
 
   /** True once the control thread asked every queue to stop. */
@@ -145,21 +169,25 @@ export class QueuePath {
     if (stall > 0) Atomics.wait(control, line + L.Q_STALL, 0, stall); // stuck, online, not reporting
   }
 
-  /** Output path with the flow cache in front: returns a result length, PASS or DROPPED. */
-  output(data: Uint8Array, len: number, out: Uint8Array): number {
+  /**
+   * Output path with the flow cache in front, for the packet at `data[io .. io+len)`, written
+   * to `out[oo ..]`: returns a result length, PASS or DROPPED. Pass whole areas with offsets,
+   * not a view per slot: copies then go by words (byte-copy.ts).
+   */
+  output(data: Uint8Array, io: number, len: number, out: Uint8Array, oo: number): number {
     const { engine, cache, t } = this;
     engine.usedCount = 0; // a cached "no policy" or "block" uses no SA: charge none
     this.queueAcquire = undefined;
     if (t.noFlowCache) {
-      const r = engine.output(data, 0, len, out, 0); // parses and classifies itself
+      const r = engine.output(data, io, len, out, oo); // parses and classifies itself
       this.lookups += 1 + engine.usedCount;
       if (r >= 0) this.queueAcquire = engine.acquire;
       return r;
     }
     const info = this.info;
-    if (!parseIp(data, 0, len, info)) return engine.drop(DROP.XfrmOutError);
-    writePacketFlow(data, 0, info, this.flow, 0);
-    if (t.mapClassifier) return this.mapOutput(data, len, out);
+    if (!parseIp(data, io, len, info)) return engine.drop(DROP.XfrmOutError);
+    writePacketFlow(data, io, info, this.flow, 0);
+    if (t.mapClassifier) return this.mapOutput(data, io, len, out, oo);
     this.lookups++;
     let i = cache.lookup(this.spd, this.sad, OUT, this.flow, this.changes);
     if (i < 0) {
@@ -174,7 +202,7 @@ export class QueuePath {
         // On the fallback SA while this queue's own is asked for: not cached, so every packet
         // asks again (merged on the control thread) until the SA arrives or the ACQUIRE expires.
         this.queueAcquire = scratch.acquire;
-        return engine.encapsulate(scratch.states, data, 0, len, out, 0, 0, scratch.count, info);
+        return engine.encapsulate(scratch.states, data, io, len, out, oo, 0, scratch.count, info);
       }
       i = cache.install(OUT, this.flow, kind, scratch, this.changes);
     }
@@ -184,7 +212,7 @@ export class QueuePath {
     const s = i * MAX_TEMPLATES;
     const n = cache.count(i);
     if (this.refs !== undefined) this.refcount(this.refs, s, n, 1);
-    const r = engine.encapsulate(cache.states, data, 0, len, out, 0, s, n, info);
+    const r = engine.encapsulate(cache.states, data, io, len, out, oo, s, n, info, this.held);
     if (this.refs !== undefined) this.refcount(this.refs, s, n, -1);
     return r;
   }
@@ -203,6 +231,8 @@ export class QueuePath {
     }
     this.packets += n;
     counters[c + L.C_PACKETS] = this.packets;
+    const tally = this.tally;
+    for (let k = L.C_TRANSMITTED; k <= L.C_BYTES; k++) counters[c + k] = tally[k];
     counters[c + L.C_BATCHES]++;
     counters[c + L.C_CACHE_HITS] = cache.hits;
     counters[c + L.C_CACHE_MISSES] = cache.misses;
@@ -214,15 +244,15 @@ export class QueuePath {
 
   /** Count one verdict (L.C_TRANSMITTED, L.C_PASSED or L.C_DROPPED) and the bytes it came in with. */
   count(counter: number, bytes: number): void {
-    this.counters[this.c + counter]++;
-    this.counters[this.c + L.C_BYTES] += bytes;
+    this.tally[counter]++;
+    this.tally[L.C_BYTES] += bytes;
   }
 
   /** A packet counted as transmitted was not (its deferred seal failed, or it was too big for the path): count it dropped. */
   uncountTransmitted(reason = DROP.XfrmOutStateProtoError): void {
     this.engine.drops[reason]++;
-    this.counters[this.c + L.C_TRANSMITTED]--;
-    this.counters[this.c + L.C_DROPPED]++;
+    this.tally[L.C_TRANSMITTED]--;
+    this.tally[L.C_DROPPED]++;
   }
 
   /** Leave: offline in the epoch domain (the line stays the queue's until the control thread gives it back), keys wiped. */
@@ -238,21 +268,22 @@ export class QueuePath {
   }
 
   /** The Map baseline: classify by a 5-tuple string in a Map, then the same ESP path. */
-  private mapOutput(data: Uint8Array, len: number, out: Uint8Array): number {
+  private mapOutput(data: Uint8Array, io: number, len: number, out: Uint8Array, oo: number): number {
     const { engine, scratch } = this;
     this.lookups++;
     const key = this.flow.join(',');
-    let states = this.classifier.get(key);
-    if (states === undefined) {
+    let entry = this.classifier.get(key);
+    if (entry === undefined) {
       const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, this.t.queue);
       if (kind === RESOLVED_ACQUIRE) {
         engine.acquire = scratch.acquire;
         return engine.drop(DROP.XfrmOutNoStates);
       }
-      states = kind === RESOLVED_BUNDLE ? scratch.states.slice(0, scratch.count) : kind === RESOLVED_BLOCK ? null : new Int32Array(0);
-      this.classifier.set(key, states);
+      entry = kind === RESOLVED_BLOCK ? null : new MapEntry(kind === RESOLVED_BUNDLE ? scratch.states.slice(0, scratch.count) : new Int32Array(0));
+      this.classifier.set(key, entry);
     }
-    if (states === null) return engine.drop(DROP.XfrmOutPolBlock);
-    return states.length === 0 ? PASS : engine.encapsulate(states, data, 0, len, out, 0, 0, states.length, this.info);
+    if (entry === null) return engine.drop(DROP.XfrmOutPolBlock);
+    const n = entry.states.length;
+    return n === 0 ? PASS : engine.encapsulate(entry.states, data, io, len, out, oo, 0, n, this.info, this.t.perPacketSetup ? undefined : entry);
   }
 }

@@ -12,7 +12,7 @@
  * Packet bytes are read in place from the receive slot and written once into the transmit
  * slot; per-slot views are made once, so nothing is allocated per packet on a cache hit.
  */
-import { DROP, DUMMY, PASS, type AcquireRequest } from '@xfrm/core';
+import { DROP, DUMMY, PASS, copyBytes, type AcquireRequest } from '@xfrm/core';
 import { PacketRing, SLOT_HEADER } from './packet-ring.js';
 import { generate, type GenerateTask } from './queue-generate.js';
 import { serveIo, type IoTask } from './queue-io.js';
@@ -34,9 +34,6 @@ export default function serveQueue(t: QueueTask): { packets: number } {
   const { engine, seals, control, counters, c, line, reader } = q;
   const rx = new PacketRing(t.rx);
   const tx = new PacketRing(t.tx);
-  // One view per slot, made once: no per-packet allocation.
-  const rxViews = Array.from({ length: rx.capacity }, (_, i) => rx.u8.subarray(64 + i * rx.slotBytes + SLOT_HEADER, 64 + (i + 1) * rx.slotBytes));
-  const txViews = Array.from({ length: tx.capacity }, (_, i) => tx.u8.subarray(64 + i * tx.slotBytes + SLOT_HEADER, 64 + (i + 1) * tx.slotBytes));
   const acquireWords = new Int32Array(L.ACQUIRE_WORDS);
   const acquireBytes = new Uint8Array(acquireWords.buffer);
 
@@ -85,20 +82,22 @@ export default function serveQueue(t: QueueTask): { packets: number } {
     }
     for (let k = 0; k < n; k++) {
       const ro = rx.ready(k);
-      const rxi = (ro - 64) / rx.slotBytes;
       const len = rx.i32[ro >> 2];
       const dir = rx.i32[(ro >> 2) + 1];
       const id = rx.i32[(ro >> 2) + 2];
-      const data = rxViews[rxi];
       const to = tx.pending(k);
-      const out = txViews[(to - 64) / tx.slotBytes];
+      // The rings' bytes whole, with the packets' offsets: no view per slot, and copies go by words (byte-copy.ts).
+      const data = rx.u8;
+      const io = ro + SLOT_HEADER;
+      const out = tx.u8;
+      const oo = to + SLOT_HEADER;
       engine.acquire = undefined;
       if (seals !== undefined) seals.tag = k;
       let r: number;
       if (len > rx.maxPacket) {
         r = engine.drop(dir === L.DIR_INPUT ? DROP.XfrmInBufferError : DROP.XfrmOutTooBig); // larger than a ring slot
       } else {
-        r = dir === L.DIR_INPUT ? engine.input(data, 0, len, out, 0) : q.output(data, len, out);
+        r = dir === L.DIR_INPUT ? engine.input(data, io, len, out, oo) : q.output(data, io, len, out, oo);
       }
       let verdict: number;
       let outLen = 0;
@@ -106,12 +105,12 @@ export default function serveQueue(t: QueueTask): { packets: number } {
         verdict = L.V_TRANSMITTED;
         outLen = r;
         if (q.queueAcquire !== undefined && r + L.ACQUIRE_WORDS * 4 <= tx.maxPacket) {
-          encodeAcquire(q.queueAcquire, out, r);
+          encodeAcquire(q.queueAcquire, out, oo + r);
           verdict |= L.V_ACQUIRE;
         }
       } else if (r === PASS) {
         verdict = L.V_PASSED;
-        out.set(data.subarray(0, len));
+        copyBytes(out, oo, data, io, len);
         outLen = len;
       } else if (r === DUMMY) {
         verdict = L.V_DUMMY;
@@ -119,7 +118,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
         verdict = L.V_DROPPED | (engine.lastDrop << 8);
         const a = engine.acquire as AcquireRequest | undefined; // set by the call above
         if (a !== undefined) {
-          encodeAcquire(a, out, 0);
+          encodeAcquire(a, out, oo);
           outLen = L.ACQUIRE_WORDS * 4;
         }
       }

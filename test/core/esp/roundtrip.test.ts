@@ -1,7 +1,7 @@
 // Round trips through the whole output and input paths: every mode x family x AEAD x ICV,
 // with and without ESP-in-UDP, and ESN; the receiver gets back the exact packet.
 import { describe, expect, it } from 'vitest';
-import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine, type AeadBackendName } from '@xfrm/core';
+import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine, type AeadBackendName, type SaContext } from '@xfrm/core';
 import { BACKENDS } from '../../fixtures/backends.js';
 import { hexOf, pair, udpPacket } from './helpers.js';
 
@@ -128,6 +128,27 @@ describe('ESP output details', () => {
     applyXfrmLine(p.a, 'ip xfrm state flush'); // no reader online here: the record is freed at once
     expect(p.out.contexts.sweep()).toBe(1);
     expect(p.out.contexts.size).toBe(0);
+  });
+
+  it('a context a caller holds (a flow cache entry) is used while live, and asked for again once the cache let it go', () => {
+    const p = tunnelPair(t, AEADS[0], 128, VARIANTS[0], 'noble');
+    const pkt = udpPacket(t.inner[0], t.inner[1], 40);
+    const slot = p.a.sad.byspi(4, Int32Array.of(0xc6336401, 0, 0, 0), 0, 0x1001, 50); // 198.51.100.1
+    const held = { contexts: [p.out.contexts.live(slot)], hold(k: number, sa: SaContext) { this.contexts[k] = sa; } };
+    const first = held.contexts[0];
+    const send = () => {
+      const wire = new Uint8Array(200);
+      const n = p.out.encapsulate(Int32Array.of(slot), pkt, 0, pkt.length, wire, 0, 0, 1, undefined, held);
+      const back = new Uint8Array(200);
+      return hexOf(back.subarray(0, p.in.input(wire, 0, n, back, 0)));
+    };
+    expect(send()).toBe(hexOf(pkt));
+    expect(held.contexts[0]).toBe(first); // used as held: not asked for
+    p.out.contexts.clear(); // let go, its key wiped: using it now would seal with a zero key
+    expect(first?.retired).toBe(true);
+    expect(send()).toBe(hexOf(pkt));
+    expect(held.contexts[0]).not.toBe(first); // asked for again, and the new one held
+    expect(held.contexts[0]?.retired).toBe(false);
   });
 
   it('a template with no state drops under XfrmOutNoStates with the ACQUIRE to raise', () => {

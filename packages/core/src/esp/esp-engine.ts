@@ -11,6 +11,7 @@
 import { type AeadBackend, type SealBatch } from './aead.js';
 import { aeadBackend } from './aead-backend.js';
 import { RESOLVED_ACQUIRE, RESOLVED_BLOCK, RESOLVED_NONE, newBundleScratch, resolveInto, type AcquireRequest } from '../xfrm/bundle.js';
+import { copyBytes } from './byte-copy.js';
 import { DROP, DROP_REASONS } from './drop-reasons.js';
 import { DECAP_DUMMY, dropResult, espDecapsulate } from './esp-input.js';
 import { ESP_TOO_BIG, espEncapsulate } from './esp-output.js';
@@ -19,7 +20,7 @@ import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow, type 
 import { type PolicyDbView } from '../xfrm/policy-db.js';
 import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { replayAccept, replayCheck } from './replay.js';
-import { SaContextCache } from './sa-context.js';
+import { SaContextCache, type HeldContexts } from './sa-context.js';
 import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, bitmapWords, chargeLifetime, lifetimeSpent } from '../xfrm/sa-runtime.js';
 import { FLOW_WORDS } from '../xfrm/selector.js';
 import { type StateDbView } from '../xfrm/state-db.js';
@@ -136,7 +137,9 @@ export class EspEngine {
    * Encapsulate with the states of a bundle, innermost first: `count` slots of `states` from
    * `start` (a flow cache passes its own array, so nothing is allocated). Returns the length
    * written to `out[oo ..]`, PASS for a bundle without states, or DROPPED. `parsed`, if given,
-   * is the caller's parse of `inp[io ..]` (saves parsing the packet twice).
+   * is the caller's parse of `inp[io ..]` (saves parsing the packet twice). `held`, if given,
+   * keeps contexts by the same positions as `states` (a flow cache entry's: sa-context.ts
+   * HeldContexts).
    */
   encapsulate(
     states: Int32Array,
@@ -148,6 +151,7 @@ export class EspEngine {
     start = 0,
     count = states.length,
     parsed?: IpInfo,
+    held?: HeldContexts,
   ): number {
     const n = count;
     this.usedCount = 0;
@@ -157,12 +161,16 @@ export class EspEngine {
     let len = ilen;
     for (let i = 0; i < n; i++) {
       const slot = states[start + i];
-      const sa = this.contexts.live(slot);
-      if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
+      let sa = held === undefined ? undefined : held.contexts[start + i];
+      if (sa === undefined || sa.retired) {
+        sa = this.contexts.live(slot);
+        if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
+        held?.hold(start + i, sa);
+      }
       const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa.limits);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
-      const seqLo = this.sad.nextOutputSeq(slot);
+      const seqLo = this.sad.nextOutputSeqOf(sa.runtime, sa.esn);
       if (seqLo < 0) {
         this.notices.push({ serial: sa.serial, bits: NOTICE_HARD }); // used up: the control thread deletes it
         return this.drop(DROP.XfrmOutStateSeqError);
@@ -250,7 +258,7 @@ export class EspEngine {
       if (r === DECAP_DUMMY) return DUMMY;
       if (r < 0) return this.drop(-1 - r);
       this.used[this.usedCount++] = slot;
-      if (depth > 0) out.set(this.scratch[0].subarray(0, r), oo);
+      if (depth > 0) copyBytes(out, oo, this.scratch[0], 0, r);
       cur = out;
       co = oo;
       clen = r;

@@ -4,7 +4,8 @@
  */
 import { DROP } from './drop-reasons.js';
 import { ESP_HEADER_LENGTH, espOpen } from './esp.js';
-import { IPPROTO, copyBytes, decapsulatedTos, parseIp, setIpv4Checksum, setTos, tosOf, type IpInfo } from './packet.js';
+import { copyBytes } from './byte-copy.js';
+import { IPPROTO, decapsulatedTos, parseIp, setIpv4Checksum, setTos, tosOf, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 /** A tunnel-mode dummy packet (next header 59, RFC 4303 section 2.6): nothing to deliver. */

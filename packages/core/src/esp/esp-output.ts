@@ -6,7 +6,8 @@
  * number, the inner flow label copied in 6in6 as Linux does). Thread-local; no allocation.
  */
 import { espLength, espSeal } from './esp.js';
-import { IPPROTO, copyBytes, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
+import { copyBytes } from './byte-copy.js';
+import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 const UDP_HEADER = 8;

@@ -10,7 +10,7 @@
  * The IV is the 64-bit sequence number: unique per SA as long as sequence numbers are, and
  * nothing random is drawn for it.
  */
-import { copyBytes } from './packet.js';
+import { copyBytes } from './byte-copy.js';
 import { type SaContext } from './sa-context.js';
 
 /** SPI and sequence number. */

@@ -58,6 +58,8 @@ class NativeJobs implements SealBatch {
   /** Bound buffers by id: 0 the transmit side (where seals go), 1 the receive side (where packets come from). */
   private readonly bound: (ArrayBufferLike | null)[] = [null, null];
   private readonly boundOffset = [0, 0];
+  /** The arrays bound: a seal into the same array (the queues pass their areas whole) skips `buffer` and `byteOffset`, ~18 ns. */
+  private readonly boundBytes: (Uint8Array | null)[] = [null, null];
   /** The copy the next job does first (copyIn), if copyLen > 0. */
   private copySrc: Uint8Array | null = null;
   private copyFrom = 0;
@@ -80,9 +82,11 @@ class NativeJobs implements SealBatch {
     this.addon.bindBuffer(0, bytes);
     this.bound[0] = bytes.buffer;
     this.boundOffset[0] = bytes.byteOffset;
+    this.boundBytes[0] = bytes;
     if (source !== undefined) this.addon.bindBuffer(1, source);
     this.bound[1] = source?.buffer ?? null;
     this.boundOffset[1] = source?.byteOffset ?? 0;
+    this.boundBytes[1] = source ?? null;
   }
 
   get pending(): number {
@@ -147,19 +151,29 @@ class NativeJobs implements SealBatch {
 
   /** Queue a seal of `buf[off ..]` if deferring into the bound buffers; false: run it now. */
   queue(ctx: NativeAead, nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, off: number, len: number, icvLen: number): boolean {
-    if (!this.deferring || buf.buffer !== this.bound[0]) return false;
+    if (!this.deferring) return false;
+    const base = this.offsetIn(0, buf);
     const src = this.copyLen > 0 ? this.copySrc : null;
-    if (src !== null && src.buffer !== this.bound[1]) return false;
+    const srcBase = src === null ? 0 : this.offsetIn(1, src);
+    if (base < 0 || srcBase < 0) return false;
     if (this.queued === BATCH_JOBS) this.flush();
     const j = 1 + this.queued++;
     const o = j * this.jw;
     this.words[o + J_BUFFER] = 0;
     this.words[o + J_TAG] = this.tag;
     this.words[o + J_SRC_BUFFER] = 1;
-    this.words[o + J_SRC_OFFSET] = src === null ? 0 : src.byteOffset - this.boundOffset[1] + this.copyFrom;
-    this.fill(j, ctx, JOB_SEAL, nonce, aad, buf.byteOffset - this.boundOffset[0], off, len, icvLen);
+    this.words[o + J_SRC_OFFSET] = src === null ? 0 : srcBase + this.copyFrom;
+    this.fill(j, ctx, JOB_SEAL, nonce, aad, base, off, len, icvLen);
     this.copySrc = null;
     return true;
+  }
+
+  /** Where `a` starts in bound buffer k (bytes from the bound array's start), or -1 when it is not in it. */
+  private offsetIn(k: number, a: Uint8Array): number {
+    if (a === this.boundBytes[k]) return 0;
+    if (a.buffer !== this.bound[k]) return -1;
+    const at = a.byteOffset - this.boundOffset[k];
+    return at >= 0 ? at : -1; // before the bound array: not deferred (run now)
   }
 
   flush(): number {

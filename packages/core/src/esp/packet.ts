@@ -273,23 +273,6 @@ export function setUdp6Checksum(b: Uint8Array, ip: number, udp: number, len: num
   b[udp + 7] = c === 0 ? 0xff : c & 0xff;
 }
 
-/** Copies up to this many bytes go byte by byte: no view allocated, and no slow shared-memory path. */
-const SMALL_COPY = 128;
-
-/**
- * Copy `n` bytes from `src[s ..]` to `dst[d ..]` (different buffers, or regions that do not
- * overlap). Headers and small packets are copied by a loop: `set(subarray(...))` allocates a
- * view per call, and V8 copies between SharedArrayBuffers at misaligned addresses a byte at a
- * time through its shared-memory path anyway (PERFORMANCE.md).
- */
-export function copyBytes(dst: Uint8Array, d: number, src: Uint8Array, s: number, n: number): void {
-  if (n > SMALL_COPY) {
-    dst.set(src.subarray(s, s + n), d);
-    return;
-  }
-  for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
-}
-
 /** Store a 32-bit word big-endian. */
 export function putWord(b: Uint8Array, o: number, w: number): void {
   b[o] = w >>> 24;

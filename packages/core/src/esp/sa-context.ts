@@ -70,6 +70,21 @@ export interface SaContext {
   readonly runtime: number;
   /** The ChangeEpoch in which the state was last seen alive with {@link genid} (0: none). */
   checked: number;
+  /** Set when the cache let the context go (its key wiped): whoever still holds it must ask again. */
+  retired: boolean;
+}
+
+/**
+ * SA contexts a caller keeps beside its own copy of a bundle's state slots (a flow cache
+ * entry): the packet path uses `contexts[k]` while it is set and not retired, without asking
+ * the SaContextCache, and offers each context it had to ask for to `hold`, which keeps it
+ * only if it belongs to what position k stands for (the genid the caller resolved it under).
+ * Sound only where the caller uses position k only while that genid is current (the flow
+ * cache's checks): then the context is the state's and alive.
+ */
+export interface HeldContexts {
+  readonly contexts: (SaContext | undefined)[];
+  hold(k: number, sa: SaContext): void;
 }
 
 /** Options for {@link SaContextCache}. */
@@ -78,6 +93,12 @@ export interface SaContextOptions {
   perPacketSetup?: boolean;
   /** The reader's ChangeEpoch: check a context's state once per epoch (without: every time). */
   changes?: ChangeEpoch;
+}
+
+/** Let a context go: its key wiped, and marked for whoever holds it (HeldContexts). */
+function retire(ctx: SaContext): void {
+  ctx.retired = true;
+  ctx.aead?.destroy();
 }
 
 /** A thread's cache of SA contexts. */
@@ -116,7 +137,7 @@ export class SaContextCache {
 
   private current(slot: number, genid: bigint, hit: SaContext | undefined): SaContext {
     if (hit !== undefined && hit.genid === genid && !this.opts.perPacketSetup) return hit;
-    hit?.aead?.destroy();
+    if (hit !== undefined) retire(hit);
     const ctx = this.build(slot, genid);
     this.cache.set(slot, ctx);
     return ctx;
@@ -132,7 +153,7 @@ export class SaContextCache {
     let n = 0;
     for (const [slot, ctx] of this.cache) {
       if (this.sad.genid(slot) !== ctx.genid) { // dead, updated, or freed (poisoned)
-        ctx.aead?.destroy();
+        retire(ctx);
         this.cache.delete(slot);
         n++;
       }
@@ -142,7 +163,7 @@ export class SaContextCache {
 
   /** Drop every context (wiping keys). */
   clear(): void {
-    for (const c of this.cache.values()) c.aead?.destroy();
+    for (const c of this.cache.values()) retire(c);
     this.cache.clear();
   }
 
@@ -198,6 +219,7 @@ export class SaContextCache {
       replayWindow: paramWindow(params),
       runtime: i32[p + S_RUNTIME],
       checked: 0,
+      retired: false,
     };
   }
 }

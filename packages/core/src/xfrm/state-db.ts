@@ -484,9 +484,16 @@ export class StateDbView {
   nextOutputSeq(slot: number): number {
     const p = this.arena.payload(slot);
     const i32 = this.heap.i32;
-    const rt = i32[p + S_RUNTIME];
+    return this.nextOutputSeqOf(i32[p + S_RUNTIME], (i32[p + S_PARAMS] & FLAG_ESN) !== 0);
+  }
+
+  /**
+   * {@link nextOutputSeq} for a state whose runtime block (word offset) and ESN flag the caller
+   * read from its record already (an SA context: both are immutable once published).
+   */
+  nextOutputSeqOf(rt: number, esn: boolean): number {
     const r = this.heap.cover(rt + RT_BITMAP);
-    if ((i32[p + S_PARAMS] & FLAG_ESN) === 0) {
+    if (!esn) {
       this.outSeqHi = 0;
       for (;;) {
         const cur = Atomics.load(r, rt + RT_OSEQ);

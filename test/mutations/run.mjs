@@ -280,6 +280,22 @@ MUTATIONS.push(
     tests: ['test/workers/flow-cache.test.ts'],
   },
   {
+    name: 'outer-header-id-word',
+    what: "the outer IPv4 header written by words puts the id's bits under the flags",
+    file: CORE + 'esp/packet.ts',
+    from: '      w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));',
+    to: '      w[i + 1] = wireWord(((id & 0xffff) << 15) | (df ? 0x4000 : 0));',
+    tests: ['test/core/esp/wire.test.ts'],
+  },
+  {
+    name: 'wire-word-host-order',
+    what: 'words written to the wire in the host order (little-endian), not big-endian',
+    file: CORE + 'esp/word-view.ts',
+    from: '  return LITTLE_ENDIAN ? ((v & 0xff) << 24)',
+    to: '  return !LITTLE_ENDIAN ? ((v & 0xff) << 24)',
+    tests: ['test/core/esp/wire.test.ts'],
+  },
+  {
     name: 'word-copy-tail',
     what: 'a copy by words skips the first of the bytes past the last whole word',
     file: CORE + 'esp/byte-copy.ts',

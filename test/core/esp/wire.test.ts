@@ -94,6 +94,32 @@ describe('ESP on the wire', () => {
     }
   });
 
+  it('the IPv4 outer header says the same field by field, written by words (aligned) or by bytes (misaligned)', () => {
+    let rng = 0x9e3779b9;
+    const rand = () => {
+      rng ^= rng << 13;
+      rng ^= rng >>> 17;
+      rng ^= rng << 5;
+      return rng >>> 0;
+    };
+    const buf = new Uint8Array(new SharedArrayBuffer(64));
+    for (let n = 0; n < 500; n++) {
+      const [src, dst, len, tos, id, df, proto] = [rand() | 0, rand() | 0, rand() % 65516, rand() & 0xff, rand(), (n & 1) === 1, n & 2 ? 50 : 17];
+      for (const off of [4, 1, 2, 3]) {
+        buf.fill(0xee);
+        expect(writeOuterHeader(buf, off, 4, Int32Array.of(src), 0, Int32Array.of(dst), 0, len, proto, tos, df, id)).toBe(20);
+        const h = buf.subarray(off, off + 20);
+        const at = `offset ${off}: ${Buffer.from(h).toString('hex')}`;
+        const word = (o: number) => ((h[o] << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) | 0;
+        expect([h[0], h[1], (h[2] << 8) | h[3], (h[4] << 8) | h[5], h[6], h[7], h[8], h[9]], at).toEqual([0x45, tos, 20 + len, id & 0xffff, df ? 0x40 : 0, 0, 64, proto]);
+        expect([word(12), word(16)], at).toEqual([src, dst]);
+        expect((h[10] << 8) | h[11], at).toBe(ipv4Checksum(h, 0, 20));
+        expect(buf[off - 1], at).toBe(0xee); // nothing written outside the header
+        expect(buf[off + 20], at).toBe(0xee);
+      }
+    }
+  });
+
   it('a 6in6 tunnel copies the inner flow label to the outer header; 4in6 leaves it 0', () => {
     const tmpl6 = 'tmpl src 2001:db8::1 dst 2001:db8::2 proto esp reqid 7 mode tunnel';
     const inner = udpPacket('2001:db8:1::5', '2001:db8:2::4', 20);

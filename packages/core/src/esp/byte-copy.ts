@@ -11,36 +11,12 @@
  * shares them: the caller owns both regions for the copy, as with `set`.
  */
 
+import { WordView } from './word-view.js';
+
 /** Non-shared copies above this many bytes go through `set` (a native memmove there). */
 const SMALL_COPY = 128;
 /** Below this many bytes a word loop does not pay for its setup. */
 const WORD_COPY = 16;
-
-/**
- * The Int32Array view of the last byte array's buffer. Checked by the byte array's identity
- * first: `buffer` and `byteOffset` are not free (about 12 and 6 ns a read in Node 20), so the
- * packet path passes its areas whole, with offsets, and the check is one comparison.
- */
-class WordView {
-  private bytes: Uint8Array | undefined;
-  private buffer: ArrayBufferLike | undefined;
-  words: Int32Array<ArrayBufferLike> = new Int32Array(0);
-  /** Byte offset of the last byte array in its buffer. */
-  base = 0;
-  shared = false;
-
-  /** Point at `b` (its buffer's word view is made only when the buffer differs from the last). */
-  of(b: Uint8Array): void {
-    if (b === this.bytes) return;
-    this.bytes = b;
-    this.base = b.byteOffset;
-    const buffer = b.buffer;
-    if (buffer === this.buffer) return;
-    this.buffer = buffer;
-    this.words = new Int32Array(buffer, 0, buffer.byteLength >> 2); // fixed length: a grown buffer's tail copies by bytes
-    this.shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
-  }
-}
 
 const from = new WordView();
 const to = new WordView();

@@ -3,6 +3,10 @@
  * IPv6 extension headers), the IPv4 header checksum, and building the outer header of a
  * tunnel. Plain functions over byte arrays, no allocation; errors are return values.
  */
+import { WordView, wireWord } from './word-view.js';
+
+/** The word view outer headers are written through (word-view.ts). */
+const header = new WordView();
 
 /** IP protocol numbers used here. */
 export const IPPROTO = {
@@ -212,6 +216,23 @@ export function writeOuterHeader(
     const total = 20 + payloadLength;
     const a = src[s];
     const z = dst[d];
+    // The checksum from the values written (RFC 1071 sum of the ten 16-bit words), not read
+    // back from the bytes: this header is written once per packet.
+    let sum = ((0x45 << 8) | tos) + total + (id & 0xffff) + (df ? 0x4000 : 0) + ((64 << 8) | proto);
+    sum += (a >>> 16) + (a & 0xffff) + (z >>> 16) + (z & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+    header.of(b);
+    const i = header.at(off, 5);
+    if (i >= 0) {
+      const w = header.words;
+      w[i] = wireWord((0x45 << 24) | (tos << 16) | total);
+      w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));
+      w[i + 2] = wireWord((64 << 24) | (proto << 16) | sum);
+      w[i + 3] = wireWord(a);
+      w[i + 4] = wireWord(z);
+      return 20;
+    }
     b[off] = 0x45;
     b[off + 1] = tos;
     b[off + 2] = total >> 8;
@@ -224,12 +245,6 @@ export function writeOuterHeader(
     b[off + 9] = proto;
     putWord(b, off + 12, a);
     putWord(b, off + 16, z);
-    // The checksum from the values just written (RFC 1071 sum of the ten 16-bit words), not
-    // read back from the bytes: this header is written once per packet.
-    let sum = ((0x45 << 8) | tos) + total + (id & 0xffff) + (df ? 0x4000 : 0) + ((64 << 8) | proto);
-    sum += (a >>> 16) + (a & 0xffff) + (z >>> 16) + (z & 0xffff);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
     b[off + 10] = sum >> 8;
     b[off + 11] = sum & 0xff;
     return 20;

@@ -414,6 +414,24 @@ MUTATIONS.push(
     tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
   },
   {
+    name: 'change-log-lap-unchecked',
+    what: "a reader trusts the SAD's change log entries it read though the writer lapped the log meanwhile",
+    file: CORE + 'xfrm/change-epoch.ts',
+    from: '    if (this.sad.changes() - from >= LOG) changed.fill(e);',
+    to: '',
+    tests: ['test/core/xfrm/change-epoch.test.ts'],
+  },
+  {
+    name: 'change-log-wrong-entry',
+    what: "the writer logs a change's shard in the entry of the next change (readers read another entry)",
+    file: CORE + 'xfrm/state-db.ts',
+    from: `    Atomics.store(this.heap.i32, at + 2 + Number(count & BigInt(CHANGE_LOG - 1)), shard);
+    Atomics.add(this.heap.u64, at >> 1, 1n);`,
+    to: `    Atomics.add(this.heap.u64, at >> 1, 1n);
+    Atomics.store(this.heap.i32, at + 2 + Number((count + 1n) & BigInt(CHANGE_LOG - 1)), shard);`,
+    tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
+  },
+  {
     name: 'context-checked-once-ever',
     what: 'an SA context checked in any epoch is used unchecked in later ones',
     file: CORE + 'esp/sa-context.ts',

@@ -84,8 +84,9 @@ describe('FlowCache', () => {
 
   it('has a fixed size', () => {
     const c = new FlowCache(1024);
-    // key, meta, states, last use, hash tag (int32); policy and pair generations, genids, chains (u64), epoch checked (f64); chain shards (u8)
-    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1) * 8 + 6));
+    // key, meta, states, last use, hash tag (int32); policy and pair generations, genids, chains (u64), epoch checked (f64),
+    // held contexts (references, counted at 8 bytes); chain shards (u16)
+    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1 + 6) * 8 + 6 * 2));
     expect(() => new FlowCache(1000)).toThrow(RangeError);
     expect(() => new FlowCache(2)).toThrow(RangeError); // smaller than one set of four
   });

@@ -70,7 +70,7 @@ export class FlowCache implements HeldContexts {
   /** Per state of an entry: its SA context once the packet path found it (see {@link hold}). */
   readonly contexts: (SaContext | undefined)[];
   /** Per state of an entry: its key's change shard (state-db.ts chainShard). */
-  private readonly chainShards: Uint8Array;
+  private readonly chainShards: Uint16Array;
   private readonly mask: number;
   private readonly seed = randomSeed();
   hits = 0;
@@ -102,7 +102,7 @@ export class FlowCache implements HeldContexts {
     this.generations = new BigUint64Array(2 * capacity);
     this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
     this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
-    this.chainShards = new Uint8Array(capacity * MAX_TEMPLATES);
+    this.chainShards = new Uint16Array(capacity * MAX_TEMPLATES);
     this.contexts = new Array<SaContext | undefined>(capacity * MAX_TEMPLATES).fill(undefined);
     this.mask = capacity - WAYS;
     this.lastUse = new Uint32Array(capacity);
@@ -122,7 +122,8 @@ export class FlowCache implements HeldContexts {
       this.chainShards.byteLength +
       this.lastUse.byteLength +
       this.tags.byteLength +
-      this.checked.byteLength
+      this.checked.byteLength +
+      this.contexts.length * 8 // references to the held contexts (at most 8 bytes each; the contexts are the SA context cache's)
     );
   }
 

@@ -3,6 +3,8 @@
 // SA, a shadowed one, a policy that no longer applies), and only then.
 import { describe, expect, it } from 'vitest';
 import {
+  CHANGE_LOG,
+  CHANGE_SHARDS,
   ChangeEpoch,
   DIR_NUMBER,
   EpochReader,
@@ -129,5 +131,70 @@ describe('ChangeEpoch', () => {
     expect(plain.live(slot)).toBeUndefined(); // no epoch: checked at once
     contexts.clear();
     plain.clear();
+  });
+});
+
+describe("ChangeEpoch reading the SAD's change log", () => {
+  // A stand-in for the SAD's count and log, so the writer can be made to lap the log at will.
+  function stubbed() {
+    const log = new Int32Array(CHANGE_LOG);
+    let count = 0n;
+    let sections = 0;
+    let duringRead: (() => void) | undefined;
+    const sad = {
+      changes: () => count,
+      loggedShard(i: number) {
+        const f = duringRead;
+        duringRead = undefined;
+        f?.();
+        return log[i];
+      },
+    };
+    const reader = { get sections() { return sections; } };
+    const epoch = new ChangeEpoch(reader as never, { changes: () => 0n } as never, sad as never);
+    const change = (shard: number) => {
+      log[Number(count % BigInt(CHANGE_LOG))] = shard;
+      count++;
+    };
+    const section = () => {
+      sections++;
+      return epoch.current();
+    };
+    return { epoch, change, section, lapWhileReading: (f: () => void) => (duringRead = f) };
+  }
+
+  it('marks the shards of the changes since the last section, and only those', () => {
+    const { epoch, change, section } = stubbed();
+    const e0 = section();
+    change(7);
+    change(CHANGE_SHARDS - 1);
+    section();
+    expect([7, CHANGE_SHARDS - 1, 8].map((s) => epoch.shardHolds(s, e0))).toEqual([false, false, true]);
+  });
+
+  it('just under a log of changes behind, reads them all; a whole log behind, takes every shard as changed', () => {
+    const a = stubbed();
+    const a0 = a.section();
+    a.change(7);
+    for (let k = 0; k < CHANGE_LOG - 2; k++) a.change(8);
+    a.section();
+    expect([7, 8, 9].map((s) => a.epoch.shardHolds(s, a0))).toEqual([false, false, true]);
+    const b = stubbed();
+    const b0 = b.section();
+    b.change(7); // its entry is overwritten by the last change below
+    for (let k = 0; k < CHANGE_LOG; k++) b.change(8);
+    b.section();
+    expect([7, 9].map((s) => b.epoch.shardHolds(s, b0))).toEqual([false, false]);
+  });
+
+  it('takes every shard as changed when the writer laps the log while it is being read', () => {
+    const { epoch, change, section, lapWhileReading } = stubbed();
+    const e0 = section();
+    change(7);
+    lapWhileReading(() => {
+      for (let k = 0; k < CHANGE_LOG; k++) change(8); // entry of the change to 7 gone: it may have read 8
+    });
+    section();
+    expect(epoch.shardHolds(9, e0)).toBe(false);
   });
 });

@@ -238,13 +238,21 @@ export const FLAG_SEL_ANY = 4;
 export const FLAG_USE_TIME = 8;
 
 /**
- * Shards of the SAD's change count, so that a change stales only the cached answers that
- * depend on its shard: with one count, 10,000 SA changes a second moved it every ~0.4 ms and
- * a queue rechecked ~75 % of its hits (1,024 flows, ~500 packets between moves); with 256
- * shards, ~5 % (PERFORMANCE.md). A reader reads them all (256 u64 loads, ~2 us) only in a
- * section where the SAD's count moved.
+ * Shards of the SAD's changes, so that a change stales only the cached answers that depend on
+ * its shard: with one count, 10,000 SA changes a second moved it every ~0.4 ms and a queue
+ * rechecked ~75 % of its hits (1,024 flows, ~500 packets between moves); with 256 shards
+ * ~5 %, with 4,096 well under 1 % (PERFORMANCE.md). A reader learns which shards changed from
+ * the change log ({@link CHANGE_LOG}), so their number costs it nothing per section.
  */
-export const CHANGE_SHARDS = 256;
+export const CHANGE_SHARDS = 4096;
+
+/**
+ * Entries of the SAD's change log: the shard of each of the last CHANGE_LOG changes, by change
+ * count modulo CHANGE_LOG. A reader reads the entries of the changes since its last section
+ * (a few: at 10,000 changes a second a section of ~50 us sees one or none) instead of a count
+ * per shard; one that fell CHANGE_LOG behind takes every shard as changed.
+ */
+export const CHANGE_LOG = 1024;
 
 /** The change shard of a genid move of the record in `slot`. */
 export function slotShard(slot: number): number {
@@ -322,27 +330,23 @@ export class StateDbView {
 
   /**
    * The SAD's change count (u64): it moves after every move of a state's genid or of a key's
-   * chain generation, never before, and after the count of the move's shard
-   * ({@link shardChanges}). A reader that read it, then checked a genid or chain generation,
+   * chain generation, never before, and after the move's shard is in the change log
+   * ({@link loggedShard}). A reader that read it, then checked a genid or chain generation,
    * and later reads it unchanged knows the check still holds (ChangeEpoch).
    */
   changes(): bigint {
-    return this.changeCount(0);
+    const at = this.tables.changes;
+    return Atomics.load(this.heap.cover64(at + 2 + CHANGE_LOG), at >> 1);
   }
 
   /**
-   * The change count (u64) of one shard of the SAD's changes: the moves of the genids of the
-   * records in slots with {@link slotShard} `shard` and of the chain generations of the keys
-   * whose {@link chainShard} it is. Moves before the SAD's count, after the move it counts.
+   * Entry `i` (0 .. CHANGE_LOG-1) of the change log: the shard ({@link slotShard} of a genid
+   * move, {@link chainShard} of a chain generation move) of the change whose count was `i`
+   * modulo CHANGE_LOG before it, as long as the count has not since moved CHANGE_LOG or more.
    */
-  shardChanges(shard: number): bigint {
-    return this.changeCount(1 + shard);
-  }
-
-  /** Count `k` of the change counts block: 0 the SAD's, 1 + s shard s's. */
-  private changeCount(k: number): bigint {
+  loggedShard(i: number): number {
     const at = this.tables.changes;
-    return Atomics.load(this.heap.cover64(at + 2 + 2 * CHANGE_SHARDS), (at >> 1) + k);
+    return Atomics.load(this.heap.cover(at + 2 + CHANGE_LOG), at + 2 + i);
   }
 
   /** The {@link chainShard} of the `bydst` key of the state in `slot` (its chain block never changes). */
@@ -554,7 +558,7 @@ export class StateDb extends StateDbView {
     super(heap, arena, {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
-      changes: heap.alloc(2 + 2 * CHANGE_SHARDS), // the SAD's count, then one per shard (u64)
+      changes: heap.alloc(2 + CHANGE_LOG), // the SAD's change count (u64), then the change log
     });
     this.spis = spis;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_PROTO);
@@ -895,11 +899,12 @@ export class StateDb extends StateDbView {
     this.changed(chainShard(chain));
   }
 
-  /** After every genid or chain generation move: its shard's count, then the SAD's (see {@link StateDbView.changes}). */
+  /** After every genid or chain generation move: its shard into the change log, then the SAD's count (see {@link StateDbView.changes}). */
   private changed(shard: number): void {
-    const at = this.tables.changes >> 1;
-    Atomics.add(this.heap.u64, at + 1 + shard, 1n);
-    Atomics.add(this.heap.u64, at, 1n);
+    const at = this.tables.changes;
+    const count = Atomics.load(this.heap.u64, at >> 1); // this thread is the only writer
+    Atomics.store(this.heap.i32, at + 2 + Number(count & BigInt(CHANGE_LOG - 1)), shard);
+    Atomics.add(this.heap.u64, at >> 1, 1n);
   }
 
   /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state). */

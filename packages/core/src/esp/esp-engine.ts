@@ -167,7 +167,7 @@ export class EspEngine {
         if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
         held?.hold(start + i, sa);
       }
-      const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa.limits);
+      const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       const seqLo = this.sad.nextOutputSeqOf(sa.runtime, sa.esn);
@@ -243,7 +243,7 @@ export class EspEngine {
       const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
       const seqHi = replayCheck(runtime, sa.runtime, sa.replayWindow, sa.esn, seqLo);
       if (seqHi < 0) return this.drop(DROP.XfrmInStateSeqError);
-      if (lifetimeSpent(this.sad.heap.u64, sa.runtime, sa.limits)) return this.drop(DROP.XfrmInStateExpired);
+      if (lifetimeSpent(this.sad.heap.u64, sa.runtime, sa)) return this.drop(DROP.XfrmInStateExpired);
       const dst = depth === 0 ? out : this.scratch[0];
       const d = depth === 0 ? oo : 0;
       const r = espDecapsulate(sa, seqHi, cur, co, info, eo, elen, dst, d, this.inner);
@@ -252,7 +252,7 @@ export class EspEngine {
       if (!replayAccept(runtime, sa.runtime, sa.replayWindow, sa.esn, seqHi, seqLo)) {
         return this.drop(DROP.XfrmInStateSeqError);
       }
-      const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa.limits);
+      const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmInStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       if (r === DECAP_DUMMY) return DUMMY;

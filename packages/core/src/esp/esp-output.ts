@@ -7,7 +7,7 @@
  */
 import { espLength, espSeal } from './esp.js';
 import { copyBytes } from './byte-copy.js';
-import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, type IpInfo } from './packet.js';
+import { IPPROTO, encapsulatedTos, flowLabelOf, parseIp, setIpv4Checksum, setUdp6Checksum, tosOf, writeOuterHeader, writeOuterHeader4, type IpInfo } from './packet.js';
 import { type SaContext } from './sa-context.js';
 
 const UDP_HEADER = 8;
@@ -55,9 +55,9 @@ export function espEncapsulate(
     const espLen = espSeal(sa, seqHi, seqLo, info.family === 4 ? IPPROTO.IPIP : IPPROTO.IPV6, out, e, ilen, undefined, inp, io);
     if (udp !== 0) writeUdp(out, oo + outer, sa, espLen);
     const df = info.family === 4 ? (inp[io + 6] & 0x40) !== 0 : true;
-    const a = sa.addresses;
-    const label = sa.family === 6 && info.family === 6 ? flowLabelOf(inp, io) : 0;
-    writeOuterHeader(out, oo, sa.family, a, 0, a, 4, udp + espLen, proto, encapsulatedTos(tosOf(inp, io)), df, seqLo, label);
+    const tos = encapsulatedTos(tosOf(inp, io));
+    if (sa.family === 4) writeOuterHeader4(out, oo, sa.src4, sa.dst4, udp + espLen, proto, tos, df, seqLo);
+    else writeOuterHeader(out, oo, 6, sa.addresses, 0, sa.addresses, 4, udp + espLen, proto, tos, df, seqLo, info.family === 6 ? flowLabelOf(inp, io) : 0);
     if (udp !== 0 && sa.family === 6) setUdp6Checksum(out, oo, oo + outer, udp + espLen);
     return total;
   }

@@ -40,11 +40,7 @@ function setAad(sa: SaContext, seqHi: number, seqLo: number): Uint8Array {
 
 /** nonce = salt || the IV at b[o + 8] (copied by hand: no view allocated per packet). */
 function setNonce(sa: SaContext, b: Uint8Array, o: number): void {
-  const salt = sa.salt;
-  nonce[0] = salt[0];
-  nonce[1] = salt[1];
-  nonce[2] = salt[2];
-  nonce[3] = salt[3];
+  put32(nonce, 0, sa.salt);
   for (let i = 0; i < 8; i++) nonce[4 + i] = b[o + 8 + i];
 }
 

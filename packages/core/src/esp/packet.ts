@@ -212,43 +212,7 @@ export function writeOuterHeader(
   id: number,
   flowLabel = 0,
 ): number {
-  if (family === 4) {
-    const total = 20 + payloadLength;
-    const a = src[s];
-    const z = dst[d];
-    // The checksum from the values written (RFC 1071 sum of the ten 16-bit words), not read
-    // back from the bytes: this header is written once per packet.
-    let sum = ((0x45 << 8) | tos) + total + (id & 0xffff) + (df ? 0x4000 : 0) + ((64 << 8) | proto);
-    sum += (a >>> 16) + (a & 0xffff) + (z >>> 16) + (z & 0xffff);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
-    header.of(b);
-    const i = header.at(off, 5);
-    if (i >= 0) {
-      const w = header.words;
-      w[i] = wireWord((0x45 << 24) | (tos << 16) | total);
-      w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));
-      w[i + 2] = wireWord((64 << 24) | (proto << 16) | sum);
-      w[i + 3] = wireWord(a);
-      w[i + 4] = wireWord(z);
-      return 20;
-    }
-    b[off] = 0x45;
-    b[off + 1] = tos;
-    b[off + 2] = total >> 8;
-    b[off + 3] = total & 0xff;
-    b[off + 4] = (id >> 8) & 0xff;
-    b[off + 5] = id & 0xff;
-    b[off + 6] = df ? 0x40 : 0;
-    b[off + 7] = 0;
-    b[off + 8] = 64;
-    b[off + 9] = proto;
-    putWord(b, off + 12, a);
-    putWord(b, off + 16, z);
-    b[off + 10] = sum >> 8;
-    b[off + 11] = sum & 0xff;
-    return 20;
-  }
+  if (family === 4) return writeOuterHeader4(b, off, src[s], dst[d], payloadLength, proto, tos, df, id);
   b[off] = 0x60 | (tos >> 4);
   b[off + 1] = ((tos & 15) << 4) | ((flowLabel >>> 16) & 15);
   b[off + 2] = (flowLabel >>> 8) & 0xff;
@@ -262,6 +226,46 @@ export function writeOuterHeader(
     putWord(b, off + 24 + 4 * w, dst[d + w]);
   }
   return 40;
+}
+
+/**
+ * Write a tunnel's outer IPv4 header at `b[off]` (what {@link writeOuterHeader} writes for
+ * family 4), with the addresses as words: `a` the source, `z` the destination.
+ */
+export function writeOuterHeader4(b: Uint8Array, off: number, a: number, z: number, payloadLength: number, proto: number, tos: number, df: boolean, id: number): number {
+  const total = 20 + payloadLength;
+  // The checksum from the values written (RFC 1071 sum of the ten 16-bit words), not read
+  // back from the bytes: this header is written once per packet.
+  let sum = ((0x45 << 8) | tos) + total + (id & 0xffff) + (df ? 0x4000 : 0) + ((64 << 8) | proto);
+  sum += (a >>> 16) + (a & 0xffff) + (z >>> 16) + (z & 0xffff);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+  header.of(b);
+  const i = header.at(off, 5);
+  if (i >= 0) {
+    const w = header.words;
+    w[i] = wireWord((0x45 << 24) | (tos << 16) | total);
+    w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));
+    w[i + 2] = wireWord((64 << 24) | (proto << 16) | sum);
+    w[i + 3] = wireWord(a);
+    w[i + 4] = wireWord(z);
+    return 20;
+  }
+  b[off] = 0x45;
+  b[off + 1] = tos;
+  b[off + 2] = total >> 8;
+  b[off + 3] = total & 0xff;
+  b[off + 4] = (id >> 8) & 0xff;
+  b[off + 5] = id & 0xff;
+  b[off + 6] = df ? 0x40 : 0;
+  b[off + 7] = 0;
+  b[off + 8] = 64;
+  b[off + 9] = proto;
+  putWord(b, off + 12, a);
+  putWord(b, off + 16, z);
+  b[off + 10] = sum >> 8;
+  b[off + 11] = sum & 0xff;
+  return 20;
 }
 
 /** The 20-bit flow label of the IPv6 header at `off`. */

@@ -40,15 +40,17 @@ import {
   type StateDbView,
 } from '../xfrm/state-db.js';
 
-/** What the packet path needs of one SA. */
-export interface SaContext {
+/**
+ * What the packet path needs of one SA. One object as far as it can be (the limits are its
+ * own fields, the IPv4 outer addresses and the salt are numbers): with a thousand SAs in
+ * turn, every separate object a packet touches is another likely cache miss.
+ */
+export interface SaContext extends CountLimits {
   readonly slot: number;
   /** The record genid the context was built for (u64). */
   readonly genid: bigint;
   /** The SA's identity (State.serial). */
   readonly serial: bigint;
-  /** Byte and packet limits the packet path enforces. */
-  readonly limits: CountLimits;
   /** Lifetime notice bits worth sending for this SA (first use only with a use-time limit). */
   readonly noticeMask: number;
   readonly spi: number;
@@ -57,12 +59,16 @@ export interface SaContext {
   readonly esn: boolean;
   /** Outer addresses: src words 0..3, dst words 4..7. */
   readonly addresses: Int32Array;
+  /** The first word of each outer address (all of an IPv4 one). */
+  readonly src4: number;
+  readonly dst4: number;
   /** NAT-T ports (0 without encapsulation). */
   readonly encapSport: number;
   readonly encapDport: number;
   /** Null: cipher_null (no encryption, no ICV, no IV). */
   readonly aead: AeadContext | null;
-  readonly salt: Uint8Array;
+  /** The salt (the last 4 bytes of the key material), as a big-endian word. */
+  readonly salt: number;
   readonly icvLen: number;
   readonly ivLen: number;
   readonly replayWindow: number;
@@ -176,9 +182,9 @@ export class SaContextCache {
     const keyLen = paramKeyBytes(params);
     const keyBytes = heap.u8.slice((p + S_KEY) * 4, (p + S_KEY) * 4 + keyLen);
     let aead: AeadContext | null = null;
-    const salt = new Uint8Array(4);
+    let salt = 0;
     if (alg !== 0) {
-      salt.set(keyBytes.subarray(keyLen - 4));
+      salt = ((keyBytes[keyLen - 4] << 24) | (keyBytes[keyLen - 3] << 16) | (keyBytes[keyLen - 2] << 8) | keyBytes[keyLen - 1]) | 0;
       aead = this.backend.context(alg === 1 ? 'aes-gcm' : 'chacha20-poly1305', keyBytes.subarray(0, keyLen - 4));
     }
     keyBytes.fill(0);
@@ -198,18 +204,18 @@ export class SaContextCache {
       genid,
       serial: u64[(p + S_SERIAL) >> 1],
       noticeMask: (params & FLAG_USE_TIME) !== 0 ? -1 : ~NOTICE_FIRST_USE,
-      limits: {
-        hardBytes,
-        hardPackets,
-        softBytes,
-        softPackets,
-        none: hardBytes === XFRM_INF && hardPackets === XFRM_INF && softBytes === XFRM_INF && softPackets === XFRM_INF,
-      },
+      hardBytes,
+      hardPackets,
+      softBytes,
+      softPackets,
+      none: hardBytes === XFRM_INF && hardPackets === XFRM_INF && softBytes === XFRM_INF && softPackets === XFRM_INF,
       spi: i32[p + S_SPI],
       family: i32[p + S_FAMILY],
       tunnel: i32[p + S_MODE] === 1,
       esn: (params & FLAG_ESN) !== 0,
       addresses,
+      src4: addresses[0],
+      dst4: addresses[4],
       encapSport: ports >>> 16,
       encapDport: ports & 0xffff,
       aead,

@@ -1,7 +1,7 @@
 // Round trips through the whole output and input paths: every mode x family x AEAD x ICV,
 // with and without ESP-in-UDP, and ESN; the receiver gets back the exact packet.
 import { describe, expect, it } from 'vitest';
-import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine, type AeadBackendName, type SaContext } from '@xfrm/core';
+import { DROPPED, PASS, aeadBackend, getWord, newIpInfo, parseIp, applyXfrmLine, type AeadBackendName, type SaContext, SaContextCache } from '@xfrm/core';
 import { BACKENDS } from '../../fixtures/backends.js';
 import { hexOf, pair, udpPacket } from './helpers.js';
 
@@ -128,6 +128,19 @@ describe('ESP output details', () => {
     applyXfrmLine(p.a, 'ip xfrm state flush'); // no reader online here: the record is freed at once
     expect(p.out.contexts.sweep()).toBe(1);
     expect(p.out.contexts.size).toBe(0);
+  });
+
+  it('a context is built from the key without leaving a copy behind: the backend is handed the key, then it is wiped', () => {
+    const p = tunnelPair(t, AEADS[0], 128, VARIANTS[0], 'noble');
+    const seen: Uint8Array[] = [];
+    const real = aeadBackend('noble');
+    const spy = { ...real, context: (c: Parameters<typeof real.context>[0], key: Uint8Array) => (seen.push(key), real.context(c, key)) };
+    const slot = p.a.sad.byspi(4, Int32Array.of(0xc6336401, 0, 0, 0), 0, 0x1001, 50); // 198.51.100.1
+    const ctx = new SaContextCache(p.a.sad, spy).live(slot);
+    expect(ctx?.salt).toBe(0xc0ffee01 | 0); // the last 4 bytes of the key material
+    expect(seen.length).toBe(1);
+    expect(seen[0].length).toBe(16);
+    expect([...seen[0]]).toEqual(new Array(16).fill(0)); // what the backend was given is zeros now: it copied what it keeps
   });
 
   it('a context a caller holds (a flow cache entry) is used while live, and asked for again once the cache let it go', () => {

@@ -39,7 +39,7 @@ export type AeadBackendName = 'native' | 'node' | 'noble';
 /** A crypto implementation. */
 export interface AeadBackend {
   readonly name: AeadBackendName;
-  /** Build a context for `key` (the cipher key without ESP's salt). */
+  /** Build a context for `key` (the cipher key without ESP's salt; the caller wipes it after: copy what you keep). */
   context(cipher: AeadCipher, key: Uint8Array): AeadContext;
   /** Seal batching, where the backend has it (native). */
   readonly batch?: SealBatch;

@@ -283,7 +283,7 @@ function packParams(flags: number, alg: number, icvBytes: number, keyBytes: numb
 }
 
 
-const MAX_KEY_BYTES = 36;
+export const MAX_KEY_BYTES = 36;
 const ZERO_COUNTERS: ReplayCounters = Object.freeze({ seq: 0, seqHi: 0, oseq: 0, oseqHi: 0 });
 const COUNTER_NAMES = ['seq', 'seqHi', 'oseq', 'oseqHi'] as const;
 const MAX_REPLAY_WINDOW = 4096;

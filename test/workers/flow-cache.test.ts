@@ -127,3 +127,36 @@ describe('flow cache under a flood of new flows', () => {
     expect(dp.stats().results.passed).toBe(total);
   });
 });
+
+describe('flow cache statistics', () => {
+  it('count the hits checked against the shared tables: none while nothing changes, then the ones a change staled', async () => {
+    const dp = await Dataplane.create({ queues: 1, crypto: 'node' });
+    try {
+      await dp.apply('ip xfrm policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out action block');
+      const packet = () => Uint8Array.of(0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 1, 0, 2, 0, 8, 0, 0);
+      const send = async (n: number) => {
+        let done = 0;
+        dp.submit(Array.from({ length: n }, packet));
+        while (done < n) {
+          done += dp.poll().length;
+          if (done < n) await new Promise((r) => setTimeout(r, 1));
+        }
+      };
+      await send(64);
+      const before = dp.stats().queues[0].flowCache;
+      expect(before.misses).toBe(1);
+      expect(before.hits).toBe(63);
+      expect(before.checks).toBe(0);
+      // A policy added in the direction: every entry of it is checked at its next hit (and, its
+      // direction's generation moved, resolved again); the rest of the batch hits unchecked.
+      await dp.apply('ip xfrm policy add src 192.0.2.0/24 dst 198.51.100.0/24 dir out action block');
+      await send(64);
+      const after = dp.stats().queues[0].flowCache;
+      expect(after.checks).toBe(1);
+      expect(after.misses).toBe(2);
+      expect(after.hits).toBe(126);
+    } finally {
+      await dp.close();
+    }
+  });
+});

@@ -22,6 +22,7 @@ export function resultRows(r: BenchResult): [string, string][] {
     ['ns per packet (per queue)', r.nsPerPacket.toFixed(1)],
     ['lookups per packet', r.lookupsPerPacket.toFixed(2)],
     ['flow cache hit rate', `${(r.flowCache.hitRate * 100).toFixed(1)} %`],
+    ['flow cache hits checked', `${(r.flowCache.checkRate * 100).toFixed(2)} %`],
     ['batch latency p50 / p99 (us)', `${r.batchLatencyUs.p50.toFixed(1)} / ${r.batchLatencyUs.p99.toFixed(1)}`],
     ['control ops/s (asked / achieved)', `${fmt(r.control.requestedOpsPerSecond)} / ${fmt(r.control.achievedOpsPerSecond)}`],
     ['packets (transmitted / passed)', `${fmt(r.packets.transmitted)} / ${fmt(r.packets.passed)}`],

@@ -18,7 +18,8 @@ export interface BenchResult {
   batchLatencyUs: { p50: number; p99: number };
   control: { requestedOpsPerSecond: number; achievedOpsPerSecond: number };
   packets: { submitted: number; transmitted: number; passed: number; dropped: Record<string, number> };
-  flowCache: { hits: number; misses: number; hitRate: number };
+  /** checkRate: the share of hits checked against the shared tables (something they depend on had changed). */
+  flowCache: { hits: number; misses: number; hitRate: number; checks: number; checkRate: number };
   /**
    * With --order: how far behind its SA's highest sequence number sent each packet left (the
    * largest, and the 99th percentile as a power of two), and the share of packets a peer with a
@@ -113,6 +114,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     const p99 = histPercentile(hist, 0.99);
     const hits = s.queues.reduce((x, q) => x + q.flowCache.hits, 0);
     const misses = s.queues.reduce((x, q) => x + q.flowCache.misses, 0);
+    const checks = s.queues.reduce((x, q) => x + q.flowCache.checks, 0);
     const { json: _j, out: _o, help: _h, compare: _c, ...params } = a;
     return {
       scenario: a.scenario,
@@ -129,7 +131,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
         passed: s.queues.reduce((x, q) => x + q.passed, 0),
         dropped: s.drops as Record<string, number>,
       },
-      flowCache: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 },
+      flowCache: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0, checks, checkRate: hits > 0 ? checks / hits : 0 },
       order: a.order ? orderFigures(s) : undefined,
       memory,
       timeline,

@@ -160,7 +160,8 @@ export interface QueueStats {
   readonly batchLatencyNs: { p50: number; p99: number };
   readonly bytes: number;
   readonly batches: number;
-  readonly flowCache: { hits: number; misses: number; used: number; capacity: number };
+  /** Flow cache hits, misses, hits checked against the shared tables (something they depend on changed), entries used, capacity. */
+  readonly flowCache: { hits: number; misses: number; checks: number; used: number; capacity: number };
   readonly parks: number;
   readonly starts: number;
   /**
@@ -559,7 +560,7 @@ export class Dataplane extends EventEmitter {
         batchLatencyNs: { p50: L.histPercentile(hist, 0.5), p99: L.histPercentile(hist, 0.99) },
         bytes: c[b + L.C_BYTES],
         batches: c[b + L.C_BATCHES],
-        flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
+        flowCache: { hits: c[b + L.C_CACHE_HITS], misses: c[b + L.C_CACHE_MISSES], checks: c[b + L.C_CACHE_CHECKS], used: c[b + L.C_CACHE_USED], capacity: c[b + L.C_CACHE_CAPACITY] },
         parks: c[b + L.C_PARKS],
         io: { socketFull: c[b + L.C_SOCKET_FULL], tunFull: c[b + L.C_TUN_FULL] },
         order: { histogram: Array.from(c.subarray(b + L.C_ORDER, b + L.C_ORDER + L.ORDER_BUCKETS)), maxBehind: c[b + L.C_ORDER_MAX] },

@@ -40,6 +40,8 @@ export const C_ORDER_MAX = 12;
 /** A gateway queue (queue-io.ts): ESP its socket did not take (send buffer full), clear packets its TUN queue did not take. */
 export const C_SOCKET_FULL = 13;
 export const C_TUN_FULL = 14;
+/** Flow cache hits checked against shared memory (something they depend on had changed: change-epoch.ts). */
+export const C_CACHE_CHECKS = 15;
 export const C_DROPS = 16; // DROP_REASONS.length counters from here
 /** Histogram of batch latency: bucket floor(3 * log2(ns)), HIST_BUCKETS of them. */
 export const C_HIST = C_DROPS + DROP_REASONS.length;

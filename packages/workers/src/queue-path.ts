@@ -236,6 +236,7 @@ export class QueuePath {
     counters[c + L.C_BATCHES]++;
     counters[c + L.C_CACHE_HITS] = cache.hits;
     counters[c + L.C_CACHE_MISSES] = cache.misses;
+    counters[c + L.C_CACHE_CHECKS] = cache.checks;
     counters[c + L.C_CACHE_USED] = cache.used;
     counters[c + L.C_LOOKUPS] = this.lookups;
     counters[c + L.C_HIST + L.histBucket(elapsedNs)]++;

@@ -283,8 +283,8 @@ MUTATIONS.push(
     name: 'outer-header-id-word',
     what: "the outer IPv4 header written by words puts the id's bits under the flags",
     file: CORE + 'esp/packet.ts',
-    from: '      w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));',
-    to: '      w[i + 1] = wireWord(((id & 0xffff) << 15) | (df ? 0x4000 : 0));',
+    from: '    w[i + 1] = wireWord(((id & 0xffff) << 16) | (df ? 0x4000 : 0));',
+    to: '    w[i + 1] = wireWord(((id & 0xffff) << 15) | (df ? 0x4000 : 0));',
     tests: ['test/core/esp/wire.test.ts'],
   },
   {
@@ -328,8 +328,8 @@ MUTATIONS.push({
   name: 'checksum-one-fold',
   what: 'the outer IPv4 header checksum folds its carries once (wrong when the first fold carries again)',
   file: CORE + 'esp/packet.ts',
-  from: '    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;',
-  to: '    sum = ~sum & 0xffff;',
+  from: '  sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;',
+  to: '  sum = ~sum & 0xffff;',
   tests: ['test/core/esp/wire.test.ts'],
 });
 
@@ -468,10 +468,10 @@ MUTATIONS.push(
   },
   {
     name: 'shard-change-not-marked',
-    what: "a reader sees the SAD's count move but never marks the shards that moved",
+    what: "a reader sees the SAD's count move but never marks the shards its change log names",
     file: CORE + 'xfrm/change-epoch.ts',
-    from: '              this.shardChanged[k] = e;',
-    to: '',
+    from: '      changed[this.sad.loggedShard(i)] = e;',
+    to: '      this.sad.loggedShard(i);',
     tests: ['test/core/xfrm/change-epoch.test.ts', 'test/core/xfrm/race.test.ts'],
   },
 );

@@ -5,6 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { aeadBackend, ipv4Checksum, newIpInfo, parseIp, writeOuterHeader } from '@xfrm/core';
 import { pair, udpPacket } from './helpers.js';
+import { prng } from '../xfrm/model-helpers.js';
+
+/** Seeded uint32s (the model tests' PRNG). */
+const uint32s = (seed: number) => {
+  const r = prng(seed);
+  return () => (r() * 2 ** 32) >>> 0;
+};
 
 const KEY = '0x' + '5a'.repeat(16) + 'c0ffee01';
 const state = (mode: string, src: string, dst: string, extra: string) =>
@@ -65,13 +72,7 @@ describe('ESP on the wire', () => {
   it('the IPv4 outer header checksum verifies, whatever the addresses, TOS, DF, id and length', () => {
     // Written from the values, not read back: check it the way a receiver does (RFC 1071).
     const b = new Uint8Array(20);
-    let rng = 0x12345678;
-    const rand = () => {
-      rng ^= rng << 13;
-      rng ^= rng >>> 17;
-      rng ^= rng << 5;
-      return rng >>> 0;
-    };
+    const rand = uint32s(0x12345678);
     const verifies = () => {
       let sum = 0;
       for (let i = 0; i < 20; i += 2) sum += (b[i] << 8) | b[i + 1];
@@ -95,13 +96,7 @@ describe('ESP on the wire', () => {
   });
 
   it('the IPv4 outer header says the same field by field, written by words (aligned) or by bytes (misaligned)', () => {
-    let rng = 0x9e3779b9;
-    const rand = () => {
-      rng ^= rng << 13;
-      rng ^= rng >>> 17;
-      rng ^= rng << 5;
-      return rng >>> 0;
-    };
+    const rand = uint32s(0x9e3779b9);
     const buf = new Uint8Array(new SharedArrayBuffer(64));
     for (let n = 0; n < 500; n++) {
       const [src, dst, len, tos, id, df, proto] = [rand() | 0, rand() | 0, rand() % 65516, rand() & 0xff, rand(), (n & 1) === 1, n & 2 ? 50 : 17];

@@ -130,7 +130,7 @@ export class FlowCache implements HeldContexts {
   /** The first entries of the flow's two sets (`setB` set aside): from the hash's two halves. */
   private setOf(flow: Int32Array): number {
     const h = xxh32Words(flow, 0, FLOW_WORDS, this.seed);
-    this.hash = h | 0;
+    this.hash = h;
     const a = h & this.mask;
     const b = ((h >>> 16) | (h << 16)) & this.mask;
     this.setB = b !== a || this.mask === 0 ? b : a ^ WAYS; // two different sets, when there are two

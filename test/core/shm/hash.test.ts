@@ -14,13 +14,13 @@ describe('xxh32Words', () => {
         const off = trial % 3;
         const seed = next() >>> 0;
         const bytes = new Uint8Array(w.buffer, off * 4, words * 4);
-        expect(xxh32Words(w, off, words, seed)).toBe(h32Raw(bytes, seed));
+        expect(xxh32Words(w, off, words, seed) >>> 0).toBe(h32Raw(bytes, seed));
       }
     }
   });
 
   it('matches the published XXH32 value of the empty input with seed 0', () => {
-    expect(xxh32Words(new Int32Array(0), 0, 0, 0)).toBe(0x02cc5d05);
+    expect(xxh32Words(new Int32Array(0), 0, 0, 0) >>> 0).toBe(0x02cc5d05);
   });
 
   it('depends on the seed', () => {

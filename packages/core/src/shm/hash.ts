@@ -29,7 +29,9 @@ function round(acc: number, lane: number): number {
 
 /**
  * XXH32 of `words` int32 words of `w` starting at `off`, as if they were 4*words bytes in
- * little-endian order. Returns a uint32.
+ * little-endian order. Returns its bits as an int32 (`>>> 0` gives the uint32): a uint32 of
+ * 2^31 or more is not a small integer to V8, so half the hashes returned from a call that was
+ * not inlined were boxed in a heap number (allocation on the packet path).
  */
 export function xxh32Words(w: Int32Array, off: number, words: number, seed: number): number {
   let i = off;
@@ -57,7 +59,7 @@ export function xxh32Words(w: Int32Array, off: number, words: number, seed: numb
   h ^= h >>> 13;
   h = Math.imul(h, P3);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 /** A fresh random 32-bit seed from the system CSPRNG. */

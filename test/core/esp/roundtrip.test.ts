@@ -159,6 +159,7 @@ describe('ESP output details', () => {
     expect(held.contexts[0]).toBe(first); // used as held: not asked for
     p.out.contexts.clear(); // let go, its key wiped: using it now would seal with a zero key
     expect(first?.retired).toBe(true);
+    expect(first?.salt).toBe(0);
     expect(send()).toBe(hexOf(pkt));
     expect(held.contexts[0]).not.toBe(first); // asked for again, and the new one held
     expect(held.contexts[0]?.retired).toBe(false);

@@ -68,8 +68,8 @@ export interface SaContext extends CountLimits {
   readonly encapDport: number;
   /** Null: cipher_null (no encryption, no ICV, no IV). */
   readonly aead: AeadContext | null;
-  /** The salt (the last 4 bytes of the key material), as a big-endian word. */
-  readonly salt: number;
+  /** The salt (the last 4 bytes of the key material), as a big-endian word; zeroed when the context is let go. */
+  salt: number;
   readonly icvLen: number;
   readonly ivLen: number;
   readonly replayWindow: number;
@@ -102,9 +102,10 @@ export interface SaContextOptions {
   changes?: ChangeEpoch;
 }
 
-/** Let a context go: its key wiped, and marked for whoever holds it (HeldContexts). */
+/** Let a context go: its key and salt wiped, and marked for whoever holds it (HeldContexts). */
 function retire(ctx: SaContext): void {
   ctx.retired = true;
+  ctx.salt = 0;
   ctx.aead?.destroy();
 }
 

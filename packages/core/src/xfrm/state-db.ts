@@ -33,9 +33,9 @@
  *   thousands of states). A delete sets `dead`, then moves the record's
  *   `genid` (never-reused numbers), then retires it. After every genid or shadow generation
  *   move, the move's change shard into the change log (`Atomics.store`), then the SAD's change
- *   count (u64 `Atomics.add`; control thread; queues read them, ChangeEpoch). Queue workers write only the runtime
- *   block, with `Atomics` (the output sequence by compare-exchange; the replay window only from
- *   the one queue the SA's SPI is steered to).
+ *   count (u64 `Atomics.add`; control thread; queues read them, ChangeEpoch). Queue workers
+ *   write only the runtime block, with `Atomics` (the output sequence by compare-exchange;
+ *   the replay window only from the one queue the SA's SPI is steered to).
  * - Reads: any thread, lock-free, within a read-side section. A (slot, genid) pair held
  *   longer (a bundle in a flow cache) is checked against `genid` before use.
  * - Secrets: keys are only in the record (the workers build cipher contexts from them);

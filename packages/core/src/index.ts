@@ -29,6 +29,7 @@ export * from './xfrm/bundle.js';
 export * from './xfrm/acquire.js';
 export { DeadlineQueue } from './xfrm/deadline-queue.js';
 export { ChangeEpoch } from './xfrm/change-epoch.js';
+export { ALL_SHARDS, CHANGE_LOG, ShardEpochs, type ChangeLogReader } from './xfrm/change-log.js';
 export * from './xfrm/xfrm.js';
 export { tokenize, XfrmSyntaxError, type Token } from './config/ip-xfrm-tokens.js';
 export { parseXfrmLine, parseXfrmList, type XfrmCommand, type StateFilter } from './config/ip-xfrm-parse.js';

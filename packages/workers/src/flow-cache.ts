@@ -21,6 +21,7 @@
 import {
   FLOW_WORDS,
   MAX_TEMPLATES,
+  pairShard,
   randomSeed,
   xxh32Words,
   RESOLVED_ACQUIRE,
@@ -181,7 +182,9 @@ export class FlowCache implements HeldContexts {
 
   /** Has nothing entry i depends on changed since epoch `c` of its last check? Local memory only. */
   private unchanged(i: number, c: number, changes: ChangeEpoch): boolean {
-    return changes.bundleHolds(c, this.states, this.chainShards, i * MAX_TEMPLATES, this.meta[i * META + M_COUNT]);
+    const m = i * META;
+    const s = i * MAX_TEMPLATES;
+    return changes.bundleHolds(c, pairShard(this.meta[m + M_PAIR_WORD]), this.states, s, this.chainShards, s, this.meta[m + M_COUNT]);
   }
 
   /** Do the generations entry i was resolved under still hold? (Reads shared memory: counted in `checks`.) */

@@ -3,6 +3,7 @@
 // SA, a shadowed one, a policy that no longer applies), and only then.
 import { describe, expect, it } from 'vitest';
 import {
+  ALL_SHARDS,
   CHANGE_LOG,
   CHANGE_SHARDS,
   ChangeEpoch,
@@ -14,11 +15,12 @@ import {
   applyXfrmLine,
   newBundleScratch,
   packFlow,
+  pairShard,
   resolveBundle,
   resolveInto,
   slotShard,
 } from '@xfrm/core';
-import { FlowCache } from '@xfrm/workers';
+import { CACHED_BLOCK, FlowCache } from '@xfrm/workers';
 import { addr } from './model-helpers.js';
 
 const OUT = DIR_NUMBER.out;
@@ -89,7 +91,7 @@ describe('ChangeEpoch', () => {
     expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // and with no ChangeEpoch, every lookup checks
   });
 
-  it("a state change stales only the entries of its change shards; a policy change stales all", () => {
+  it("a state change stales only the entries of its change shards; a precise policy's only those of its pair's shard; any other policy change all", () => {
     const { x, reader, changes: c } = setup();
     const flows = [1, 2].map((n) => packFlow({ family: 4, src: addr(`10.1.0.${n}`), dst: addr(`10.2.0.${n}`), proto: 17, sport: 1, dport: 2 }));
     for (const n of [1, 2]) {
@@ -109,10 +111,23 @@ describe('ChangeEpoch', () => {
     expect(cache.checks).toBe(0); // a's shards did not change: used unchecked
     expect(cache.lookup(x.spd, x.sad, OUT, flows[1], c)).toBe(-1); // b's key moved: checked, stale
     expect(cache.checks).toBe(1);
-    applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.1/32 dst 10.9.0.2/32 dir out action block');
+    const other = packFlow({ family: 4, src: addr('10.9.0.1'), dst: addr('10.9.0.2'), proto: 17, sport: 1, dport: 2 });
+    const pairShardOf = (f: Int32Array) => pairShard(x.spd.pairWord(OUT, f, 1));
+    expect(pairShardOf(other)).not.toBe(pairShardOf(flows[0])); // the premise: another pair shard
+    applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.1/32 dst 10.9.0.2/32 dir out action block'); // precise: its pair only
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]); // checked, still valid
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]);
+    expect(cache.checks).toBe(1); // used unchecked
+    applyXfrmLine(x, 'ip xfrm policy update src 10.1.0.1/32 dst 10.2.0.1/32 dir out action block'); // precise: flow 0's own pair
+    reader.quiescent();
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(-1); // checked: its pair generation moved
     expect(cache.checks).toBe(2);
+    const again = cache.install(OUT, flows[0], resolveInto(x.spd, x.sad, OUT, flows[0], 0, s), s, c);
+    expect(cache.kind(again)).toBe(CACHED_BLOCK);
+    applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.0/24 dst 10.9.1.0/24 dir out action block'); // a prefix: every flow of the direction
+    reader.quiescent();
+    expect(cache.lookup(x.spd, x.sad, OUT, flows[1], c)).toBe(-1); // checked: the direction's generation moved
+    expect(cache.checks).toBe(3);
   });
 
   it('an SA context is checked once per change of its shard, and a dead state has none after it', () => {
@@ -185,6 +200,15 @@ describe("ChangeEpoch reading the SAD's change log", () => {
     for (let k = 0; k < CHANGE_LOG; k++) b.change(8);
     b.section();
     expect([7, 9].map((s) => b.epoch.shardHolds(s, b0))).toEqual([false, false]);
+  });
+
+  it('takes every shard as changed at an entry that names them all (a direction generation of the SPD moved)', () => {
+    const { epoch, change, section } = stubbed();
+    const e0 = section();
+    change(ALL_SHARDS);
+    const e1 = section();
+    expect([0, 9, CHANGE_SHARDS - 1].map((s) => epoch.shardHolds(s, e0))).toEqual([false, false, false]);
+    expect(epoch.shardHolds(9, e1)).toBe(true); // checked after it: holds
   });
 
   it('takes every shard as changed when the writer laps the log while it is being read', () => {

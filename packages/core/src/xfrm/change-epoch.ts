@@ -2,17 +2,17 @@
  * A reader's view of what changed in the tables: a local epoch number that moves when the
  * SPD's or the SAD's change count ({@link PolicyDbView.changes}, {@link StateDbView.changes})
  * moved since the reader's last section began, and per part of the tables the epoch in which
- * it last changed: the SPD as a whole, and each shard of the SAD's changes (a genid's shard
- * is its slot's, a chain generation's its chain block's; the SAD's change log names the shard
- * of each change: {@link StateDbView.loggedShard}). A check a reader made in epoch `e` (a flow
- * cache entry's generations equal, an SA context's genid equal) holds while every part it
- * depends on last changed in `e` or before, so the packet path checks a cached thing once per
- * change of what it depends on, not once per packet (Linux's old bundles did the same with a
- * global `xfrm_policy_genid`).
+ * it last changed: each shard of the SPD's changes (a pair generation's shard: policy-db.ts
+ * pairShard; a direction generation's move changes them all) and of the SAD's (a genid's shard
+ * is its slot's, a chain generation's its chain block's), as each table's change log names
+ * them (change-log.ts). A check a reader made in epoch `e` (a flow cache entry's generations
+ * equal, an SA context's genid equal) holds while every part it depends on last changed in `e`
+ * or before, so the packet path checks a cached thing once per change of what it depends on,
+ * not once per packet (Linux's old bundles did the same with a global `xfrm_policy_genid`).
  *
  * Shared memory: reads the change counts (Atomics, sequentially consistent) once per
- * read-side section of the reader, and when the SAD's moved, the log entries of the changes
- * since (and the count once more); writes nothing shared.
+ * read-side section of the reader, and when one moved, that table's log entries of the changes
+ * since (and its count once more); writes nothing shared.
  *
  * Why it is sound. A writer moves a genid or generation first, then writes its shard into the
  * log entry of the change, then moves the table's count; this reads the table's counts at
@@ -35,27 +35,26 @@
  *   count that marked it, so it saw that change: "changed in `e` or before" holds.
  */
 import { type EpochReader } from '../shm/epoch.js';
-import { type PolicyDbView } from './policy-db.js';
-import { CHANGE_LOG, CHANGE_SHARDS, slotShard, type StateDbView } from './state-db.js';
-
-const LOG = BigInt(CHANGE_LOG);
+import { ShardEpochs } from './change-log.js';
+import { PAIR_WORDS, type PolicyDbView } from './policy-db.js';
+import { CHANGE_SHARDS, slotShard, type StateDbView } from './state-db.js';
 
 /** See the file comment. Thread-local. */
 export class ChangeEpoch {
   private section = -1;
-  private spdSeen = -1n;
-  private sadSeen = -1n;
   private epoch = 0;
-  /** The epoch in which the SPD last changed. */
-  private spdChanged = 0;
-  /** Per SAD change shard, the epoch in which it last changed. */
-  private readonly shardChanged = new Float64Array(CHANGE_SHARDS);
+  /** When each shard of the SPD's changes (policy-db.ts pairShard) and of the SAD's last changed. */
+  private readonly spdShards: ShardEpochs;
+  private readonly sadShards: ShardEpochs;
 
   constructor(
     private readonly reader: EpochReader,
     private readonly spd: PolicyDbView,
     private readonly sad: StateDbView,
-  ) {}
+  ) {
+    this.spdShards = new ShardEpochs(PAIR_WORDS, spd);
+    this.sadShards = new ShardEpochs(CHANGE_SHARDS, sad);
+  }
 
   /**
    * The current epoch: a positive integer, equal to the last one returned while neither table
@@ -67,41 +66,13 @@ export class ChangeEpoch {
       this.section = s;
       const a = this.spd.changes();
       const b = this.sad.changes();
-      if (a !== this.spdSeen || b !== this.sadSeen) {
+      if (a !== this.spdShards.seen || b !== this.sadShards.seen) {
         const e = ++this.epoch; // at most once per section: 2^53 sections is beyond any gateway's life
-        if (a !== this.spdSeen) {
-          this.spdSeen = a;
-          this.spdChanged = e;
-        }
-        if (b !== this.sadSeen) {
-          this.noteSadChanges(b, e);
-          this.sadSeen = b;
-        }
+        if (a !== this.spdShards.seen) this.spdShards.note(a, e);
+        if (b !== this.sadShards.seen) this.sadShards.note(b, e);
       }
     }
     return this.epoch;
-  }
-
-  /**
-   * Mark the shards of the SAD's changes since the last section as changed in epoch `e`, from
-   * the change log (all of them on a first look, or when the log was overwritten before or
-   * while it was read). `b`: the SAD's change count this section read.
-   */
-  private noteSadChanges(b: bigint, e: number): void {
-    const from = this.sadSeen;
-    const changed = this.shardChanged;
-    if (from < 0n || b - from >= LOG) {
-      changed.fill(e);
-      return;
-    }
-    let i = Number(from & (LOG - 1n));
-    for (let k = Number(b - from); k > 0; k--) {
-      changed[this.sad.loggedShard(i)] = e;
-      i = (i + 1) & (CHANGE_LOG - 1);
-    }
-    // The entry of change `from` is overwritten by change `from + CHANGE_LOG`, written before
-    // the count moves past it: while the count is below that, every entry read was intact.
-    if (this.sad.changes() - from >= LOG) changed.fill(e);
   }
 
   /**
@@ -109,19 +80,22 @@ export class ChangeEpoch {
    * state's genid: its slotShard) still hold? Call {@link current} first.
    */
   shardHolds(shard: number, checked: number): boolean {
-    return this.shardChanged[shard] <= checked;
+    return this.sadShards.holds(shard, checked);
   }
 
   /**
    * Does a check made in epoch `checked` (0: never) of a resolution still hold: the SPD's
-   * generations, and for each of its `n` states from `states[at]` its genid and its key's
-   * chain generation (the key's chain shard at `chainShards[at + j]`)? Call {@link current} first.
+   * generations (the flow's pair shard `pairShard`, policy-db.ts), and for each of its `n`
+   * states (slots from `states[statesAt]`) its genid and its key's chain generation (the key's
+   * chain shard from `chainShards[shardsAt]`)? Call {@link current} first.
    */
-  bundleHolds(checked: number, states: Int32Array, chainShards: ArrayLike<number>, at: number, n: number): boolean {
-    if (checked === 0 || this.spdChanged > checked) return false;
-    const changed = this.shardChanged;
-    for (let j = at; j < at + n; j++) {
-      if (changed[slotShard(states[j])] > checked || changed[chainShards[j]] > checked) return false;
+  bundleHolds(checked: number, pairShard: number, states: Int32Array, statesAt: number, chainShards: ArrayLike<number>, shardsAt: number, n: number): boolean {
+    if (checked === 0 || !this.spdShards.holds(pairShard, checked)) return false;
+    const sad = this.sadShards;
+    if (sad.all > checked) return false;
+    const changed = sad.changed;
+    for (let j = 0; j < n; j++) {
+      if (changed[slotShard(states[statesAt + j])] > checked || changed[chainShards[shardsAt + j]] > checked) return false;
     }
     return true;
   }

@@ -51,6 +51,7 @@ import { SEL_WORDS, isIcmp, readSelector, selectorMatches, writeSelector, type S
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
 import { IPPROTO_ESP, MAX_TEMPLATES, readTemplate, templateWords, templateWordsFor, writeTemplate, type Template } from './template.js';
 import { U64Index } from './u64-index.js';
+import { ALL_SHARDS, CHANGE_LOG_WORDS, changeCount, logChange, loggedShard } from './change-log.js';
 import { XfrmError } from './xfrm-error.js';
 
 /** Policy direction. */
@@ -145,10 +146,20 @@ const ROOT_LIST = 10;
 const ROOT_LINEAR = 13;
 const ROOT_PAIRS = 14;
 const ROOT_SEED = 15;
-const ROOT_CHANGES = 16; // u64
+const ROOT_CHANGE_LOG = 16; // the offset of the SPD's change log (change-log.ts)
 const ROOT_WORDS = 18;
 /** Pair generation words per direction (a power of two): 32 KiB each. */
 export const PAIR_WORDS = 4096;
+
+/**
+ * The change shard of a pair generation word (its u64 index): the SPD's change log names it
+ * when the word moves (a precise policy added or deleted), and ALL_SHARDS when a direction's
+ * generation moves, so a precise policy's change stales only the cached answers of flows whose
+ * pair shares its shard (change-epoch.ts).
+ */
+export function pairShard(pairWord: number): number {
+  return pairWord & (PAIR_WORDS - 1);
+}
 
 /**
  * What a flow's resolution depends on in the SPD: the direction's generation and the pair
@@ -199,11 +210,20 @@ export class PolicyDbView {
 
   /**
    * The SPD's change count (u64): it moves after every move of a direction's generation or of
-   * a pair generation, never before. A reader that read it, then checked generations, and
-   * later reads it unchanged knows the check still holds (ChangeEpoch).
+   * a pair generation, never before, and after the move's shard is in the change log
+   * ({@link loggedShard}). A reader that read it, then checked generations, and later reads it
+   * unchanged knows the check still holds (ChangeEpoch).
    */
   changes(): bigint {
-    return Atomics.load(this.heap.cover64(this.root + ROOT_WORDS), (this.root + ROOT_CHANGES) >> 1);
+    return changeCount(this.heap, this.heap.cover(this.root + ROOT_WORDS)[this.root + ROOT_CHANGE_LOG]);
+  }
+
+  /**
+   * Entry `i` of the change log (change-log.ts): the {@link pairShard} of a pair generation
+   * move, or ALL_SHARDS for a direction generation move.
+   */
+  loggedShard(i: number): number {
+    return loggedShard(this.heap, this.heap.cover(this.root + ROOT_WORDS)[this.root + ROOT_CHANGE_LOG], i);
   }
 
   /** The u64 index of the pair generation word of the address pair at `pair[p .. p+8)` (src then dst words). */
@@ -352,6 +372,7 @@ export class PolicyDb extends PolicyDbView {
     heap.i32[root + ROOT_LINEAR] = opts.linear ? 1 : 0;
     heap.i32[root + ROOT_PAIRS] = heap.alloc(2 * 3 * PAIR_WORDS); // zeroed u64 words
     heap.i32[root + ROOT_SEED] = randomSeed();
+    heap.i32[root + ROOT_CHANGE_LOG] = heap.alloc(CHANGE_LOG_WORDS); // zeroed: count 0
     return new PolicyDb(heap, root, arena, reclaimer);
   }
 
@@ -643,19 +664,20 @@ export class PolicyDb extends PolicyDbView {
       return;
     }
     writeAddressPair(this.pairScratch, 0, s.src, s.dst);
-    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);
-    this.changed();
+    const word = this.pairWord(d, this.pairScratch, 0);
+    Atomics.add(this.heap.u64, word, 1n);
+    this.changed(pairShard(word));
   }
 
   /** Make every bundle of every direction stale (ablation: "flush everything" on each change). */
   private bumpGeneration(d: number): void {
     Atomics.add(this.heap.u64, (this.root + ROOT_GEN) / 2 + d, 1n);
-    this.changed();
+    this.changed(ALL_SHARDS);
   }
 
-  /** After every generation move (see {@link PolicyDbView.changes}). */
-  private changed(): void {
-    Atomics.add(this.heap.u64, (this.root + ROOT_CHANGES) >> 1, 1n);
+  /** After every generation move: its shard into the change log, then the count (see {@link PolicyDbView.changes}). */
+  private changed(shard: number): void {
+    logChange(this.heap, this.heap.i32[this.root + ROOT_CHANGE_LOG], shard);
   }
 
   invalidateAll(): void {

@@ -44,6 +44,7 @@
  */
 import { anyAddress, formatAddress, isAnyAddress, sameAddress, type Address, type Family } from './address.js';
 import { U64Index } from './u64-index.js';
+import { CHANGE_LOG_WORDS, changeCount, logChange, loggedShard } from './change-log.js';
 import { SETTING_REPLAY, StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
@@ -241,18 +242,10 @@ export const FLAG_USE_TIME = 8;
  * Shards of the SAD's changes, so that a change stales only the cached answers that depend on
  * its shard: with one count, 10,000 SA changes a second moved it every ~0.4 ms and a queue
  * rechecked ~75 % of its hits (1,024 flows, ~500 packets between moves); with 256 shards
- * ~5 %, with 4,096 well under 1 % (PERFORMANCE.md). A reader learns which shards changed from
- * the change log ({@link CHANGE_LOG}), so their number costs it nothing per section.
+ * ~5 %, with 4,096 0.4 % (PERFORMANCE.md). A reader learns which shards changed from the
+ * SAD's change log (change-log.ts), so their number costs it nothing per section.
  */
 export const CHANGE_SHARDS = 4096;
-
-/**
- * Entries of the SAD's change log: the shard of each of the last CHANGE_LOG changes, by change
- * count modulo CHANGE_LOG. A reader reads the entries of the changes since its last section
- * (a few: at 10,000 changes a second a section of ~50 us sees one or none) instead of a count
- * per shard; one that fell CHANGE_LOG behind takes every shard as changed.
- */
-export const CHANGE_LOG = 1024;
 
 /** The change shard of a genid move of the record in `slot`. */
 export function slotShard(slot: number): number {
@@ -335,18 +328,16 @@ export class StateDbView {
    * and later reads it unchanged knows the check still holds (ChangeEpoch).
    */
   changes(): bigint {
-    const at = this.tables.changes;
-    return Atomics.load(this.heap.cover64(at + 2 + CHANGE_LOG), at >> 1);
+    return changeCount(this.heap, this.tables.changes);
   }
 
   /**
-   * Entry `i` (0 .. CHANGE_LOG-1) of the change log: the shard ({@link slotShard} of a genid
-   * move, {@link chainShard} of a chain generation move) of the change whose count was `i`
-   * modulo CHANGE_LOG before it, as long as the count has not since moved CHANGE_LOG or more.
+   * Entry `i` of the change log (change-log.ts): the shard ({@link slotShard} of a genid move,
+   * {@link chainShard} of a chain generation move) of the change whose count was `i` modulo
+   * CHANGE_LOG before it, as long as the count has not since moved CHANGE_LOG or more.
    */
   loggedShard(i: number): number {
-    const at = this.tables.changes;
-    return Atomics.load(this.heap.cover(at + 2 + CHANGE_LOG), at + 2 + i);
+    return loggedShard(this.heap, this.tables.changes, i);
   }
 
   /** The {@link chainShard} of the `bydst` key of the state in `slot` (its chain block never changes). */
@@ -558,7 +549,7 @@ export class StateDb extends StateDbView {
     super(heap, arena, {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
-      changes: heap.alloc(2 + CHANGE_LOG), // the SAD's change count (u64), then the change log
+      changes: heap.alloc(CHANGE_LOG_WORDS), // the SAD's change count (u64), then its change log
     });
     this.spis = spis;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_PROTO);
@@ -901,10 +892,7 @@ export class StateDb extends StateDbView {
 
   /** After every genid or chain generation move: its shard into the change log, then the SAD's count (see {@link StateDbView.changes}). */
   private changed(shard: number): void {
-    const at = this.tables.changes;
-    const count = Atomics.load(this.heap.u64, at >> 1); // this thread is the only writer
-    Atomics.store(this.heap.i32, at + 2 + Number(count & BigInt(CHANGE_LOG - 1)), shard);
-    Atomics.add(this.heap.u64, at >> 1, 1n);
+    logChange(this.heap, this.tables.changes, shard);
   }
 
   /** The chain block of a bydst key (created and published, keyed by `slot`'s record, on its first state). */

@@ -17,6 +17,7 @@ import {
   StateDbView,
   bundleValid,
   packFlow,
+  pairShard,
   resolveBundle,
 } from '@xfrm/core';
 
@@ -58,7 +59,7 @@ for (let batch = 0; Atomics.load(ctl, STOP) === 0; batch++) {
       const i = rand() % flows;
       const h = held[i];
       const epoch = changes.current();
-      if (h !== undefined && (changes.bundleHolds(h.epoch, h.bundle.states, h.bundle.chainShards, 0, h.bundle.states.length) || bundleValid(spd, sad, h.bundle))) {
+      if (h !== undefined && (changes.bundleHolds(h.epoch, pairShard(h.bundle.pairWord), h.bundle.states, 0, h.bundle.chainShards, 0, h.bundle.states.length) || bundleValid(spd, sad, h.bundle))) {
         // Valid: nothing it was built from changed, so the states are the same SAs.
         h.epoch = epoch;
         Atomics.add(ctl, HELD_CHECKS, 1);

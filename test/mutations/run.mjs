@@ -192,7 +192,7 @@ const MUTATIONS = [
     name: 'precise-policy-no-invalidate',
     what: 'a precise policy change moves no generation (cached answers of its pair stay valid)',
     file: CORE + 'xfrm/policy-db.ts',
-    from: '    Atomics.add(this.heap.u64, this.pairWord(d, this.pairScratch, 0), 1n);',
+    from: '    Atomics.add(this.heap.u64, word, 1n);',
     to: '',
     tests: ['test/core/xfrm/coherency.test.ts'],
   },

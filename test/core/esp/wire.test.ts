@@ -5,13 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { aeadBackend, ipv4Checksum, newIpInfo, parseIp, writeOuterHeader } from '@xfrm/core';
 import { pair, udpPacket } from './helpers.js';
-import { prng } from '../xfrm/model-helpers.js';
-
-/** Seeded uint32s (the model tests' PRNG). */
-const uint32s = (seed: number) => {
-  const r = prng(seed);
-  return () => (r() * 2 ** 32) >>> 0;
-};
+import { uint32s } from '../xfrm/model-helpers.js';
 
 const KEY = '0x' + '5a'.repeat(16) + 'c0ffee01';
 const state = (mode: string, src: string, dst: string, extra: string) =>

@@ -2,14 +2,21 @@
 // policies overlap and random flows hit them.
 import { parseAddress, makeSelector, type Address, type Family, type Flow, type Selector } from '@xfrm/core';
 
-export function prng(seed: number): () => number {
+/** Seeded xorshift32: uint32s. */
+export function uint32s(seed: number): () => number {
   let s = seed | 1;
   return () => {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
+    return s >>> 0;
   };
+}
+
+/** Seeded floats in [0, 1), from {@link uint32s}. */
+export function prng(seed: number): () => number {
+  const next = uint32s(seed);
+  return () => next() / 2 ** 32;
 }
 
 export function addr(text: string): Address {

@@ -92,10 +92,8 @@ export class ChangeEpoch {
   bundleHolds(checked: number, pairShard: number, states: Int32Array, statesAt: number, chainShards: ArrayLike<number>, shardsAt: number, n: number): boolean {
     if (checked === 0 || !this.spdShards.holds(pairShard, checked)) return false;
     const sad = this.sadShards;
-    if (sad.all > checked) return false;
-    const changed = sad.changed;
     for (let j = 0; j < n; j++) {
-      if (changed[slotShard(states[statesAt + j])] > checked || changed[chainShards[shardsAt + j]] > checked) return false;
+      if (!sad.holds(slotShard(states[statesAt + j]), checked) || !sad.holds(chainShards[shardsAt + j], checked)) return false;
     }
     return true;
   }

@@ -2,11 +2,13 @@
 // states (each its own bydst key, replay window 64, AES-GCM-128) and N precise policies to a
 // fresh Xfrm, and divide what each structure holds by N: shared records, hash tables at their
 // load, runtime blocks, chain blocks, and the control thread's JS heap; RSS beside it.
-// Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000]
+// Usage: node --expose-gc bench/memory-breakdown.mjs [N=100000] [SHARES=2]
+// (SHARES: lifetime shares per SA, one per queue of the Dataplane that would serve them.)
 import os from 'node:os';
-import { CHAIN_BLOCK_WORDS, RT_BITMAP, Xfrm, anySelector, bitmapWords, makeSelector, templateWordsFor } from '@xfrm/core';
+import { CHAIN_BLOCK_WORDS, Xfrm, anySelector, makeSelector, runtimeWords, templateWordsFor } from '@xfrm/core';
 
 const N = Number(process.argv[2] ?? 100_000);
+const SHARES = Number(process.argv[3] ?? 2);
 const gc = globalThis.gc ?? (() => {});
 const v4 = (n) => ({ family: 4, words: [n | 0, 0, 0, 0] }); // an IPv4 address is word 0
 const mem = () => {
@@ -40,7 +42,7 @@ function controlArrayBytes(root) {
   return bytes;
 }
 const per = (bytes) => (bytes / N).toFixed(0);
-const x = Xfrm.create({ heap: { maxBytes: 2 ** 32 }, stateCapacity: 1 << 21, policyCapacity: 1 << 21 });
+const x = Xfrm.create({ heap: { maxBytes: 2 ** 32 }, stateCapacity: 1 << 21, policyCapacity: 1 << 21, lifetimeShares: SHARES });
 
 
 const heap = x.sad.heap;
@@ -62,7 +64,7 @@ const stateParts = {
   'byspi table': sad.spis.bytes,
   'bydst table': sad.dsts.table.bytes,
   'chain blocks (one per bydst key)': sad.dsts.table.size * CHAIN_BLOCK_WORDS * 4,
-  'runtime blocks (window 64)': N * (RT_BITMAP + bitmapWords(64)) * 4,
+  [`runtime blocks (window 64, ${SHARES} lifetime shares)`]: N * runtimeWords(64, SHARES) * 4,
 };
 const stateShared = heap.bytesInUse - h0;
 

@@ -252,6 +252,38 @@ const MUTATIONS = [
     to: '',
     tests: ['test/core/esp/native-aead.test.ts'],
   },
+  {
+    name: 'queues-share-one-share',
+    what: 'every queue counts SA lifetimes in share 0: two writers of plain read-modify-writes lose counts',
+    file: CORE + 'esp/sa-context.ts',
+    from: '? shares + queue * SHARE_WORDS : -1,',
+    to: '? shares : -1,',
+    tests: ['test/core/xfrm/lifetime-shares.test.ts', 'test/workers/lifetimes.test.ts'],
+  },
+  {
+    name: 'usage-without-shares',
+    what: "an SA's usage is read from the shared count alone, not the queues' shares",
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    const shares = this.lifetimeShares;',
+    to: '    const shares = 0;',
+    tests: ['test/core/xfrm/lifetime-shares.test.ts', 'test/workers/lifetimes.test.ts'],
+  },
+  {
+    name: 'limited-sa-in-a-share',
+    what: 'an SA with count limits is counted in a queue share, where no atomic add orders the packet that crosses a limit',
+    file: CORE + 'esp/sa-context.ts',
+    from: 'share: none && queue >= 0',
+    to: 'share: queue >= 0',
+    tests: ['test/core/xfrm/lifetime-shares.test.ts', 'test/workers/lifetimes.test.ts'],
+  },
+  {
+    name: 'limit-ignores-shares',
+    what: 'a hard packet limit is checked against the shared count only, not what the shares counted before an update',
+    file: CORE + 'xfrm/sa-runtime.ts',
+    from: '  const op = op0 + sharesSum(u64, l.sharesAt, l.shareCount, SH_PACKETS);',
+    to: '  const op = op0;',
+    tests: ['test/core/xfrm/lifetime-shares.test.ts'],
+  },
 ];
 
 MUTATIONS.push(

@@ -16,8 +16,8 @@ const OUT = `ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out ${TMPL}`
 /** 48-byte packets over 250 flows (spread over the queues). */
 const packets = (n: number) => Array.from({ length: n }, (_, i) => udpPacket(`10.1.${i % 5}.${i % 250}`, '10.2.0.1', 20));
 
-async function withDataplane(queues: number, body: (dp: Dataplane, expires: ExpireEvent[]) => Promise<void>): Promise<void> {
-  const dp = await Dataplane.create({ queues });
+async function withDataplane(queues: number, body: (dp: Dataplane, expires: ExpireEvent[]) => Promise<void>, opts: { outputSteering?: 'sa' | 'flow' } = {}): Promise<void> {
+  const dp = await Dataplane.create({ queues, ...opts });
   const expires: ExpireEvent[] = [];
   dp.on('expire', (e) => expires.push(e));
   try {
@@ -124,6 +124,36 @@ describe('SA identity (defect 5)', () => {
       expect(results.every((r) => r.sa === a.serial)).toBe(true);
       expect(dp.stats({ perState: true }).perState!).toEqual([expect.objectContaining({ spi: 0x401, packets: 0n, bytes: 0n })]);
     });
+  });
+
+  it('two queues count an SA without limits each in a share of its own: exact totals, and readings that never go backwards', async () => {
+    await withDataplane(2, async (dp) => {
+      await dp.apply(OUT);
+      await dp.apply(SA(0x600));
+      const flows = packets(250);
+      const N = 20000;
+      const transmitted = [0, 0];
+      let sent = 0;
+      let got = 0;
+      let last = { packets: 0n, bytes: 0n };
+      while (got < N) {
+        if (sent < N) sent += dp.submit(flows.slice(0, Math.min(flows.length, N - sent)));
+        for (const r of dp.poll()) {
+          got++;
+          if (r.verdict === 'transmitted') transmitted[r.queue]++;
+        }
+        // Read while both queues count: a torn, lost or doubled share would show here.
+        const u = dp.stats({ perState: true }).perState![0];
+        if (u.packets < last.packets || u.bytes < last.bytes || u.packets > BigInt(sent) || u.bytes > BigInt(sent * 48)) {
+          expect.fail(`usage went from ${last.packets}/${last.bytes} to ${u.packets}/${u.bytes} with ${sent} packets sent`);
+        }
+        last = u;
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(transmitted[0] + transmitted[1]).toBe(N);
+      expect(transmitted[0] > 0 && transmitted[1] > 0).toBe(true); // both shares were written
+      expect(dp.stats({ perState: true }).perState![0]).toMatchObject({ packets: BigInt(N), bytes: BigInt(N * 48) });
+    }, { outputSteering: 'flow' }); // one SA on both queues
   });
 
   it('an update keeps the identity and the counters: in-flight packets stay charged to the SA', async () => {

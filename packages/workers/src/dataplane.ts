@@ -293,6 +293,7 @@ export class Dataplane extends EventEmitter {
       heap: { maxBytes: options.capacities?.heapBytes ?? 2 ** 32 },
       maxReaders: 64,
       stateCapacity: options.capacities?.states ?? 1 << 20,
+      lifetimeShares: queues, // each queue counts SA lifetimes in its own share: no locked add a packet
       policyCapacity: options.capacities?.policies ?? 1 << 20,
       allowNullCipher: options.allowNullCipher,
       acquireTimeoutMs: options.acquireTimeoutMs,

@@ -7,10 +7,10 @@
  * Shared memory: reads the SPD and SAD lock-free (inside the reader's online sections);
  * writes SA runtime blocks (EspEngine), its notice ring (the producer side), its own control
  * words and counter line (queue-layout.ts), and with the refcount ablation the shared counts
- * (`Atomics.add`, any queue; nobody reads them). A cache hit allocates nothing of its own; the
- * one allocation left is the BigInt that a 64-bit `Atomics.add` returns (the SA's lifetime
- * counts, sa-runtime.ts chargeLifetime): V8 has no other 64-bit atomic, and a split into 32-bit
- * adds would let a reader see a count 2^32 short while a carry is in flight.
+ * (`Atomics.add`, any queue; nobody reads them). A cache hit allocates nothing and takes no
+ * lock for lifetimes: an SA without count limits is counted in this queue's own lifetime share
+ * (sa-runtime.ts chargeShare, plain 64-bit stores); one with limits takes the shared count's
+ * atomic adds.
  */
 import {
   ChangeEpoch,

@@ -20,8 +20,8 @@ import { IPPROTO, NATT_PORT, getWord, newIpInfo, parseIp, writePacketFlow, type 
 import { type PolicyDbView } from '../xfrm/policy-db.js';
 import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { replayAccept, replayCheck } from './replay.js';
-import { SaContextCache, type HeldContexts } from './sa-context.js';
-import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, bitmapWords, chargeLifetime, lifetimeSpent } from '../xfrm/sa-runtime.js';
+import { SaContextCache, type HeldContexts, type SaContext } from './sa-context.js';
+import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, SHARE_WORDS, bitmapWords, chargeLifetime, chargeShare, lifetimeSpent } from '../xfrm/sa-runtime.js';
 import { FLOW_WORDS } from '../xfrm/selector.js';
 import { type StateDbView } from '../xfrm/state-db.js';
 import { MAX_TEMPLATES } from '../xfrm/template.js';
@@ -47,7 +47,11 @@ export interface EspEngineOptions {
    * a gateway.
    */
   inboundPolicyCheck?: boolean;
-  /** The queue this engine serves: states bound to it (`pcpu-num`) are preferred on output. Default -1 (none). */
+  /**
+   * The queue this engine serves: states bound to it (`pcpu-num`) are preferred on output, and
+   * SAs without count limits are counted in its lifetime share (sa-runtime.ts), which only one
+   * thread may write: one engine per queue number at a time. Default -1 (none).
+   */
   queue?: number;
   /**
    * Defer the outermost seal of each output packet into the backend's batch (native only):
@@ -103,7 +107,7 @@ export class EspEngine {
     opts: EspEngineOptions = {},
   ) {
     const backend = opts.backend ?? aeadBackend();
-    this.contexts = new SaContextCache(sad, backend, { perPacketSetup: opts.perPacketSetup, changes: opts.changes });
+    this.contexts = new SaContextCache(sad, backend, { perPacketSetup: opts.perPacketSetup, changes: opts.changes, queue: opts.queue });
     this.sealBatch = opts.batchSeals ? backend.batch : undefined;
     this.policyCheck = opts.inboundPolicyCheck ?? true;
     this.queue = opts.queue ?? -1;
@@ -167,7 +171,7 @@ export class EspEngine {
         if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
         held?.hold(start + i, sa);
       }
-      const charged = chargeLifetime(this.sad.heap.cover64(sa.runtime + RT_BITMAP), sa.runtime, len, sa);
+      const charged = this.charge(sa, len);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmOutStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       const seqLo = this.sad.nextOutputSeqOf(sa.runtime, sa.esn);
@@ -252,7 +256,7 @@ export class EspEngine {
       if (!replayAccept(runtime, sa.runtime, sa.replayWindow, sa.esn, seqHi, seqLo)) {
         return this.drop(DROP.XfrmInStateSeqError);
       }
-      const charged = chargeLifetime(this.sad.heap.u64, sa.runtime, r === DECAP_DUMMY || r < 0 ? 0 : r, sa);
+      const charged = this.charge(sa, r === DECAP_DUMMY || r < 0 ? 0 : r);
       if (charged === CHARGE_REFUSED) return this.drop(DROP.XfrmInStateExpired);
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       if (r === DECAP_DUMMY) return DUMMY;
@@ -284,6 +288,13 @@ export class EspEngine {
     writePacketFlow(b, o, this.info, this.flow, 0);
     const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, 0);
     return verdict < 0 || verdict === DROP.XfrmInNoPols ? PASS : this.drop(verdict);
+  }
+
+  /** Count a packet of `bytes` against the SA's lifetime: in this queue's share if it has one, else in the shared count. */
+  private charge(sa: SaContext, bytes: number): number {
+    const heap = this.sad.heap;
+    if (sa.share >= 0) return chargeShare(heap.cover64(sa.share + SHARE_WORDS), heap.i32, sa.runtime, sa.share, bytes);
+    return chargeLifetime(heap.cover64(sa.runtime + RT_BITMAP), heap.i32, sa.runtime, bytes, sa);
   }
 
   /** Hand the lifetime notices raised since the last call to `sink` (and forget them). */

@@ -13,7 +13,7 @@
 import { type AeadBackend, type AeadContext } from './aead.js';
 import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { XFRM_INF } from '../xfrm/lifetime.js';
-import { NOTICE_FIRST_USE, type CountLimits } from '../xfrm/sa-runtime.js';
+import { NOTICE_FIRST_USE, SHARE_WORDS, sharesAt, type CountLimits } from '../xfrm/sa-runtime.js';
 import {
   FLAG_ESN,
   FLAG_USE_TIME,
@@ -75,6 +75,8 @@ export interface SaContext extends CountLimits {
   readonly replayWindow: number;
   /** Word offset of the SA's runtime block. */
   readonly runtime: number;
+  /** Word offset of this thread's lifetime share of the SA, or -1: it counts in the shared count (sa-runtime.ts). */
+  readonly share: number;
   /** The ChangeEpoch in which the state was last seen alive with {@link genid} (0: none). */
   checked: number;
   /** Set when the cache let the context go (its key wiped): whoever still holds it must ask again. */
@@ -100,6 +102,8 @@ export interface SaContextOptions {
   perPacketSetup?: boolean;
   /** The reader's ChangeEpoch: check a context's state once per epoch (without: every time). */
   changes?: ChangeEpoch;
+  /** The queue this thread serves (-1 or none: not a queue): queue q below the SAD's lifetime shares counts in share q. */
+  queue?: number;
 }
 
 /** Let a context go: its key and salt wiped, and marked for whoever holds it (HeldContexts). */
@@ -212,6 +216,11 @@ export class SaContextCache {
     const softBytes = this.sad.countLimit(slot, X_SOFT_BYTES);
     const softPackets = this.sad.countLimit(slot, X_SOFT_PACKETS);
     const u64 = heap.u64;
+    const none = hardBytes === XFRM_INF && hardPackets === XFRM_INF && softBytes === XFRM_INF && softPackets === XFRM_INF;
+    const runtime = i32[p + S_RUNTIME];
+    const window = paramWindow(params);
+    const shares = runtime + sharesAt(window);
+    const queue = this.opts.queue ?? -1;
     return {
       slot,
       genid,
@@ -221,7 +230,9 @@ export class SaContextCache {
       hardPackets,
       softBytes,
       softPackets,
-      none: hardBytes === XFRM_INF && hardPackets === XFRM_INF && softBytes === XFRM_INF && softPackets === XFRM_INF,
+      none,
+      sharesAt: shares,
+      shareCount: this.sad.lifetimeShares,
       spi: i32[p + S_SPI],
       family: i32[p + S_FAMILY],
       tunnel: i32[p + S_MODE] === 1,
@@ -235,8 +246,10 @@ export class SaContextCache {
       salt,
       icvLen: paramIcvBytes(params),
       ivLen: alg === 0 ? 0 : 8,
-      replayWindow: paramWindow(params),
-      runtime: i32[p + S_RUNTIME],
+      replayWindow: window,
+      runtime,
+      // Limits are checked against the shared count's atomic adds: only an SA without them counts in a share.
+      share: none && queue >= 0 && queue < this.sad.lifetimeShares ? shares + queue * SHARE_WORDS : -1,
       checked: 0,
       retired: false,
     };

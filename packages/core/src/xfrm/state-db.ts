@@ -66,7 +66,11 @@ import {
   RT_PACKETS,
   RT_SEQ,
   RT_SEQ_HI,
-  bitmapWords,
+  SH_BYTES,
+  SH_PACKETS,
+  runtimeWords,
+  sharesAt,
+  sharesSum,
 } from './sa-runtime.js';
 
 /** The AEADs ESP supports here, by their Linux names, and the benchmark-only null cipher. */
@@ -161,6 +165,8 @@ export interface StateDbDescription {
   readonly bydst: number;
   /** Heap offset of the SAD's change count (u64, {@link StateDbView.changes}). */
   readonly changes: number;
+  /** Lifetime shares per runtime block ({@link StateDbOptions.lifetimeShares}). */
+  readonly shares: number;
 }
 
 /** Options for {@link StateDb.create}. */
@@ -169,6 +175,13 @@ export interface StateDbOptions {
   capacity?: number;
   /** Accept `cipher_null` states (no confidentiality, no integrity): benchmarks only. */
   allowNullCipher?: boolean;
+  /**
+   * Queues 0 to N-1 count the lifetimes of SAs without count limits each in a share of its
+   * own, with plain stores instead of two locked 64-bit adds a packet (sa-runtime.ts); a queue
+   * from N on, and any SA with limits, counts atomically in the shared count. 16 bytes per SA
+   * per share. 0 to 64; default 0 (a Dataplane asks for one per queue).
+   */
+  lifetimeShares?: number;
 }
 
 // State record fields (payload words). The u64 fields come first, at even offsets.
@@ -291,9 +304,14 @@ export class StateDbView {
     /** The heap the database lives in. */
     readonly heap: HeapView,
     arena: ArenaView,
-    protected readonly tables: { byspi: number; bydst: number; changes: number },
+    protected readonly tables: { byspi: number; bydst: number; changes: number; shares: number },
   ) {
     this.arena = arena;
+  }
+
+  /** Lifetime shares per runtime block: queue q < shares counts in share q (sa-runtime.ts). */
+  get lifetimeShares(): number {
+    return this.tables.shares;
   }
 
   /** Rebuild a view from its description (in a worker). */
@@ -543,6 +561,7 @@ export class StateDb extends StateDbView {
     arena: RecordArena,
     private readonly reclaimer: Reclaimer,
     private readonly allowNull: boolean,
+    shares: number,
   ) {
     const spis = HashTable.create(heap, reclaimer, { keyWords: SPI_KEY_WORDS, external: true });
     const bydst = HashTable.create(heap, reclaimer, { keyWords: DST_KEY_WORDS, external: true });
@@ -550,6 +569,7 @@ export class StateDb extends StateDbView {
       byspi: spis.describe().offset,
       bydst: bydst.describe().offset,
       changes: heap.alloc(CHANGE_LOG_WORDS), // the SAD's change count (u64), then its change log
+      shares,
     });
     this.spis = spis;
     this.dsts = new Chains(heap, arena, bydst, S_NEXT_DST, S_PREV_DST, CHAIN_HEAD, S_PROTO);
@@ -558,7 +578,9 @@ export class StateDb extends StateDbView {
   /** Create an empty SAD in `heap`; retired memory is freed through `reclaimer`. */
   static create(heap: SharedHeap, reclaimer: Reclaimer, opts: StateDbOptions = {}): StateDb {
     const arena = RecordArena.create(heap, { recordWords: S_WORDS, capacity: opts.capacity ?? 1 << 22 });
-    return new StateDb(heap, arena, reclaimer, opts.allowNullCipher ?? false);
+    const shares = opts.lifetimeShares ?? 0;
+    if (!(Number.isInteger(shares) && shares >= 0 && shares <= 64)) throw new RangeError(`lifetimeShares must be an integer from 0 to 64, got ${shares}`);
+    return new StateDb(heap, arena, reclaimer, opts.allowNullCipher ?? false, shares);
   }
 
   /** States in the database. */
@@ -572,13 +594,13 @@ export class StateDb extends StateDbView {
     if (this.find(fresh.dst, fresh.spi, fresh.proto) >= 0) {
       throw new XfrmError('EEXIST', `state exists: dst ${formatAddress(fresh.dst)} spi 0x${hex8(fresh.spi)} proto esp`);
     }
-    const runtimeWords = RT_BITMAP + bitmapWords(fresh.replayWindow);
-    const runtime = this.heap.alloc(runtimeWords);
+    const rtWords = runtimeWords(fresh.replayWindow, this.lifetimeShares);
+    const runtime = this.heap.alloc(rtWords);
     let slot: number;
     try {
       slot = this.arena.alloc();
     } catch (e) {
-      this.heap.release(runtime, runtimeWords);
+      this.heap.release(runtime, rtWords);
       throw e;
     }
     const state: State = Object.freeze({ ...fresh, serial: ++this.serials });
@@ -698,11 +720,18 @@ export class StateDb extends StateDbView {
     return slot < 0 ? undefined : this.usageAt(this.heap.i32[this.field(slot, S_NUM)]);
   }
 
-  /** Bytes and packets counted for SA number `n` (u64). */
+  /** Bytes and packets counted for SA number `n` (u64): the shared count and the queues' shares. */
   usageAt(n: number): { bytes: bigint; packets: bigint } {
-    const runtime = this.heap.i32[this.field(this.rows.slot[n], S_RUNTIME)];
+    const p = this.arena.payload(this.rows.slot[n]);
+    const i32 = this.heap.i32;
+    const runtime = i32[p + S_RUNTIME];
     const u64 = this.heap.u64;
-    return { bytes: Atomics.load(u64, (runtime + RT_BYTES) >> 1), packets: Atomics.load(u64, (runtime + RT_PACKETS) >> 1) };
+    const first = runtime + sharesAt(paramWindow(i32[p + S_PARAMS]));
+    const shares = this.lifetimeShares;
+    return {
+      bytes: BigInt.asUintN(64, Atomics.load(u64, (runtime + RT_BYTES) >> 1) + sharesSum(u64, first, shares, SH_BYTES)),
+      packets: BigInt.asUintN(64, Atomics.load(u64, (runtime + RT_PACKETS) >> 1) + sharesSum(u64, first, shares, SH_PACKETS)),
+    };
   }
 
   /** Count usage from outside the packet path (tools, tests): adds to the shared counters. */
@@ -854,7 +883,7 @@ export class StateDb extends StateDbView {
     const chain = i32[p + S_CHAIN];
     const pcpu = i32[p + S_PCPU];
     const runtime = i32[p + S_RUNTIME];
-    const runtimeWords = RT_BITMAP + bitmapWords(paramWindow(i32[p + S_PARAMS]));
+    const rtWords = runtimeWords(paramWindow(i32[p + S_PARAMS]), this.lifetimeShares);
     const dkey = this.dstKeyAt(slot);
     this.spis.delete(this.idKeyAt(slot), 0);
     this.dsts.unlink(dkey, slot);
@@ -864,7 +893,7 @@ export class StateDb extends StateDbView {
     if (last) this.dsts.table.delete(dkey, 0);
     this.kill(slot); // the record may be poisoned from here on: everything was read above
     if (last) retireWith(this.reclaimer, this.heap, chain, CHAIN_BLOCK_WORDS);
-    retireWith(this.reclaimer, this.heap, runtime, runtimeWords);
+    retireWith(this.reclaimer, this.heap, runtime, rtWords);
     this.bySerial.delete(this.rows.serial[n]);
     this.rows.release(n);
   }

@@ -38,6 +38,8 @@ export interface XfrmOptions {
   maxPending?: number;
   policyCapacity?: number;
   stateCapacity?: number;
+  /** Queues that count SA lifetimes in a share of their own (StateDbOptions.lifetimeShares). Default 0. */
+  lifetimeShares?: number;
   /** Accept `cipher_null` states: benchmarks only. */
   allowNullCipher?: boolean;
   /** How long an ACQUIRE stays outstanding (ms). Default 30 000. */
@@ -118,7 +120,7 @@ export class Xfrm extends EventEmitter {
     const heap = SharedHeap.create({ maxBytes: 2 ** 32, ...opts.heap });
     const epochs = EpochDomain.create(heap, opts.maxReaders ?? 64, { maxPending: opts.maxPending });
     const spd = PolicyDb.create(heap, epochs, { capacity: opts.policyCapacity, linear: opts.ablate?.linearSpd });
-    const sad = StateDb.create(heap, epochs, { capacity: opts.stateCapacity, allowNullCipher: opts.allowNullCipher });
+    const sad = StateDb.create(heap, epochs, { capacity: opts.stateCapacity, allowNullCipher: opts.allowNullCipher, lifetimeShares: opts.lifetimeShares });
     return new Xfrm(heap, epochs, spd, sad, opts);
   }
 

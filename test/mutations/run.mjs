@@ -284,6 +284,14 @@ const MUTATIONS = [
     to: '  const op = op0;',
     tests: ['test/core/xfrm/lifetime-shares.test.ts'],
   },
+  {
+    name: 'flow-key-without-ports',
+    what: "an IPv4 packet's flow cache key leaves its ports out: flows of two ports share an entry and its bundle",
+    file: 'packages/workers/src/flow-key.ts',
+    from: '    key[3] = packetPorts(b, off, info);',
+    to: '    key[3] = 0;',
+    tests: ['test/workers/flow-key.test.ts'],
+  },
 ];
 
 MUTATIONS.push(

@@ -1,34 +1,42 @@
 // The per-queue flow cache: hits are used only while their generations hold, and a flood of
 // never-repeating flows keeps it within its bound (1M distinct flows through one queue).
 import { describe, expect, it } from 'vitest';
-import { DIR_NUMBER, FLOW_WORDS, MAX_TEMPLATES, SaContextCache, Xfrm, aeadBackend, applyXfrmLine, newBundleScratch, packFlow, resolveInto, type SaContext } from '@xfrm/core';
-import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache } from '@xfrm/workers';
+import { DIR_NUMBER, MAX_TEMPLATES, SaContextCache, Xfrm, aeadBackend, applyXfrmLine, newBundleScratch, packFlow, resolveInto, type SaContext } from '@xfrm/core';
+import { CACHED_BLOCK, CACHED_BUNDLE, CACHED_NONE, Dataplane, FlowCache, KEY_WORDS, flowKey } from '@xfrm/workers';
 import { addr } from '../core/xfrm/model-helpers.js';
 
 const OUT = DIR_NUMBER.out;
 const KEY = '0x' + '44'.repeat(16) + '01010101';
 
+/** The flow cache key of a packed flow. */
+function keyOf(flow: Int32Array): Int32Array {
+  const key = new Int32Array(KEY_WORDS);
+  flowKey(flow, 0, key);
+  return key;
+}
+
 describe('FlowCache', () => {
   const flow = packFlow({ family: 4, src: addr('10.1.0.1'), dst: addr('10.2.0.1'), proto: 17, sport: 1, dport: 2 });
+  const key = keyOf(flow);
 
   function setup() {
     const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
     const cache = new FlowCache(16);
     const install = () => {
       const s = newBundleScratch();
-      return cache.install(OUT, flow, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s);
+      return cache.install(OUT, key, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s);
     };
     return { x, cache, install };
   }
 
   it('caches "no policy" until a policy is added', () => {
     const { x, cache, install } = setup();
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1);
     const i = install();
     expect(cache.kind(i)).toBe(CACHED_NONE);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(i);
     applyXfrmLine(x, 'ip xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out action block');
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1);
     expect(cache.kind(install())).toBe(CACHED_BLOCK);
   });
 
@@ -38,13 +46,13 @@ describe('FlowCache', () => {
     applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
     const i = install();
     expect(cache.kind(i)).toBe(CACHED_BUNDLE);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(i);
     applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // shadowed: rebuild
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1); // shadowed: rebuild
     const j = install();
     expect(x.sad.stateAt(cache.states[j * 6])?.spi).toBe(0x11);
     applyXfrmLine(x, 'ip xfrm state delete dst 198.51.100.1 proto esp spi 0x11');
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1);
     expect(cache.hits).toBe(1);
   });
 
@@ -60,7 +68,7 @@ describe('FlowCache', () => {
     cache.hold(k, ctx);
     expect(cache.contexts[k]).toBe(ctx);
     applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x11 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1);
     expect(install()).toBe(i); // the same entry, for the new state
     expect(cache.contexts[k]).toBeUndefined(); // the old state's context is not its
   });
@@ -73,7 +81,8 @@ describe('FlowCache', () => {
     const g = newBundleScratch();
     for (let round = 0; round < 4; round++) {
       for (const f of flows) {
-        if (cache.lookup(x.spd, x.sad, OUT, f) < 0) cache.install(OUT, f, resolveInto(x.spd, x.sad, OUT, f, 0, g), g);
+        const k = keyOf(f);
+        if (cache.lookup(x.spd, x.sad, OUT, k) < 0) cache.install(OUT, k, resolveInto(x.spd, x.sad, OUT, f, 0, g), g);
       }
     }
     // Round 1 misses every flow; rounds 2-4 miss only flows whose two sets are both full.
@@ -86,7 +95,7 @@ describe('FlowCache', () => {
     const c = new FlowCache(1024);
     // key, meta, states, last use, hash tag (int32); policy and pair generations, genids, chains (u64), epoch checked (f64),
     // held contexts (references, counted at 8 bytes); chain shards (u16)
-    expect(c.bytes).toBe(1024 * ((FLOW_WORDS + 4 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1 + 6) * 8 + 6 * 2));
+    expect(c.bytes).toBe(1024 * ((KEY_WORDS + 4 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1 + 6) * 8 + 6 * 2));
     expect(() => new FlowCache(1000)).toThrow(RangeError);
     expect(() => new FlowCache(2)).toThrow(RangeError); // smaller than one set of four
   });

@@ -1,7 +1,8 @@
 /**
  * A queue's flow cache (talk: "Stuffing cached routes in the flow cache entries"): maps a
- * flow to what the output path decided for it (no policy, block, or a bundle), so that a hit
- * costs one hash probe and a few generation checks instead of the SPD and SAD lookups.
+ * flow, by its key (flow-key.ts: 4 words for IPv4, read from the packet bytes), to what the
+ * output path decided for it (no policy, block, or a bundle), so that a hit costs one hash
+ * probe and a few generation checks instead of the SPD and SAD lookups.
  *
  * Worker-local memory only (plain typed arrays, no sharing, no atomics). Four-way sets, and
  * each flow has two of them (two choices, from two halves of one hash): a miss replaces the
@@ -19,7 +20,6 @@
  * reads no shared memory unless something it depends on may have changed.
  */
 import {
-  FLOW_WORDS,
   MAX_TEMPLATES,
   pairShard,
   randomSeed,
@@ -35,6 +35,7 @@ import {
   type PolicyDbView,
   type StateDbView,
 } from '@xfrm/core';
+import { KEY_WORDS, keyWords } from './flow-key.js';
 
 /** What a cache entry says to do. */
 export const CACHED_NONE = 1;
@@ -97,7 +98,7 @@ export class FlowCache implements HeldContexts {
     if (!(capacity >= WAYS && capacity <= 1 << 24 && (capacity & (capacity - 1)) === 0)) {
       throw new RangeError(`flow cache size must be a power of two from ${WAYS} to 2^24, got ${capacity}`);
     }
-    this.keys = new Int32Array(capacity * FLOW_WORDS);
+    this.keys = new Int32Array(capacity * KEY_WORDS);
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
     this.generations = new BigUint64Array(2 * capacity);
@@ -128,9 +129,9 @@ export class FlowCache implements HeldContexts {
     );
   }
 
-  /** The first entries of the flow's two sets (`setB` set aside): from the hash's two halves. */
-  private setOf(flow: Int32Array): number {
-    const h = xxh32Words(flow, 0, FLOW_WORDS, this.seed);
+  /** The first entries of the key's two sets (`setB` set aside): from the hash's two halves. */
+  private setOf(key: Int32Array): number {
+    const h = xxh32Words(key, 0, keyWords(key[0]), this.seed);
     this.hash = h;
     const a = h & this.mask;
     const b = ((h >>> 16) | (h << 16)) & this.mask;
@@ -139,15 +140,15 @@ export class FlowCache implements HeldContexts {
   }
 
   /**
-   * The entry for the packed flow in direction `dir` if it is present and still valid, or -1.
-   * `changes`: the reader's ChangeEpoch (without one, every hit is checked). Counts hits and
-   * misses.
+   * The entry for the flow key (flow-key.ts) in direction `dir` if it is present and still
+   * valid, or -1. `changes`: the reader's ChangeEpoch (without one, every hit is checked).
+   * Counts hits and misses.
    */
-  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, flow: Int32Array, changes?: ChangeEpoch): number {
+  lookup(spd: PolicyDbView, sad: StateDbView, dir: number, key: Int32Array, changes?: ChangeEpoch): number {
     this.stale = -1;
     const epoch = changes === undefined ? 0 : changes.current(); // before any check it dates
-    let i = this.find(this.setOf(flow), dir, flow);
-    if (i < 0) i = this.find(this.setB, dir, flow);
+    let i = this.find(this.setOf(key), dir, key);
+    if (i < 0) i = this.find(this.setB, dir, key);
     if (i >= 0) {
       const c = this.checked[i];
       // Checked in this very epoch (nothing changed since: the common case), or nothing it depends on changed since.
@@ -163,21 +164,22 @@ export class FlowCache implements HeldContexts {
     return -1;
   }
 
-  /** The way of `set` that holds the flow, or -1: its hash (kept per entry) first, then its key. */
-  private find(set: number, dir: number, flow: Int32Array): number {
+  /** The way of `set` that holds the key, or -1: its hash (kept per entry) first, then the key. */
+  private find(set: number, dir: number, key: Int32Array): number {
     const h = this.hash;
-    for (let i = set; i < set + WAYS; i++) if (this.tags[i] === h && this.holds(i, dir, flow)) return i;
+    for (let i = set; i < set + WAYS; i++) if (this.tags[i] === h && this.holds(i, dir, key)) return i;
     return -1;
   }
 
-  /** Does entry i hold the flow (whatever its validity)? Local memory only. */
-  private holds(i: number, dir: number, flow: Int32Array): boolean {
+  /** Does entry i hold the key (whatever its validity)? Local memory only. */
+  private holds(i: number, dir: number, key: Int32Array): boolean {
     const m = i * META;
     if (this.meta[m + M_KIND] === 0 || this.meta[m + M_DIR] !== dir) return false;
-    const k = i * FLOW_WORDS;
+    const k = i * KEY_WORDS;
+    const n = keyWords(key[0]); // the first word names the family: a key of the other one differs there
     let w = 0;
-    while (w < FLOW_WORDS && this.keys[k + w] === flow[w]) w++;
-    return w === FLOW_WORDS;
+    while (w < n && this.keys[k + w] === key[w]) w++;
+    return w === n;
   }
 
   /** Has nothing entry i depends on changed since epoch `c` of its last check? Local memory only. */
@@ -217,19 +219,19 @@ export class FlowCache implements HeldContexts {
   }
 
   /**
-   * Remember what `resolveInto` left in `r` (its RESOLVED_* `kind`; not an ACQUIRE, which is
-   * asked again), under the policy generations it read, in the section of the {@link lookup}
-   * that missed (with `changes`, the ChangeEpoch given there). Returns the entry index, or -1.
-   * Copies what it keeps: nothing is allocated.
+   * Remember for the flow `key` what `resolveInto` left in `r` (its RESOLVED_* `kind`; not an
+   * ACQUIRE, which is asked again), under the policy generations it read, in the section of
+   * the {@link lookup} that missed (with `changes`, the ChangeEpoch given there). Returns the
+   * entry index, or -1. Copies what it keeps: nothing is allocated.
    */
-  install(dir: number, flow: Int32Array, kind: number, r: BundleScratch, changes?: ChangeEpoch): number {
+  install(dir: number, key: Int32Array, kind: number, r: BundleScratch, changes?: ChangeEpoch): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
-    const i = this.stale >= 0 && this.holds(this.stale, dir, flow) ? this.stale : this.victim(this.setOf(flow), this.setB);
+    const i = this.stale >= 0 && this.holds(this.stale, dir, key) ? this.stale : this.victim(this.setOf(key), this.setB);
     this.stale = -1;
     this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
     const m = i * META;
     if (this.meta[m + M_KIND] === 0) this.used++;
-    this.keys.set(flow, i * FLOW_WORDS);
+    for (let w = 0, words = keyWords(key[0]); w < words; w++) this.keys[i * KEY_WORDS + w] = key[w];
     this.tags[i] = this.hash;
     this.checked[i] = changes === undefined ? 0 : changes.current();
     this.meta[m + M_DIR] = dir;

@@ -40,6 +40,7 @@ import {
   type XfrmDescription,
 } from '@xfrm/core';
 import { CACHED_BLOCK, CACHED_NONE, FlowCache } from './flow-cache.js';
+import { KEY_WORDS, packetKey } from './flow-key.js';
 import { NoticeRing } from './notice-ring.js';
 import * as L from './queue-layout.js';
 
@@ -116,6 +117,7 @@ export class QueuePath {
   private readonly notices: NoticeRing;
   private readonly notify: (serial: bigint, bits: number) => void;
   private readonly flow = new Int32Array(FLOW_WORDS);
+  private readonly key = new Int32Array(KEY_WORDS);
   private readonly info = newIpInfo();
   private readonly scratch = newBundleScratch(); // resolveInto's result: the flow cache copies what it keeps
   private readonly classifier = new Map<string, MapEntry | null>(); // the map-classifier baseline only
@@ -189,11 +191,12 @@ export class QueuePath {
     }
     const info = this.info;
     if (!parseIp(data, io, len, info)) return engine.drop(DROP.XfrmOutError);
-    writePacketFlow(data, io, info, this.flow, 0);
     if (t.mapClassifier) return this.mapOutput(data, io, len, out, oo);
     this.lookups++;
-    let i = cache.lookup(this.spd, this.sad, OUT, this.flow, this.changes);
+    packetKey(data, io, info, this.key); // a hit needs no packed flow: only the full lookup does
+    let i = cache.lookup(this.spd, this.sad, OUT, this.key, this.changes);
     if (i < 0) {
+      writePacketFlow(data, io, info, this.flow, 0);
       const scratch = this.scratch;
       const kind = resolveInto(this.spd, this.sad, OUT, this.flow, 0, scratch, t.queue); // reads the generations first
       this.lookups += 1 + scratch.count;
@@ -207,7 +210,7 @@ export class QueuePath {
         this.queueAcquire = scratch.acquire;
         return engine.encapsulate(scratch.states, data, io, len, out, oo, 0, scratch.count, info);
       }
-      i = cache.install(OUT, this.flow, kind, scratch, this.changes);
+      i = cache.install(OUT, this.key, kind, scratch, this.changes);
     }
     const kind = cache.kind(i);
     if (kind === CACHED_NONE) return PASS;
@@ -275,6 +278,7 @@ export class QueuePath {
   private mapOutput(data: Uint8Array, io: number, len: number, out: Uint8Array, oo: number): number {
     const { engine, scratch } = this;
     this.lookups++;
+    writePacketFlow(data, io, this.info, this.flow, 0);
     const key = this.flow.join(',');
     let entry = this.classifier.get(key);
     if (entry === undefined) {

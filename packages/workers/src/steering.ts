@@ -25,6 +25,7 @@ import {
   type StateDbView,
 } from '@xfrm/core';
 import { CACHED_BUNDLE, FlowCache } from './flow-cache.js';
+import { KEY_WORDS, packetKey } from './flow-key.js';
 
 const OUT = 1;
 
@@ -38,6 +39,7 @@ interface Affinity {
 /** Picks a queue for each packet. */
 export class Steering {
   private readonly flow = new Int32Array(FLOW_WORDS);
+  private readonly key = new Int32Array(KEY_WORDS);
   private readonly spi = new Int32Array(1);
   private readonly info = newIpInfo();
   private readonly seed = randomSeed();
@@ -59,9 +61,12 @@ export class Steering {
   queueOfOutput(b: Uint8Array, off: number, len: number): number {
     const a = this.affinity;
     if (a === undefined || !parseIp(b, off, len, this.info)) return this.queueOf(b, off, len);
-    writePacketFlow(b, off, this.info, this.flow, 0);
-    let i = a.cache.lookup(a.spd, a.sad, OUT, this.flow);
-    if (i < 0) i = a.cache.install(OUT, this.flow, resolveInto(a.spd, a.sad, OUT, this.flow, 0, this.scratch), this.scratch);
+    packetKey(b, off, this.info, this.key);
+    let i = a.cache.lookup(a.spd, a.sad, OUT, this.key);
+    if (i < 0) {
+      writePacketFlow(b, off, this.info, this.flow, 0);
+      i = a.cache.install(OUT, this.key, resolveInto(a.spd, a.sad, OUT, this.flow, 0, this.scratch), this.scratch);
+    }
     const n = i < 0 || a.cache.kind(i) !== CACHED_BUNDLE ? 0 : a.cache.count(i);
     if (n === 0) return this.flowQueue();
     // The outermost SA: the one the peer checks first, and that carries every inner SA of the bundle.

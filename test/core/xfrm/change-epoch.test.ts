@@ -20,7 +20,7 @@ import {
   resolveInto,
   slotShard,
 } from '@xfrm/core';
-import { CACHED_BLOCK, FlowCache } from '@xfrm/workers';
+import { CACHED_BLOCK, FlowCache, KEY_WORDS, flowKey } from '@xfrm/workers';
 import { addr } from './model-helpers.js';
 
 const OUT = DIR_NUMBER.out;
@@ -34,6 +34,14 @@ function setup() {
   const reader = EpochReader.register(x.heap, x.epochs.describe());
   reader.online();
   return { x, reader, changes: new ChangeEpoch(reader, x.spd, x.sad) };
+}
+
+
+/** The flow cache key of a packed flow. */
+function keyOf(flow: Int32Array): Int32Array {
+  const key = new Int32Array(KEY_WORDS);
+  flowKey(flow, 0, key);
+  return key;
 }
 
 describe('ChangeEpoch', () => {
@@ -78,17 +86,17 @@ describe('ChangeEpoch', () => {
     const cache = new FlowCache(16);
     const s = newBundleScratch();
     c.current();
-    const i = cache.install(OUT, flow, resolveInto(x.spd, x.sad, OUT, flow, 0, s), s, c);
+    const i = cache.install(OUT, keyOf(flow), resolveInto(x.spd, x.sad, OUT, flow, 0, s), s, c);
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flow), c)).toBe(i);
     expect(cache.checks).toBe(0); // nothing changed: no shared read
     applyXfrmLine(x, 'ip xfrm state delete dst 198.51.100.1 proto esp spi 0x10');
     // The rest of this section still sees what it saw when it began (no shared read at all).
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flow), c)).toBe(i);
     reader.quiescent(); // the record may be freed once every reader is past here
-    expect(cache.lookup(x.spd, x.sad, OUT, flow, c)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flow), c)).toBe(-1);
     expect(cache.checks).toBe(1);
-    expect(cache.lookup(x.spd, x.sad, OUT, flow)).toBe(-1); // and with no ChangeEpoch, every lookup checks
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flow))).toBe(-1); // and with no ChangeEpoch, every lookup checks
   });
 
   it("a state change stales only the entries of its change shards; a precise policy's only those of its pair's shard; any other policy change all", () => {
@@ -101,32 +109,32 @@ describe('ChangeEpoch', () => {
     const cache = new FlowCache(16);
     const s = newBundleScratch();
     c.current();
-    const entries = flows.map((f) => cache.install(OUT, f, resolveInto(x.spd, x.sad, OUT, f, 0, s), s, c));
+    const entries = flows.map((f) => cache.install(OUT, keyOf(f), resolveInto(x.spd, x.sad, OUT, f, 0, s), s, c));
     const [a, b] = flows.map((f) => resolveBundle(x.spd, x.sad, OUT, f, 0)).map((r) => (r.kind === 'bundle' ? r.bundle : undefined)!);
     const shardsOf = (u: typeof a) => [slotShard(u.states[0]), u.chainShards[0]];
     expect(shardsOf(a).filter((k) => shardsOf(b).includes(k))).toEqual([]); // the premise: no shard in common
     applyXfrmLine(x, `ip xfrm state add src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x20 reqid 2 mode tunnel aead 'rfc4106(gcm(aes))' ${KEY} 128`); // shadows b's state
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]);
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flows[0]), c)).toBe(entries[0]);
     expect(cache.checks).toBe(0); // a's shards did not change: used unchecked
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[1], c)).toBe(-1); // b's key moved: checked, stale
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flows[1]), c)).toBe(-1); // b's key moved: checked, stale
     expect(cache.checks).toBe(1);
     const other = packFlow({ family: 4, src: addr('10.9.0.1'), dst: addr('10.9.0.2'), proto: 17, sport: 1, dport: 2 });
     const pairShardOf = (f: Int32Array) => pairShard(x.spd.pairWord(OUT, f, 1));
     expect(pairShardOf(other)).not.toBe(pairShardOf(flows[0])); // the premise: another pair shard
     applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.1/32 dst 10.9.0.2/32 dir out action block'); // precise: its pair only
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(entries[0]);
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flows[0]), c)).toBe(entries[0]);
     expect(cache.checks).toBe(1); // used unchecked
     applyXfrmLine(x, 'ip xfrm policy update src 10.1.0.1/32 dst 10.2.0.1/32 dir out action block'); // precise: flow 0's own pair
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[0], c)).toBe(-1); // checked: its pair generation moved
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flows[0]), c)).toBe(-1); // checked: its pair generation moved
     expect(cache.checks).toBe(2);
-    const again = cache.install(OUT, flows[0], resolveInto(x.spd, x.sad, OUT, flows[0], 0, s), s, c);
+    const again = cache.install(OUT, keyOf(flows[0]), resolveInto(x.spd, x.sad, OUT, flows[0], 0, s), s, c);
     expect(cache.kind(again)).toBe(CACHED_BLOCK);
     applyXfrmLine(x, 'ip xfrm policy add src 10.9.0.0/24 dst 10.9.1.0/24 dir out action block'); // a prefix: every flow of the direction
     reader.quiescent();
-    expect(cache.lookup(x.spd, x.sad, OUT, flows[1], c)).toBe(-1); // checked: the direction's generation moved
+    expect(cache.lookup(x.spd, x.sad, OUT, keyOf(flows[1]), c)).toBe(-1); // checked: the direction's generation moved
     expect(cache.checks).toBe(3);
   });
 

@@ -116,9 +116,24 @@ export function parseIp(b: Uint8Array, off: number, len: number, info: IpInfo): 
 }
 
 /**
+ * The transport ports of a parsed packet as one word, source port in the high half and
+ * destination port in the low (the first four bytes of a TCP, UDP, SCTP or DCCP header as
+ * they are on the wire); ICMP type and code in their place; 0 for a later fragment or a
+ * truncated transport header, as in Linux.
+ */
+export function packetPorts(b: Uint8Array, off: number, info: IpInfo): number {
+  if (info.laterFragment) return 0;
+  const p = info.proto;
+  const t = off + info.headerLength;
+  const room = info.totalLength - info.headerLength;
+  if ((p === IPPROTO.TCP || p === IPPROTO.UDP || p === IPPROTO.SCTP || p === 33) && room >= 4) return getWord(b, t);
+  if ((p === IPPROTO.ICMP || p === IPPROTO.ICMPV6) && room >= 2) return (b[t] << 16) | b[t + 1];
+  return 0;
+}
+
+/**
  * Write the packed flow (selector.ts: family, src, dst, proto, sport, dport) of a parsed
- * packet at `flow[f]`. ICMP type and code go in the port fields; a later fragment or a
- * truncated transport header has ports 0, as in Linux.
+ * packet at `flow[f]` (ports as {@link packetPorts} finds them).
  */
 export function writePacketFlow(b: Uint8Array, off: number, info: IpInfo, flow: Int32Array, f: number): void {
   flow[f] = info.family;
@@ -133,23 +148,10 @@ export function writePacketFlow(b: Uint8Array, off: number, info: IpInfo, flow: 
       flow[f + 5 + w] = getWord(b, off + 24 + 4 * w);
     }
   }
-  const p = info.proto;
-  flow[f + 9] = p;
-  const t = off + info.headerLength;
-  let sport = 0;
-  let dport = 0;
-  if (!info.laterFragment) {
-    const room = info.totalLength - info.headerLength;
-    if ((p === IPPROTO.TCP || p === IPPROTO.UDP || p === IPPROTO.SCTP || p === 33) && room >= 4) {
-      sport = be16(b, t);
-      dport = be16(b, t + 2);
-    } else if ((p === IPPROTO.ICMP || p === IPPROTO.ICMPV6) && room >= 2) {
-      sport = b[t];
-      dport = b[t + 1];
-    }
-  }
-  flow[f + 10] = sport;
-  flow[f + 11] = dport;
+  flow[f + 9] = info.proto;
+  const ports = packetPorts(b, off, info);
+  flow[f + 10] = ports >>> 16;
+  flow[f + 11] = ports & 0xffff;
 }
 
 /** The IPv4 header checksum over `b[off .. off+ihl)` (with the checksum field counted as 0). */

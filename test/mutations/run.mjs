@@ -292,6 +292,22 @@ const MUTATIONS = [
     to: '    key[3] = 0;',
     tests: ['test/workers/flow-key.test.ts'],
   },
+  {
+    name: 'update-without-successor',
+    what: 'a packet whose state an update replaced after its lookup is dropped instead of going on with the new record',
+    file: CORE + 'xfrm/state-db.ts',
+    from: '    return next >= 0 && next !== slot && this.serialOf(next) === this.serialOf(slot) ? next : -1;',
+    to: '    return -1;',
+    tests: ['test/core/esp/update-in-flight.test.ts'],
+  },
+  {
+    name: 'substitute-leaves-old-next',
+    what: 'a reader standing on the record an update replaced walks past the replacement (the SA looks absent: XfrmOutNoStates)',
+    file: CORE + 'shm/chain.ts',
+    from: '    this.setNext(old, fresh); // readers',
+    to: '    // readers',
+    tests: ['test/core/esp/update-in-flight.test.ts'],
+  },
 ];
 
 MUTATIONS.push(

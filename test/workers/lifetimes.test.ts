@@ -156,6 +156,35 @@ describe('SA identity (defect 5)', () => {
     }, { outputSteering: 'flow' }); // one SA on both queues
   });
 
+  it('an SA updated while new flows keep arriving drops no packet: each one leaves, charged to the SA', async () => {
+    await withDataplane(2, async (dp) => {
+      await dp.apply(OUT);
+      await dp.apply(SA(0x700));
+      const serial = dp.listStates()[0].serial;
+      const results: ReturnType<Dataplane['poll']> = [];
+      const total = 20 * 250;
+      for (let round = 0; round < 20; round++) {
+        // New flows each round: every packet misses its queue's flow cache and resolves while the update goes on.
+        const fresh = Array.from({ length: 250 }, (_, i) => udpPacket(`10.1.${10 + round}.${i}`, '10.2.0.1', 20));
+        const updates: Promise<string>[] = [];
+        for (let sent = 0, k = 0; sent < fresh.length; k++) {
+          sent += dp.submit(fresh.slice(sent));
+          // Updated while the queues hold packets just submitted (the change is made at the call).
+          if (k % 4 === 0) updates.push(dp.apply(SA(0x700, `limit packet-soft ${1_000_000 + round * 100 + k}`).replace('state add', 'state update')));
+          results.push(...dp.poll());
+          if (sent < fresh.length) await new Promise((r) => setImmediate(r));
+        }
+        await Promise.all(updates);
+      }
+      while (results.length < total) {
+        results.push(...dp.poll());
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(results.filter((r) => r.verdict !== 'transmitted' || r.sa !== serial).map((r) => [r.verdict, r.reason, r.sa])).toEqual([]);
+      expect(dp.stats({ perState: true }).perState![0].packets).toBe(BigInt(total));
+    });
+  });
+
   it('an update keeps the identity and the counters: in-flight packets stay charged to the SA', async () => {
     await withDataplane(2, async (dp) => {
       await dp.apply(OUT);

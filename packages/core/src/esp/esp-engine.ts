@@ -164,11 +164,12 @@ export class EspEngine {
     let so = io;
     let len = ilen;
     for (let i = 0; i < n; i++) {
-      const slot = states[start + i];
+      let slot = states[start + i];
       let sa = held === undefined ? undefined : held.contexts[start + i];
       if (sa === undefined || sa.retired) {
-        sa = this.contexts.live(slot);
+        sa = this.contextOf(slot);
         if (sa === undefined) return this.drop(DROP.XfrmOutStateExpired);
+        slot = sa.slot;
         held?.hold(start + i, sa);
       }
       const charged = this.charge(sa, len);
@@ -241,7 +242,7 @@ export class EspEngine {
         if (depth === 0) return this.drop(DROP.XfrmInNoStates);
         break; // inner ESP for someone else: deliver it as it is
       }
-      const sa = this.contexts.live(slot);
+      const sa = this.contextOf(slot);
       if (sa === undefined) return this.drop(DROP.XfrmInStateExpired);
       if (natt !== (sa.encapDport !== 0)) return this.drop(DROP.XfrmInStateMismatch);
       const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
@@ -261,7 +262,7 @@ export class EspEngine {
       if ((charged & sa.noticeMask) !== 0) this.notices.push({ serial: sa.serial, bits: charged & sa.noticeMask });
       if (r === DECAP_DUMMY) return DUMMY;
       if (r < 0) return this.drop(-1 - r);
-      this.used[this.usedCount++] = slot;
+      this.used[this.usedCount++] = sa.slot;
       if (depth > 0) copyBytes(out, oo, this.scratch[0], 0, r);
       cur = out;
       co = oo;
@@ -288,6 +289,18 @@ export class EspEngine {
     writePacketFlow(b, o, this.info, this.flow, 0);
     const verdict = inboundPolicyCheck(this.spd, this.sad, this.flow, 0, this.secpath, 0);
     return verdict < 0 || verdict === DROP.XfrmInNoPols ? PASS : this.drop(verdict);
+  }
+
+  /**
+   * The context of the state in `slot`, found alive in this section; if an update has put a
+   * new record in its place since, the new record's (the packet goes on with the updated SA,
+   * as Linux's update in place lets it); undefined once the SA is deleted.
+   */
+  private contextOf(slot: number): SaContext | undefined {
+    const sa = this.contexts.live(slot);
+    if (sa !== undefined) return sa;
+    const next = this.sad.successor(slot);
+    return next < 0 ? undefined : this.contexts.live(next);
   }
 
   /** Count a packet of `bytes` against the SA's lifetime: in this queue's share if it has one, else in the shared count. */

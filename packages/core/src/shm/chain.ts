@@ -9,6 +9,9 @@
  *   (insert or replace, one atomic store each). Unlinking stores the predecessor's `next`
  *   (or re-points or deletes the table entry) and leaves the record's own `next` alone, so a
  *   reader standing on it walks on; the caller retires the record through the epoch domain.
+ *   Substituting a record (an update) links its replacement in its place, then points the
+ *   old record's `next` at the replacement: a reader standing on the old one, which may find
+ *   it dead a moment later, walks on through the replacement instead of past it.
  * - Reads: any thread; `next` is read with `Atomics.load`.
  * - An optional `prev` field is the writer's alone (readers never look at it): it makes
  *   unlinking O(1) in chains that grow long, such as a `bydst` key with ten thousand SAs
@@ -76,7 +79,7 @@ export class Chains {
     else this.setHead(key, slot, next);
   }
 
-  /** Put the filled record `fresh` where `old` is in the key's chain. The caller retires `old`. */
+  /** Put the filled record `fresh` where `old` is in the key's chain. The caller retires `old` (after this). */
   substitute(key: Int32Array, old: number, fresh: number): void {
     const pred = this.predecessor(key, old);
     const next = this.next(old);
@@ -85,6 +88,7 @@ export class Chains {
     if (next >= 0) this.setPrev(next, fresh);
     if (pred >= 0) this.setNext(pred, fresh);
     else this.setHead(key, old, fresh);
+    this.setNext(old, fresh); // readers on `old` see what took its place (before the caller marks it dead)
   }
 
   /** Make `slot` (-1: none) the key's first, in place of `old` (-1: none). */

@@ -474,6 +474,19 @@ export class StateDbView {
     return Atomics.load(this.heap.u64, at >> 1);
   }
 
+  /**
+   * The record that an update put in place of the dead record in `slot` (same key, same SA
+   * identity), or -1: the SA was deleted, or `slot` is alive. Call it only in the read-side
+   * section in which `slot` was found alive (it reads the dead record, which is freed only
+   * after that section). An update links the new record before it kills the old, so a reader
+   * that sees the old one dead finds the new one.
+   */
+  successor(slot: number): number {
+    const at = this.field(slot, S_SPI); // the record's words from S_SPI are its byspi key
+    const next = HashTable.lookupIn(this.heap, this.tables.byspi, this.heap.i32, at);
+    return next >= 0 && next !== slot && this.serialOf(next) === this.serialOf(slot) ? next : -1;
+  }
+
   /** The SA number of the record in `slot`: small, dense, kept by updates, reused after deletes. */
   saNumber(slot: number): number {
     return this.heap.i32[this.field(slot, S_NUM)];

@@ -153,6 +153,8 @@ export interface QueueStats {
   readonly transmitted: number;
   readonly passed: number;
   readonly dropped: number;
+  /** RFC 4303 dummy packets received (authenticated, then discarded: not drops). */
+  readonly dummy: number;
   /** Flow-cache probes, SPD and SAD lookups. */
   readonly lookups: number;
   /** Batch latency histogram (queue-layout.ts histBucket), and its percentiles. */
@@ -556,6 +558,7 @@ export class Dataplane extends EventEmitter {
         transmitted: c[b + L.C_TRANSMITTED],
         passed: c[b + L.C_PASSED],
         dropped: c[b + L.C_DROPPED],
+        dummy: c[b + L.C_DUMMY],
         lookups: c[b + L.C_LOOKUPS],
         latencyHistogram: hist,
         batchLatencyNs: { p50: L.histPercentile(hist, 0.5), p99: L.histPercentile(hist, 0.99) },

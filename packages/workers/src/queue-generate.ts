@@ -6,7 +6,6 @@
  * Shared memory: as QueuePath; reads the templates (written once before the go); with
  * `sentTops`, compare-exchanges each SA's word there (by SA number; every queue does).
  */
-import { PASS } from '@xfrm/core';
 import { type QueuePath } from './queue-path.js';
 import * as L from './queue-layout.js';
 
@@ -50,7 +49,7 @@ export function generate(q: QueuePath, g: GenerateTask, batch: number): { packet
     for (let k = 0; k < batch; k++) {
       const r = q.output(templates, next * g.size, g.size, area, k * slotBytes);
       next = next + 1 === g.count ? 0 : next + 1;
-      q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, g.size);
+      q.count(r, g.size);
       if (tops !== undefined && r >= 0 && engine.usedCount > 0) {
         sentSeq[sent] = engine.firstSeqLo | 0;
         sentSlot[sent++] = engine.used[0];

@@ -10,7 +10,7 @@
  * Shared memory: as QueuePath. The packet buffers are this thread's own (plain
  * ArrayBuffers, so V8's byte-wise copy of unaligned shared memory never applies).
  */
-import { DROP, PASS } from '@xfrm/core';
+import { DROP } from '@xfrm/core';
 import { requireNative, type NativeIo } from '@xfrm/native';
 import { writeTooBig } from './icmp-too-big.js';
 import * as L from './queue-layout.js';
@@ -76,7 +76,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
       verdicts[k] = r >= 0 ? 1 : 0;
       offsets[k] = at;
       lengths[k] = r >= 0 ? r : 0;
-      q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, len); // PASS: no policy, nowhere to send it in clear
+      q.count(r, len); // PASS: no policy, nowhere to send it in clear
       if (r > t.pathMtu) {
         const n = writeTooBig(clearInV[k], len, t.pathMtu - (r - len), tooBigV[tooBigs]);
         if (n > 0) {
@@ -108,7 +108,7 @@ export function serveIo(q: QueuePath, t: IoTask, batch: number): { packets: numb
         lengths[m++] = r;
       }
       // PASS here is IKE (non-ESP marker) or a NAT-T keepalive: no key manager in this process takes them.
-      q.count(r >= 0 ? L.C_TRANSMITTED : r === PASS ? L.C_PASSED : L.C_DROPPED, Math.max(len, 0));
+      q.count(r, Math.max(len, 0));
     }
     if (m > 0) q.counters[q.c + L.C_TUN_FULL] += m - io.tunWrite(t.tunFd, clearOut, offsets, lengths, m);
     const n = nOut + nIn;

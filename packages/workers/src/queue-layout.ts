@@ -23,26 +23,29 @@ export const Q_STARTS = 3;
 
 /** Counter fields of a queue's line. */
 export const C_PACKETS = 0;
+/** Verdicts (C_TRANSMITTED to C_DUMMY, one per packet) and the bytes the packets came in with. */
 export const C_TRANSMITTED = 1;
 export const C_PASSED = 2;
 export const C_DROPPED = 3;
-export const C_BYTES = 4;
-export const C_BATCHES = 5;
-export const C_CACHE_HITS = 6;
-export const C_CACHE_MISSES = 7;
-export const C_CACHE_USED = 8;
-export const C_CACHE_CAPACITY = 9;
-export const C_PARKS = 10;
+/** RFC 4303 dummy packets (next header 59): authenticated and discarded, not dropped. */
+export const C_DUMMY = 4;
+export const C_BYTES = 5;
+export const C_BATCHES = 6;
+export const C_CACHE_HITS = 7;
+export const C_CACHE_MISSES = 8;
+export const C_CACHE_USED = 9;
+export const C_CACHE_CAPACITY = 10;
+export const C_PARKS = 11;
 /** Table lookups: flow-cache probes, SPD lookups, SAD lookups (one each, whatever they probe). */
-export const C_LOOKUPS = 11;
+export const C_LOOKUPS = 12;
 /** With `measureOrder`: the largest distance a packet left behind its SA's highest sequence number sent. */
-export const C_ORDER_MAX = 12;
+export const C_ORDER_MAX = 13;
 /** A gateway queue (queue-io.ts): ESP its socket did not take (send buffer full), clear packets its TUN queue did not take. */
-export const C_SOCKET_FULL = 13;
-export const C_TUN_FULL = 14;
+export const C_SOCKET_FULL = 14;
+export const C_TUN_FULL = 15;
 /** Flow cache hits checked against shared memory (something they depend on had changed: change-epoch.ts). */
-export const C_CACHE_CHECKS = 15;
-export const C_DROPS = 16; // DROP_REASONS.length counters from here
+export const C_CACHE_CHECKS = 16;
+export const C_DROPS = 17; // DROP_REASONS.length counters from here
 /** Histogram of batch latency: bucket floor(3 * log2(ns)), HIST_BUCKETS of them. */
 export const C_HIST = C_DROPS + DROP_REASONS.length;
 export const HIST_BUCKETS = 96;

@@ -31,6 +31,7 @@ import {
   writePacketFlow,
   DROP,
   PASS,
+  DUMMY,
   MAX_TEMPLATES,
   type AcquireRequest,
   type AeadBackendName,
@@ -249,9 +250,9 @@ export class QueuePath {
     for (let d = 0; d < engine.drops.length; d++) counters[c + L.C_DROPS + d] = engine.drops[d];
   }
 
-  /** Count one verdict (L.C_TRANSMITTED, L.C_PASSED or L.C_DROPPED) and the bytes it came in with. */
-  count(counter: number, bytes: number): void {
-    this.tally[counter]++;
+  /** Count the verdict of a packet that came in with `bytes` from its result (a length, PASS, DUMMY or DROPPED). */
+  count(result: number, bytes: number): void {
+    this.tally[result >= 0 ? L.C_TRANSMITTED : result === PASS ? L.C_PASSED : result === DUMMY ? L.C_DUMMY : L.C_DROPPED]++;
     this.tally[L.C_BYTES] += bytes;
   }
 

@@ -122,8 +122,7 @@ export default function serveQueue(t: QueueTask): { packets: number } {
           outLen = L.ACQUIRE_WORDS * 4;
         }
       }
-      const v = verdict & 0xff; // without the V_ACQUIRE flag: a transmitted packet with an ACQUIRE is still transmitted
-      q.count(v === L.V_TRANSMITTED ? L.C_TRANSMITTED : v === L.V_PASSED ? L.C_PASSED : L.C_DROPPED, len);
+      q.count(r, len);
       const tw = to >> 2;
       tx.i32[tw] = outLen;
       tx.i32[tw + 1] = verdict;

@@ -308,6 +308,22 @@ const MUTATIONS = [
     to: '    // readers',
     tests: ['test/core/esp/update-in-flight.test.ts'],
   },
+  {
+    name: 'u64-halves-read-once',
+    what: "a u64 read as halves takes its high half once: a carry between the two reads gives a value the word never held",
+    file: CORE + 'shm/u64-words.ts',
+    from: '    if (Atomics.load(i32, w + HI) === h) {',
+    to: '    if (true) {',
+    tests: ['test/core/shm/u64-words.test.ts'],
+  },
+  {
+    name: 'u64-halves-low-only',
+    what: 'a generation check compares only the low halves: a genid or generation that moved by exactly 2^32 looks unchanged',
+    file: CORE + 'shm/u64-words.ts',
+    from: '  return h === words[o + HI] && Atomics.load(i32, w + LO) === words[o + LO] && Atomics.load(i32, w + HI) === h;',
+    to: '  return Atomics.load(i32, w + LO) === words[o + LO];',
+    tests: ['test/core/shm/u64-words.test.ts', 'test/core/xfrm/coherency.test.ts'],
+  },
 ];
 
 MUTATIONS.push(

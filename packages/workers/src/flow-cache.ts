@@ -62,13 +62,15 @@ export class FlowCache implements HeldContexts {
   /** State slots of cached bundles, MAX_TEMPLATES per entry. */
   readonly states: Int32Array;
   /**
-   * The u64 generations an entry was resolved under: the policy direction's and its address
-   * pair's (two per entry; the pair word's index is in the meta), and per state its genid and
-   * bydst chain's.
+   * The u64 generations an entry was resolved under, as halves (core shm/u64-words.ts: read
+   * and compared without allocating): the policy direction's and its address pair's (four
+   * words per entry; the pair word's index is in the meta), and per state its genid and bydst
+   * chain's (two words each; `genids` is the same memory as u64s, for {@link hold}).
    */
-  private readonly generations: BigUint64Array;
+  private readonly generationWords: Int32Array;
   private readonly genids: BigUint64Array;
-  private readonly chains: BigUint64Array;
+  private readonly genidWords: Int32Array;
+  private readonly chainWords: Int32Array;
   /** Per state of an entry: its SA context once the packet path found it (see {@link hold}). */
   readonly contexts: (SaContext | undefined)[];
   /** Per state of an entry: its key's change shard (state-db.ts chainShard). */
@@ -101,9 +103,10 @@ export class FlowCache implements HeldContexts {
     this.keys = new Int32Array(capacity * KEY_WORDS);
     this.meta = new Int32Array(capacity * META);
     this.states = new Int32Array(capacity * MAX_TEMPLATES);
-    this.generations = new BigUint64Array(2 * capacity);
+    this.generationWords = new Int32Array(4 * capacity);
     this.genids = new BigUint64Array(capacity * MAX_TEMPLATES);
-    this.chains = new BigUint64Array(capacity * MAX_TEMPLATES);
+    this.genidWords = new Int32Array(this.genids.buffer);
+    this.chainWords = new Int32Array(2 * capacity * MAX_TEMPLATES);
     this.chainShards = new Uint16Array(capacity * MAX_TEMPLATES);
     this.contexts = new Array<SaContext | undefined>(capacity * MAX_TEMPLATES).fill(undefined);
     this.mask = capacity - WAYS;
@@ -118,9 +121,9 @@ export class FlowCache implements HeldContexts {
       this.keys.byteLength +
       this.meta.byteLength +
       this.states.byteLength +
-      this.generations.byteLength +
+      this.generationWords.byteLength +
       this.genids.byteLength +
-      this.chains.byteLength +
+      this.chainWords.byteLength +
       this.chainShards.byteLength +
       this.lastUse.byteLength +
       this.tags.byteLength +
@@ -194,11 +197,11 @@ export class FlowCache implements HeldContexts {
     this.checks++;
     const m = i * META;
     const meta = this.meta;
-    if (!spd.generationsValid(dir, this.generations[2 * i], meta[m + M_PAIR_WORD], this.generations[2 * i + 1])) return false;
+    if (!spd.generationsHold(dir, this.generationWords, 4 * i, meta[m + M_PAIR_WORD])) return false;
     const s = i * MAX_TEMPLATES;
     for (let j = 0, n = meta[m + M_COUNT]; j < n; j++) {
       const slot = this.states[s + j];
-      if (sad.genid(slot) !== this.genids[s + j] || sad.chainGenOf(slot) !== this.chains[s + j]) return false;
+      if (!sad.genidHolds(slot, this.genidWords, 2 * (s + j)) || !sad.chainGenHolds(slot, this.chainWords, 2 * (s + j))) return false;
     }
     return true;
   }
@@ -235,8 +238,7 @@ export class FlowCache implements HeldContexts {
     this.tags[i] = this.hash;
     this.checked[i] = changes === undefined ? 0 : changes.current();
     this.meta[m + M_DIR] = dir;
-    this.generations[2 * i] = r.generation;
-    this.generations[2 * i + 1] = r.pairGeneration;
+    for (let w = 0; w < 4; w++) this.generationWords[4 * i + w] = r.generationWords[w];
     this.meta[m + M_PAIR_WORD] = r.pairWord;
     this.meta[m + M_KIND] = kind === RESOLVED_NONE ? CACHED_NONE : kind === RESOLVED_BLOCK ? CACHED_BLOCK : CACHED_BUNDLE;
     const n = kind === RESOLVED_BUNDLE ? r.count : 0;
@@ -245,8 +247,10 @@ export class FlowCache implements HeldContexts {
     for (let k = 0; k < MAX_TEMPLATES; k++) this.contexts[s + k] = undefined;
     for (let k = 0; k < n; k++) {
       this.states[s + k] = r.states[k];
-      this.genids[s + k] = r.genids[k];
-      this.chains[s + k] = r.chains[k];
+      this.genidWords[2 * (s + k)] = r.genidWords[2 * k];
+      this.genidWords[2 * (s + k) + 1] = r.genidWords[2 * k + 1];
+      this.chainWords[2 * (s + k)] = r.chainWords[2 * k];
+      this.chainWords[2 * (s + k) + 1] = r.chainWords[2 * k + 1];
       this.chainShards[s + k] = r.chainShards[k];
     }
     return i;

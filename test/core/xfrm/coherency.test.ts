@@ -14,12 +14,15 @@ import {
   Xfrm,
   applyXfrmLine,
   bundleValid,
+  newBundleScratch,
   newPolicyGenerations,
   packFlow,
   resolveBundle,
+  resolveInto,
   type Flow,
   type PolicyGenerations,
 } from '@xfrm/core';
+import { FlowCache, KEY_WORDS, flowKey } from '@xfrm/workers';
 import { addr, prng } from './model-helpers.js';
 
 const KEY = '0x' + '11'.repeat(16) + '01020304';
@@ -109,6 +112,17 @@ describe('readers cover every shared read (defect 2)', () => {
   });
 });
 
+/** A flow cache entry for the packed flow, and whether a lookup (which checks it: no ChangeEpoch) finds it stale now. */
+function cached(x: Xfrm, f: Int32Array): { stale: () => boolean } {
+  const cache = new FlowCache(16);
+  const key = new Int32Array(KEY_WORDS);
+  flowKey(f, 0, key);
+  const s = newBundleScratch();
+  const i = cache.install(OUT, key, resolveInto(x.spd, x.sad, OUT, f, 0, s), s);
+  expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(i);
+  return { stale: () => cache.lookup(x.spd, x.sad, OUT, key) < 0 };
+}
+
 describe('generations never come back (defect 8)', () => {
   it('a bundle stays stale when its state genid moves by exactly 2^32 (32-bit equality would see it unchanged)', () => {
     const x = Xfrm.create({ heap: { maxBytes: 1 << 26 } });
@@ -116,6 +130,7 @@ describe('generations never come back (defect 8)', () => {
     applyXfrmLine(x, STATE(0x10, ''));
     const r = resolveBundle(x.spd, x.sad, OUT, flow('10.1.0.5'), 0);
     if (r.kind !== 'bundle') throw new Error('no bundle');
+    const cache = cached(x, flow('10.1.0.5'));
     const g = r.bundle.genids[0];
     // As after 2^32 record writes elsewhere: the next genid is g + 2^32.
     (x.sad as unknown as { genids: bigint }).genids = g + 2n ** 32n - 1n;
@@ -124,6 +139,7 @@ describe('generations never come back (defect 8)', () => {
     applyXfrmLine(x, 'ip xfrm state delete src 192.0.2.1 dst 198.51.100.1 proto esp spi 0x10');
     expect(x.sad.genid(r.bundle.states[0])).toBe(g + 2n ** 32n);
     expect(bundleValid(x.spd, x.sad, r.bundle)).toBe(false);
+    expect(cache.stale()).toBe(true); // the flow cache compares the genid's halves: both
     reader.unregister();
   });
 
@@ -133,6 +149,7 @@ describe('generations never come back (defect 8)', () => {
     applyXfrmLine(x, STATE(0x10, ''));
     const r = resolveBundle(x.spd, x.sad, OUT, flow('10.1.0.5'), 0);
     if (r.kind !== 'bundle') throw new Error('no bundle');
+    const cache = cached(x, flow('10.1.0.5'));
     // Move both generations by 2^32 - 1 behind the tables' back, then one real change each.
     const u64 = x.heap.u64;
     const chainWord = x.heap.i32[x.sad.field(r.bundle.states[0], S_CHAIN)] >> 1;
@@ -140,6 +157,7 @@ describe('generations never come back (defect 8)', () => {
     applyXfrmLine(x, STATE(0x11, 'sel src 10.9.0.0/16')); // a state add on the same key moves the chain once more
     expect(x.sad.chainGenOf(r.bundle.states[0])).toBe(r.bundle.chains[0] + 2n ** 32n);
     expect(bundleValid(x.spd, x.sad, r.bundle)).toBe(false);
+    expect(cache.stale()).toBe(true);
     const g = x.spd.generation(OUT);
     for (let i = 0; i < 3; i++) applyXfrmLine(x, `ip xfrm policy add src 10.7.${i}.0/24 dst 10.8.0.0/16 dir out`);
     expect(x.spd.generation(OUT)).toBe(g + 3n);
@@ -160,7 +178,7 @@ describe('narrow invalidation', () => {
   function valid(x: Xfrm, c: Cached): boolean {
     if (c.r.kind === 'acquire') return false; // never cached (asked again), as the flow cache does
     if (c.r.kind === 'bundle') return bundleValid(x.spd, x.sad, c.r.bundle);
-    return x.spd.generationsValid(OUT, c.g.generation, c.g.pairWord, c.g.pairGeneration);
+    return x.spd.generationsHold(OUT, c.g.generationWords, 0, c.g.pairWord);
   }
   const answer = (r: ReturnType<typeof resolveBundle>) =>
     r.kind === 'bundle' ? `bundle ${r.bundle.policy} ${[...r.bundle.states].join(',')}` : r.kind === 'block' ? `block ${r.policy}` : r.kind;

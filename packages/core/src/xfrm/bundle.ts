@@ -14,6 +14,7 @@
 import { type Address, type Family } from './address.js';
 import { P_FLAGS, P_FLAG_BLOCK, P_FLAG_CPU_ACQUIRE, newPolicyGenerations, policyTemplateCount, type PolicyDbView, type PolicyGenerations } from './policy-db.js';
 import { S_PCPU, type StateDbView } from './state-db.js';
+import { u64OfWords } from '../shm/u64-words.js';
 import { MAX_TEMPLATES, templateAddressAny, templateAddressWord, templateReqid, templateSpi, templateWords, type Mode } from './template.js';
 
 /** A resolved output route. */
@@ -80,8 +81,9 @@ export const RESOLVED_ACQUIRE = 3;
  */
 export interface BundleScratch extends PolicyGenerations {
   readonly states: Int32Array;
-  readonly genids: BigUint64Array;
-  readonly chains: BigUint64Array;
+  /** Each state's genid and bydst shadow generation as u64 halves (shm/u64-words.ts), two words a state. */
+  readonly genidWords: Int32Array;
+  readonly chainWords: Int32Array;
   readonly chainShards: Int32Array;
   /** States in `states` (RESOLVED_BUNDLE). */
   count: number;
@@ -96,8 +98,8 @@ export function newBundleScratch(): BundleScratch {
   return {
     ...newPolicyGenerations(),
     states: new Int32Array(MAX_TEMPLATES),
-    genids: new BigUint64Array(MAX_TEMPLATES),
-    chains: new BigUint64Array(MAX_TEMPLATES),
+    genidWords: new Int32Array(2 * MAX_TEMPLATES),
+    chainWords: new Int32Array(2 * MAX_TEMPLATES),
     chainShards: new Int32Array(MAX_TEMPLATES),
     count: 0,
     policy: -1,
@@ -162,7 +164,8 @@ export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, fl
     if (tunnel) fam = head >>> 16;
     tp += templateWords(head);
     const mode = tunnel ? 1 : 0;
-    const chain = sad.chainGen(fam, ends, 0, ends, 4, reqid, proto, mode); // before the lookup
+    const k = out.count;
+    sad.chainGenInto(fam, ends, 0, ends, 4, reqid, proto, mode, out.chainWords, 2 * k); // before the lookup
     const slot = sad.bydst(fam, ends, 0, ends, 4, reqid, proto, mode, spi, flow, f, queue);
     if (slot >= 0) {
       if (cpuAcquire && out.acquire === undefined) {
@@ -170,10 +173,11 @@ export function resolveInto(spd: PolicyDbView, sad: StateDbView, dir: number, fl
         // Linux: the packet goes out on the fallback while the key manager is asked for this queue's SA.
         if (sad.heap.i32[at] !== queue) out.acquire = request(policy, t, fam, tunnel, proto, reqid, queue);
       }
-      out.states[out.count] = slot;
-      out.chains[out.count] = chain;
-      out.chainShards[out.count] = sad.chainShardOf(slot);
-      out.genids[out.count++] = sad.lastGenid;
+      out.states[k] = slot;
+      out.chainShards[k] = sad.chainShardOf(slot);
+      out.genidWords[2 * k] = sad.lastGenid[0];
+      out.genidWords[2 * k + 1] = sad.lastGenid[1];
+      out.count = k + 1;
       if (tunnel) {
         cur.set(ends);
         family = fam;
@@ -206,12 +210,12 @@ export function resolveBundle(spd: PolicyDbView, sad: StateDbView, dir: number, 
         bundle: {
           dir,
           policy: s.policy,
-          generation: s.generation,
+          generation: u64OfWords(s.generationWords, 0),
           pairWord: s.pairWord,
-          pairGeneration: s.pairGeneration,
+          pairGeneration: u64OfWords(s.generationWords, 2),
           states: s.states.slice(0, s.count),
-          genids: s.genids.slice(0, s.count),
-          chains: s.chains.slice(0, s.count),
+          genids: BigUint64Array.from({ length: s.count }, (_, i) => u64OfWords(s.genidWords, 2 * i)),
+          chains: BigUint64Array.from({ length: s.count }, (_, i) => u64OfWords(s.chainWords, 2 * i)),
           chainShards: s.chainShards.slice(0, s.count),
         },
       };

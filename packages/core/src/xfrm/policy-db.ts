@@ -46,6 +46,7 @@ import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable, HashTableView } from '../shm/hash-table.js';
 import { randomSeed, xxh32Words } from '../shm/hash.js';
+import { loadU64Words, u64WordsEqual } from '../shm/u64-words.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, isIcmp, readSelector, selectorMatches, writeSelector, type Selector } from './selector.js';
 import { type HeapView, type SharedHeap } from '../shm/shared-heap.js';
@@ -163,19 +164,19 @@ export function pairShard(pairWord: number): number {
 
 /**
  * What a flow's resolution depends on in the SPD: the direction's generation and the pair
- * generation word of its address pair (a u64 index into the heap's `u64` view) with its value.
- * Read before the lookup ({@link PolicyDbView.readGenerations}), checked with
- * {@link PolicyDbView.generationsValid}.
+ * generation word of its address pair (`pairWord`, a u64 index into the heap's `u64` view)
+ * with its value, both as u64 halves in `generationWords` (shm/u64-words.ts; the direction's
+ * at 0, the pair's at 2), so that reading them allocates nothing. Read before the lookup
+ * ({@link PolicyDbView.readGenerations}), checked with {@link PolicyDbView.generationsHold}.
  */
 export interface PolicyGenerations {
-  generation: bigint;
+  readonly generationWords: Int32Array;
   pairWord: number;
-  pairGeneration: bigint;
 }
 
 /** A scratch {@link PolicyGenerations} (one per thread or cache; nothing is allocated per packet). */
 export function newPolicyGenerations(): PolicyGenerations {
-  return { generation: 0n, pairWord: 0, pairGeneration: 0n };
+  return { generationWords: new Int32Array(4), pairWord: 0 };
 }
 
 /** A reader's view of the SPD: lookups and record fields. */
@@ -233,16 +234,21 @@ export class PolicyDbView {
     return (root[this.root + ROOT_PAIRS] >> 1) + dir * PAIR_WORDS + h;
   }
 
-  /** Read what resolving the packed flow at `flow[f]` in `dir` depends on, into `into`. Call before the lookup. */
+  /** Read what resolving the packed flow at `flow[f]` in `dir` depends on, into `into` (allocates nothing). Call before the lookup. */
   readGenerations(dir: number, flow: Int32Array, f: number, into: PolicyGenerations): PolicyGenerations {
-    into.generation = this.generation(dir);
+    loadU64Words(this.heap.cover(this.root + ROOT_WORDS), this.root + ROOT_GEN + 2 * dir, into.generationWords, 0);
     const word = this.pairWord(dir, flow, f + 1);
     into.pairWord = word;
-    into.pairGeneration = Atomics.load(this.heap.cover64(2 * word + 2), word);
+    loadU64Words(this.heap.cover(2 * word + 2), 2 * word, into.generationWords, 2);
     return into;
   }
 
-  /** True while nothing a resolution read under `g` depends on has changed. */
+  /** True while nothing a resolution that read `words[o ..]` and `pairWord` ({@link PolicyGenerations}) depends on has changed. Allocates nothing. */
+  generationsHold(dir: number, words: Int32Array, o: number, pairWord: number): boolean {
+    return u64WordsEqual(this.heap.cover(this.root + ROOT_WORDS), this.root + ROOT_GEN + 2 * dir, words, o) && u64WordsEqual(this.heap.cover(2 * pairWord + 2), 2 * pairWord, words, o + 2);
+  }
+
+  /** True while nothing a resolution read under these generations (u64 values) depends on has changed. */
   generationsValid(dir: number, generation: bigint, pairWord: number, pairGeneration: bigint): boolean {
     return this.generation(dir) === generation && Atomics.load(this.heap.cover64(2 * pairWord + 2), pairWord) === pairGeneration;
   }

@@ -49,6 +49,7 @@ import { SETTING_REPLAY, StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
+import { loadU64Words, u64OfWords, u64WordsEqual } from '../shm/u64-words.js';
 import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, anySelector, readSelector, selectorIsAny, selectorMatches, writeSelector, type Selector } from './selector.js';
@@ -363,8 +364,11 @@ export class StateDbView {
     return chainShard(this.heap.i32[this.field(slot, S_CHAIN)]);
   }
 
-  /** The genid `bydst` read from the state it returned (before it checked it was alive). */
-  lastGenid = 0n;
+  /** The genid `bydst` read from the state it returned (before it checked it was alive), as u64 halves (shm/u64-words.ts). */
+  readonly lastGenid = new Int32Array(2);
+  /** The genid of the state a `bydst` walk stands on, and of its fallback (halves). */
+  private readonly stepGenid = new Int32Array(2);
+  private readonly fallbackGenid = new Int32Array(2);
 
   private setDstKey(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): Int32Array {
     const key = this.dstKey;
@@ -385,9 +389,17 @@ export class StateDbView {
    * {@link bydst}: a bundle that recorded it then cannot miss a state added during its lookup.
    */
   chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): bigint {
+    const words = new Int32Array(2);
+    this.chainGenInto(family, dst, d, src, s, reqid, proto, mode, words, 0);
+    return u64OfWords(words, 0);
+  }
+
+  /** {@link chainGen} as u64 halves at `out[o]` (shm/u64-words.ts): allocates nothing. */
+  chainGenInto(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number, out: Int32Array, o: number): void {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     const block = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
-    return block < 0 ? 0n : Atomics.load(this.heap.cover64(block + 2), block >> 1);
+    if (block >= 0) loadU64Words(this.heap.cover(block + 2), block, out, o);
+    else out[o] = out[o + 1] = 0;
   }
 
   /** The current shadow generation of the `bydst` key of the state in `slot`. */
@@ -395,6 +407,19 @@ export class StateDbView {
     const at = this.field(slot, S_CHAIN); // covers the record: read it after
     const block = this.heap.i32[at];
     return Atomics.load(this.heap.cover64(block + 2), block >> 1);
+  }
+
+  /** Is the shadow generation of the `bydst` key of the state in `slot` still the one at `words[o]` (halves)? Allocates nothing. */
+  chainGenHolds(slot: number, words: Int32Array, o: number): boolean {
+    const at = this.field(slot, S_CHAIN); // covers the record: read it after
+    const block = this.heap.i32[at];
+    return u64WordsEqual(this.heap.cover(block + 2), block, words, o);
+  }
+
+  /** Is the genid of the record in `slot` still the one at `words[o]` (halves)? Allocates nothing. */
+  genidHolds(slot: number, words: Int32Array, o: number): boolean {
+    const at = this.field(slot, S_GENID);
+    return u64WordsEqual(this.heap.i32, at, words, o);
   }
 
   /**
@@ -419,7 +444,6 @@ export class StateDbView {
   ): number {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     let fallback = -1;
-    let fallbackGenid = 0n;
     const block = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);
     if (block < 0) return -1;
     const b32 = this.heap.cover(block + CHAIN_BLOCK_WORDS);
@@ -431,7 +455,7 @@ export class StateDbView {
     while (slot >= 0) {
       const p = this.arena.payload(slot);
       const i32 = this.heap.i32;
-      const genid = Atomics.load(this.heap.u64, (p + S_GENID) >> 1);
+      loadU64Words(i32, p + S_GENID, this.stepGenid, 0);
       const pcpu = i32[p + S_PCPU];
       if (
         (pcpu === -1 || pcpu === queue) &&
@@ -442,18 +466,21 @@ export class StateDbView {
         // The queue's own state wins (Linux's xfrm_state_look_at prefers pcpu_num == cpu);
         // else the newest state bound to no queue.
         if (pcpu === queue) {
-          this.lastGenid = genid;
+          this.lastGenid[0] = this.stepGenid[0];
+          this.lastGenid[1] = this.stepGenid[1];
           return slot;
         }
         if (fallback < 0) {
           fallback = slot;
-          fallbackGenid = genid;
+          this.fallbackGenid[0] = this.stepGenid[0];
+          this.fallbackGenid[1] = this.stepGenid[1];
           if (queue < 0) break;
         }
       }
       slot = chainNext(this.heap, this.arena, slot, S_NEXT_DST);
     }
-    this.lastGenid = fallbackGenid;
+    this.lastGenid[0] = this.fallbackGenid[0];
+    this.lastGenid[1] = this.fallbackGenid[1];
     return fallback;
   }
 

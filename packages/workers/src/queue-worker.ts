@@ -127,7 +127,9 @@ export default function serveQueue(t: QueueTask): { packets: number } {
       tx.i32[tw] = outLen;
       tx.i32[tw + 1] = verdict;
       tx.i32[tw + 2] = id;
-      tx.u64[(to >> 3) + 2] = engine.usedCount > 0 ? q.sad.serialOf(engine.used[0]) : 0n; // the SA's never-reused identity
+      // The SA's never-reused identity (u64 at byte 16), copied by halves: no BigInt a packet.
+      if (engine.usedCount > 0) q.sad.serialWords(engine.used[0], tx.i32, tw + 4);
+      else tx.i32[tw + 4] = tx.i32[tw + 5] = 0;
     }
     seals?.flush();
     // Counters and notices first: whoever sees these results sees the figures that include them.

@@ -519,6 +519,14 @@ export class StateDbView {
     return this.heap.i32[this.field(slot, S_NUM)];
   }
 
+  /** Copy the identity of the SA in `slot` ({@link State.serial}) to `out[o]`, `out[o + 1]` as its u64 halves (memory order; it never changes once published): allocates nothing. */
+  serialWords(slot: number, out: Int32Array, o: number): void {
+    const at = this.field(slot, S_SERIAL);
+    const i32 = this.heap.i32;
+    out[o] = i32[at];
+    out[o + 1] = i32[at + 1];
+  }
+
   /** The identity of the SA in `slot` ({@link State.serial}). */
   serialOf(slot: number): bigint {
     const at = this.field(slot, S_SERIAL);

@@ -382,8 +382,8 @@ MUTATIONS.push(
     name: 'word-copy-tail',
     what: 'a copy by words skips the first of the bytes past the last whole word',
     file: CORE + 'esp/byte-copy.ts',
-    from: '      for (let k = words << 2; k < n; k++) dst[d + k] = src[s + k];',
-    to: '      for (let k = (words << 2) + 1; k < n; k++) dst[d + k] = src[s + k];',
+    from: '      for (let j = words << 2; j < n; j++) dst[d + j] = src[s + j];',
+    to: '      for (let j = (words << 2) + 1; j < n; j++) dst[d + j] = src[s + j];',
     tests: ['test/core/esp/byte-copy.test.ts'],
   },
   {

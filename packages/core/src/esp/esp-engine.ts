@@ -21,7 +21,7 @@ import { type PolicyDbView } from '../xfrm/policy-db.js';
 import { type ChangeEpoch } from '../xfrm/change-epoch.js';
 import { replayAccept, replayCheck } from './replay.js';
 import { SaContextCache, type HeldContexts, type SaContext } from './sa-context.js';
-import { CHARGE_REFUSED, NOTICE_HARD, RT_BITMAP, SHARE_WORDS, bitmapWords, chargeLifetime, chargeShare, lifetimeSpent } from '../xfrm/sa-runtime.js';
+import { CHARGE_REFUSED, NOTICE_HARD, SHARE_WORDS, chargeLifetime, chargeShare, lifetimeSpent } from '../xfrm/sa-runtime.js';
 import { FLOW_WORDS } from '../xfrm/selector.js';
 import { type StateDbView } from '../xfrm/state-db.js';
 import { MAX_TEMPLATES } from '../xfrm/template.js';
@@ -245,7 +245,7 @@ export class EspEngine {
       const sa = this.contextOf(slot);
       if (sa === undefined) return this.drop(DROP.XfrmInStateExpired);
       if (natt !== (sa.encapDport !== 0)) return this.drop(DROP.XfrmInStateMismatch);
-      const runtime = this.sad.heap.cover(sa.runtime + RT_BITMAP + bitmapWords(sa.replayWindow));
+      const runtime = this.sad.heap.cover(sa.sharesAt + SHARE_WORDS * sa.shareCount); // the whole block: the window, and the shares a limit check reads
       const seqHi = replayCheck(runtime, sa.runtime, sa.replayWindow, sa.esn, seqLo);
       if (seqHi < 0) return this.drop(DROP.XfrmInStateSeqError);
       if (lifetimeSpent(this.sad.heap.u64, sa.runtime, sa)) return this.drop(DROP.XfrmInStateExpired);
@@ -307,7 +307,7 @@ export class EspEngine {
   private charge(sa: SaContext, bytes: number): number {
     const heap = this.sad.heap;
     if (sa.share >= 0) return chargeShare(heap.cover64(sa.share + SHARE_WORDS), heap.i32, sa.runtime, sa.share, bytes);
-    return chargeLifetime(heap.cover64(sa.runtime + RT_BITMAP), heap.i32, sa.runtime, bytes, sa);
+    return chargeLifetime(heap.cover64(sa.sharesAt + SHARE_WORDS * sa.shareCount), heap.i32, sa.runtime, bytes, sa); // the block's end: the shares are read too
   }
 
   /** Hand the lifetime notices raised since the last call to `sink` (and forget them). */

@@ -11,7 +11,10 @@
  * half was read is the same, and the pair is the value the word held then. Where they differ
  * (a carry between the reads), a copy reads again and a comparison answers "changed", the safe
  * answer for a validity check. Halves are in memory order (low first on little-endian hosts),
- * so words copied into a BigUint64Array's buffer read back as the same u64.
+ * so words copied into a BigUint64Array's buffer read back as the same u64. (The ECMAScript
+ * memory model promises sequential consistency only between atomics of the same size and
+ * place; this relies on what x64 and arm64 give: a 4-byte load of half of an 8-byte atomic
+ * store sees that half of one store, in store order.)
  */
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

@@ -16,8 +16,9 @@
  * `Atomics.add` ({@link chargeLifetime}), which orders the packets that cross a limit. Any
  * thread sets RT_USED with `Atomics.or` (exactly one first use). The control thread
  * initialises the block and reads it (`Atomics.load`) for display and lifetime checks: a
- * share read may be a packet behind its queue, never torn (an aligned 8-byte store is one
- * store on the 64-bit platforms Node runs on) and never more than its queue counted.
+ * share read may be a packet behind its queue, and is never more than its queue counted nor
+ * torn on x64 and arm64, where an aligned 8-byte store is one store (a 32-bit host may show a
+ * share 2^32 short for the moment of a carry).
  */
 
 export const RT_OSEQ = 0;

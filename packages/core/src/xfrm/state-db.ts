@@ -49,7 +49,7 @@ import { SETTING_REPLAY, StateRows } from './state-rows.js';
 import { Chains, chainNext } from '../shm/chain.js';
 import { retireWith, type Reclaimer } from '../shm/epoch.js';
 import { HashTable } from '../shm/hash-table.js';
-import { loadU64Words, u64OfWords, u64WordsEqual } from '../shm/u64-words.js';
+import { loadU64Words, u64WordsEqual } from '../shm/u64-words.js';
 import { COUNT_LIMITS, NO_LIMITS, XFRM_INF, type LifetimeLimits, type LifetimeLimitsSpec } from './lifetime.js';
 import { ArenaView, RecordArena, type ArenaDescription } from '../shm/record-arena.js';
 import { SEL_WORDS, anySelector, readSelector, selectorIsAny, selectorMatches, writeSelector, type Selector } from './selector.js';
@@ -384,17 +384,11 @@ export class StateDbView {
   }
 
   /**
-   * The shadow generation of a `bydst` key (0 if it has no state; u64): it moves every time a
+   * Copy the shadow generation of a `bydst` key (0 if it has no state; u64) to `out[o]`,
+   * `out[o + 1]` as its halves (shm/u64-words.ts: nothing allocated): it moves every time a
    * state is added or updated on the key, after the state is linked. Read it *before*
    * {@link bydst}: a bundle that recorded it then cannot miss a state added during its lookup.
    */
-  chainGen(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number): bigint {
-    const words = new Int32Array(2);
-    this.chainGenInto(family, dst, d, src, s, reqid, proto, mode, words, 0);
-    return u64OfWords(words, 0);
-  }
-
-  /** {@link chainGen} as u64 halves at `out[o]` (shm/u64-words.ts): allocates nothing. */
   chainGenInto(family: number, dst: Int32Array, d: number, src: Int32Array, s: number, reqid: number, proto: number, mode: number, out: Int32Array, o: number): void {
     const key = this.setDstKey(family, dst, d, src, s, reqid, proto, mode);
     const block = HashTable.lookupIn(this.heap, this.tables.bydst, key, 0);

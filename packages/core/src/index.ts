@@ -20,7 +20,7 @@ export * from './xfrm/selector.js';
 export * from './xfrm/template.js';
 export { XfrmError, type XfrmErrorCode } from './xfrm/xfrm-error.js';
 export { Chains, chainNext } from './shm/chain.js';
-export { loadU64Words, u64OfWords, u64WordsEqual } from './shm/u64-words.js';
+export { loadU64Words, u64OfWords, u64WordsEqual, u64WordsMod } from './shm/u64-words.js';
 export * from './xfrm/policy-db.js';
 export * from './xfrm/state-db.js';
 export * from './xfrm/state-rows.js';

@@ -19,6 +19,7 @@ import {
   parseIp,
   randomSeed,
   resolveInto,
+  u64WordsMod,
   writePacketFlow,
   xxh32Words,
   type PolicyDbView,
@@ -41,6 +42,8 @@ export class Steering {
   private readonly flow = new Int32Array(FLOW_WORDS);
   private readonly key = new Int32Array(KEY_WORDS);
   private readonly spi = new Int32Array(1);
+  /** The steered SA's identity, as u64 halves. */
+  private readonly serial = new Int32Array(2);
   private readonly info = newIpInfo();
   private readonly seed = randomSeed();
   private readonly affinity: Affinity | undefined;
@@ -70,7 +73,8 @@ export class Steering {
     const n = i < 0 || a.cache.kind(i) !== CACHED_BUNDLE ? 0 : a.cache.count(i);
     if (n === 0) return this.flowQueue();
     // The outermost SA: the one the peer checks first, and that carries every inner SA of the bundle.
-    return Number(a.sad.serialOf(a.cache.states[i * MAX_TEMPLATES + n - 1]) % BigInt(this.queues));
+    a.sad.serialWords(a.cache.states[i * MAX_TEMPLATES + n - 1], this.serial, 0);
+    return u64WordsMod(this.serial, 0, this.queues); // serial mod queues, without a BigInt a packet
   }
 
   /** The queue for the packet `b[off .. off+len)`. A packet that does not parse goes to queue 0 (to be dropped and counted there). */

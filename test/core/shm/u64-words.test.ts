@@ -2,7 +2,7 @@
 // and never torn while another thread adds to the word with 64-bit Atomics.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { loadU64Words, u64OfWords, u64WordsEqual } from '@xfrm/core';
+import { loadU64Words, u64OfWords, u64WordsEqual, u64WordsMod } from '@xfrm/core';
 
 describe('u64 words', () => {
   it('a copy reads back as the same u64, and an equality check sees a move of exactly 2^32 (same low half)', () => {
@@ -24,6 +24,15 @@ describe('u64 words', () => {
     loadU64Words(i32, 2, words, 0);
     Atomics.add(u64, 1, 1n); // the carry
     expect(u64WordsEqual(i32, 2, words, 0)).toBe(false);
+  });
+
+  it('a u64 modulo a small number, from its halves, is the BigInt remainder', () => {
+    const words = new Int32Array(2);
+    const u64 = new BigUint64Array(words.buffer);
+    for (const v of [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 0xdeadbeef_12345678n, 2n ** 64n - 1n]) {
+      u64[0] = v;
+      for (const m of [1, 2, 3, 7, 64, 1000, 2 ** 20 - 1]) expect(u64WordsMod(words, 0, m), `${v} mod ${m}`).toBe(Number(v % BigInt(m)));
+    }
   });
 
   it('while a worker adds to the word across many carries, every copy is a value the word held (never a torn mix of two)', async () => {

@@ -41,6 +41,17 @@ export function u64WordsEqual(i32: Int32Array, w: number, words: Int32Array, o: 
   return h === words[o + HI] && Atomics.load(i32, w + LO) === words[o + LO] && Atomics.load(i32, w + HI) === h;
 }
 
+/**
+ * The u64 whose halves are at `words[o]`, `words[o + 1]` modulo `m` (a positive integer below
+ * 2^20), without a BigInt: (hi mod m) * (2^32 mod m) + (lo mod m) stays below 2^40, so no
+ * double rounds it; the u64 itself never becomes a number.
+ */
+export function u64WordsMod(words: Int32Array, o: number, m: number): number {
+  return ((words[o + HI] >>> 0) % m * (TWO_32 % m) + (words[o + LO] >>> 0) % m) % m;
+}
+
+const TWO_32 = 4294967296;
+
 /** The u64 whose halves are at `words[o]`, `words[o + 1]` (memory order). Allocates: not for the packet path. */
 export function u64OfWords(words: Int32Array, o: number): bigint {
   return (BigInt(words[o + HI] >>> 0) << 32n) | BigInt(words[o + LO] >>> 0);

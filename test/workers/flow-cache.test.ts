@@ -29,6 +29,19 @@ describe('FlowCache', () => {
     return { x, cache, install };
   }
 
+  it('an entry is found in its own direction only', () => {
+    const { x, cache, install } = setup();
+    const i = install();
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(i);
+    expect(cache.lookup(x.spd, x.sad, DIR_NUMBER.in, key)).toBe(-1);
+    expect(cache.lookup(x.spd, x.sad, DIR_NUMBER.fwd, key)).toBe(-1);
+    const s = newBundleScratch();
+    const j = cache.install(DIR_NUMBER.in, key, resolveInto(x.spd, x.sad, DIR_NUMBER.in, flow, 0, s), s);
+    expect(j).not.toBe(i);
+    expect(cache.lookup(x.spd, x.sad, DIR_NUMBER.in, key)).toBe(j);
+    expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(i);
+  });
+
   it('caches "no policy" until a policy is added', () => {
     const { x, cache, install } = setup();
     expect(cache.lookup(x.spd, x.sad, OUT, key)).toBe(-1);
@@ -93,9 +106,9 @@ describe('FlowCache', () => {
 
   it('has a fixed size', () => {
     const c = new FlowCache(1024);
-    // key, meta, states, last use, hash tag (int32); policy and pair generations, genids, chains (u64), epoch checked (f64),
-    // held contexts (references, counted at 8 bytes); chain shards (u16)
-    expect(c.bytes).toBe(1024 * ((KEY_WORDS + 4 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1 + 6) * 8 + 6 * 2));
+    // key, meta (kind, count, pair word), states, last use, hash tag (int32); policy and pair generations, genids, chains (u64),
+    // epoch checked (f64), held contexts (references, counted at 8 bytes); chain shards (u16)
+    expect(c.bytes).toBe(1024 * ((KEY_WORDS + 3 + 6 + 1 + 1) * 4 + (2 + 6 + 6 + 1 + 6) * 8 + 6 * 2));
     expect(() => new FlowCache(1000)).toThrow(RangeError);
     expect(() => new FlowCache(2)).toThrow(RangeError); // smaller than one set of four
   });

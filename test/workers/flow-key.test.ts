@@ -2,7 +2,7 @@
 // flow the SPD lookup sees (writePacketFlow), and distinct flows never share a key.
 import { describe, expect, it } from 'vitest';
 import { FLOW_WORDS, newIpInfo, packFlow, parseIp, writePacketFlow, type Flow } from '@xfrm/core';
-import { KEY_WORDS, flowKey, keyWords, packetKey } from '@xfrm/workers';
+import { KEY_WORDS, flowKey, keyHash, keyWords, packetKey } from '@xfrm/workers';
 import { uint32s } from '../core/xfrm/model-helpers.js';
 
 /** A packet for `f` of `room` transport bytes (fewer than a header's: truncated); `later`: a later IPv4 fragment. */
@@ -86,4 +86,34 @@ describe('flow cache keys', () => {
     expect(keyOfFlow(packFlow(v4))).toHaveLength(4);
     expect(keyOfFlow(packFlow(v6))).toHaveLength(10);
   });
+
+  it('the key hash: keys that differ in one word never collide, under any seed; the seed moves every hash; both halves spread', () => {
+    const rnd = uint32s(19);
+    const key = new Int32Array(KEY_WORDS);
+    for (let n = 0; n < 20000; n++) {
+      const words = n % 2 === 0 ? 4 : KEY_WORDS;
+      for (let w = 0; w < words; w++) key[w] = rnd() | 0;
+      const seed = rnd() | 0;
+      const h = keyHash(key, words, seed);
+      expect(h | 0).toBe(h); // an int32: a uint32 of 2^31 or more would be boxed on the packet path
+      const w = rnd() % words;
+      const old = key[w];
+      key[w] = old ^ (1 << rnd() % 32);
+      expect(keyHash(key, words, seed)).not.toBe(h);
+      key[w] = old;
+      expect(keyHash(key, words, seed ^ (1 << rnd() % 32))).not.toBe(h);
+    }
+    // 1,024 flows that differ in one port only (the bench's and a scanner's shape), into 256
+    // buckets by the low 8 bits of each half (the flow cache's two sets come from the halves):
+    // 4 a bucket on average, and none holds more than 16.
+    for (const shift of [0, 16]) {
+      const buckets = new Int32Array(256);
+      for (let p = 0; p < 1024; p++) {
+        key.set([4 | (17 << 8), 0x0a000001, 0x0a000002, (1000 << 16) | p]);
+        buckets[(keyHash(key, 4, 12345) >>> shift) & 255]++;
+      }
+      expect(Math.max(...buckets)).toBeLessThanOrEqual(16);
+    }
+  });
 });
+

@@ -23,7 +23,6 @@ import {
   MAX_TEMPLATES,
   pairShard,
   randomSeed,
-  xxh32Words,
   RESOLVED_ACQUIRE,
   RESOLVED_BLOCK,
   RESOLVED_BUNDLE,
@@ -35,7 +34,7 @@ import {
   type PolicyDbView,
   type StateDbView,
 } from '@xfrm/core';
-import { KEY_WORDS, keyWords } from './flow-key.js';
+import { KEY_WORDS, keyHash, keyWords } from './flow-key.js';
 
 /** What a cache entry says to do. */
 export const CACHED_NONE = 1;
@@ -45,10 +44,9 @@ export const CACHED_BUNDLE = 3;
 /** Entries per set. */
 const WAYS = 4;
 const M_KIND = 0;
-const M_DIR = 1;
-const M_COUNT = 2;
-const M_PAIR_WORD = 3;
-const META = 4;
+const M_COUNT = 1;
+const M_PAIR_WORD = 2;
+const META = 3;
 
 /**
  * A bounded, worker-local flow cache. It also keeps each cached state's SA context
@@ -86,9 +84,8 @@ export class FlowCache implements HeldContexts {
   /** Per entry: when it was last used (a per-cache clock), for LRU replacement within a set. */
   private readonly lastUse: Uint32Array;
   private clock = 0;
-  /** The entry of the flow the last lookup found stale (its key matched), or -1: install reuses it. */
-  private stale = -1;
-  /** The second set and the hash of the flow {@link setOf} last hashed. */
+  /** The hash and the two sets of the flow {@link probe} last looked for. */
+  private setA = 0;
   private setB = 0;
   private hash = 0;
   /** Per entry: its flow's hash, compared before its key (a miss rejects eight ways cheaply). */
@@ -132,14 +129,35 @@ export class FlowCache implements HeldContexts {
     );
   }
 
-  /** The first entries of the key's two sets (`setB` set aside): from the hash's two halves. */
-  private setOf(key: Int32Array): number {
-    const h = xxh32Words(key, 0, keyWords(key[0]), this.seed);
-    this.hash = h;
+  /**
+   * The entry that holds the flow key in direction `dir`, whatever its validity, or -1; leaves
+   * the key's hash and its two sets (two halves of the hash) for {@link install}. One function,
+   * not a probe per set and a key compare per way: a hit's lookup then fits V8's inlining budget
+   * with the key's parse, where the calls it made cost a hit ~13 ns (docs/PERFORMANCE.md).
+   * A stored key's first word holds the direction too (`dir << 16`: the family and protocol
+   * take 16 bits), so one compare rejects a key of the other direction, and an empty entry
+   * (all zero) matches no key (the family is never 0).
+   */
+  private probe(dir: number, key: Int32Array): number {
+    const n = keyWords(key[0]);
+    const h = keyHash(key, n, this.seed);
     const a = h & this.mask;
     const b = ((h >>> 16) | (h << 16)) & this.mask;
+    this.hash = h;
+    this.setA = a;
     this.setB = b !== a || this.mask === 0 ? b : a ^ WAYS; // two different sets, when there are two
-    return a;
+    const head = key[0] | (dir << 16);
+    const { tags, keys } = this;
+    for (let s = 0, set = a; s < 2; s++, set = this.setB) {
+      for (let i = set; i < set + WAYS; i++) {
+        const k = i * KEY_WORDS;
+        if (tags[i] !== h || keys[k] !== head) continue;
+        let w = 1;
+        while (w < n && keys[k + w] === key[w]) w++;
+        if (w === n) return i;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -148,10 +166,8 @@ export class FlowCache implements HeldContexts {
    * Counts hits and misses.
    */
   lookup(spd: PolicyDbView, sad: StateDbView, dir: number, key: Int32Array, changes?: ChangeEpoch): number {
-    this.stale = -1;
     const epoch = changes === undefined ? 0 : changes.current(); // before any check it dates
-    let i = this.find(this.setOf(key), dir, key);
-    if (i < 0) i = this.find(this.setB, dir, key);
+    const i = this.probe(dir, key);
     if (i >= 0) {
       const c = this.checked[i];
       // Checked in this very epoch (nothing changed since: the common case), or nothing it depends on changed since.
@@ -161,28 +177,9 @@ export class FlowCache implements HeldContexts {
         this.hits++;
         return i;
       }
-      this.stale = i; // a flow is in one way of its two sets at most
     }
     this.misses++;
     return -1;
-  }
-
-  /** The way of `set` that holds the key, or -1: its hash (kept per entry) first, then the key. */
-  private find(set: number, dir: number, key: Int32Array): number {
-    const h = this.hash;
-    for (let i = set; i < set + WAYS; i++) if (this.tags[i] === h && this.holds(i, dir, key)) return i;
-    return -1;
-  }
-
-  /** Does entry i hold the key (whatever its validity)? Local memory only. */
-  private holds(i: number, dir: number, key: Int32Array): boolean {
-    const m = i * META;
-    if (this.meta[m + M_KIND] === 0 || this.meta[m + M_DIR] !== dir) return false;
-    const k = i * KEY_WORDS;
-    const n = keyWords(key[0]); // the first word names the family: a key of the other one differs there
-    let w = 0;
-    while (w < n && this.keys[k + w] === key[w]) w++;
-    return w === n;
   }
 
   /** Has nothing entry i depends on changed since epoch `c` of its last check? Local memory only. */
@@ -229,15 +226,15 @@ export class FlowCache implements HeldContexts {
    */
   install(dir: number, key: Int32Array, kind: number, r: BundleScratch, changes?: ChangeEpoch): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
-    const i = this.stale >= 0 && this.holds(this.stale, dir, key) ? this.stale : this.victim(this.setOf(key), this.setB);
-    this.stale = -1;
+    const found = this.probe(dir, key); // the flow's stale entry if it has one (a flow is in one way of its two sets at most)
+    const i = found >= 0 ? found : this.victim(this.setA, this.setB);
     this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
     const m = i * META;
     if (this.meta[m + M_KIND] === 0) this.used++;
     for (let w = 0, words = keyWords(key[0]); w < words; w++) this.keys[i * KEY_WORDS + w] = key[w];
+    this.keys[i * KEY_WORDS] = key[0] | (dir << 16); // as probe compares it
     this.tags[i] = this.hash;
     this.checked[i] = changes === undefined ? 0 : changes.current();
-    this.meta[m + M_DIR] = dir;
     for (let w = 0; w < 4; w++) this.generationWords[4 * i + w] = r.generationWords[w];
     this.meta[m + M_PAIR_WORD] = r.pairWord;
     this.meta[m + M_KIND] = kind === RESOLVED_NONE ? CACHED_NONE : kind === RESOLVED_BLOCK ? CACHED_BLOCK : CACHED_BUNDLE;

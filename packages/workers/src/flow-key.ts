@@ -16,6 +16,26 @@ export function keyWords(head: number): number {
   return (head & 0xff) === 4 ? 4 : KEY_WORDS;
 }
 
+/**
+ * Seeded hash of the `n`-word key in `key`, as an int32: each word xored into the state, which
+ * is multiplied by an odd constant and folded (a bijection per word, so keys that differ in
+ * one word never collide), then MurmurHash3's finaliser, so every key bit moves both halves
+ * (the flow cache takes its two sets from the two halves). Not XXH32 (core shm/hash.ts): that
+ * is three times the bytecode, and V8 would not inline it into the flow cache's probe, whose
+ * calls cost a hit ~13 ns (docs/PERFORMANCE.md, "Issue 18, fourth session"). A flood of
+ * colliding flows costs no more than a flood of new ones: the cache is bounded either way.
+ */
+export function keyHash(key: Int32Array, n: number, seed: number): number {
+  let h = seed ^ n;
+  for (let w = 0; w < n; w++) {
+    h = Math.imul(h ^ key[w], 0x9e3779b1);
+    h ^= h >>> 16;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /** Write the key of the packet at `b[off ..]`, parsed into `info`, to `key`. */
 export function packetKey(b: Uint8Array, off: number, info: IpInfo, key: Int32Array): void {
   key[0] = info.family | (info.proto << 8);
@@ -23,8 +43,11 @@ export function packetKey(b: Uint8Array, off: number, info: IpInfo, key: Int32Ar
     key[1] = getWord(b, off + 12);
     key[2] = getWord(b, off + 16);
     key[3] = packetPorts(b, off, info);
-    return;
-  }
+  } else packetKey6(b, off, info, key);
+}
+
+/** {@link packetKey} of an IPv6 packet (out of line, so the IPv4 path inlines). */
+function packetKey6(b: Uint8Array, off: number, info: IpInfo, key: Int32Array): void {
   for (let w = 0; w < 4; w++) {
     key[1 + w] = getWord(b, off + 8 + 4 * w);
     key[5 + w] = getWord(b, off + 24 + 4 * w);

@@ -76,7 +76,12 @@ export function parseIp(b: Uint8Array, off: number, len: number, info: IpInfo): 
     info.family = 4;
     return true;
   }
-  if (version !== 6 || len < 40) return false;
+  return version === 6 && parseIp6(b, off, len, info);
+}
+
+/** {@link parseIp} of an IPv6 packet, past its extension headers (out of line, so the IPv4 path inlines). */
+function parseIp6(b: Uint8Array, off: number, len: number, info: IpInfo): boolean {
+  if (len < 40) return false;
   const total = 40 + be16(b, off + 4);
   if (total > len) return false;
   let proto = b[off + 6];

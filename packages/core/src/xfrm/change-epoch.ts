@@ -61,18 +61,20 @@ export class ChangeEpoch {
    * changed. Call it only while the reader is online, before the checks it is to date.
    */
   current(): number {
-    const s = this.reader.sections;
-    if (s !== this.section) {
-      this.section = s;
-      const a = this.spd.changes();
-      const b = this.sad.changes();
-      if (a !== this.spdShards.seen || b !== this.sadShards.seen) {
-        const e = ++this.epoch; // at most once per section: 2^53 sections is beyond any gateway's life
-        if (a !== this.spdShards.seen) this.spdShards.note(a, e);
-        if (b !== this.sadShards.seen) this.sadShards.note(b, e);
-      }
-    }
+    if (this.reader.sections !== this.section) this.enter(); // once a section: kept out of line so this inlines
     return this.epoch;
+  }
+
+  /** First call in a new section: a new epoch if either table changed since the last. */
+  private enter(): void {
+    this.section = this.reader.sections;
+    const a = this.spd.changes();
+    const b = this.sad.changes();
+    if (a !== this.spdShards.seen || b !== this.sadShards.seen) {
+      const e = ++this.epoch; // at most once per section: 2^53 sections is beyond any gateway's life
+      if (a !== this.spdShards.seen) this.spdShards.note(a, e);
+      if (b !== this.sadShards.seen) this.sadShards.note(b, e);
+    }
   }
 
   /**

@@ -84,10 +84,6 @@ export class FlowCache implements HeldContexts {
   /** Per entry: when it was last used (a per-cache clock), for LRU replacement within a set. */
   private readonly lastUse: Uint32Array;
   private clock = 0;
-  /** The hash and the two sets of the flow {@link probe} last looked for. */
-  private setA = 0;
-  private setB = 0;
-  private hash = 0;
   /** Per entry: its flow's hash, compared before its key (a miss rejects eight ways cheaply). */
   private readonly tags: Int32Array;
   /** Per entry: the ChangeEpoch in which its generations were last seen to hold (0: never). */
@@ -130,10 +126,10 @@ export class FlowCache implements HeldContexts {
   }
 
   /**
-   * The entry that holds the flow key in direction `dir`, whatever its validity, or -1; leaves
-   * the key's hash and its two sets (two halves of the hash) for {@link install}. One function,
-   * not a probe per set and a key compare per way: a hit's lookup then fits V8's inlining budget
-   * with the key's parse, where the calls it made cost a hit ~13 ns (docs/PERFORMANCE.md).
+   * The entry that holds the flow key in direction `dir`, whatever its validity, or -1. One
+   * function, not a probe per set and a key compare per way: V8 (Node 20) inlines a callee
+   * only while it and what it inlined fit what is left of the caller's budget, and the calls a
+   * hit's lookup made cost it ~13 ns (docs/PERFORMANCE.md, "Issue 18, fourth session").
    * A stored key's first word holds the direction too (`dir << 16`: the family and protocol
    * take 16 bits), so one compare rejects a key of the other direction, and an empty entry
    * (all zero) matches no key (the family is never 0).
@@ -141,23 +137,29 @@ export class FlowCache implements HeldContexts {
   private probe(dir: number, key: Int32Array): number {
     const n = keyWords(key[0]);
     const h = keyHash(key, n, this.seed);
-    const a = h & this.mask;
-    const b = ((h >>> 16) | (h << 16)) & this.mask;
-    this.hash = h;
-    this.setA = a;
-    this.setB = b !== a || this.mask === 0 ? b : a ^ WAYS; // two different sets, when there are two
     const head = key[0] | (dir << 16);
+    const a = h & this.mask;
+    const i = this.scan(a, h, head, key, n);
+    return i >= 0 ? i : this.scan(this.otherSet(h, a), h, head, key, n);
+  }
+
+  /** The way of `set` that holds the key whose hash is `h`, first word `head` (with the direction) and length `n`, or -1. */
+  private scan(set: number, h: number, head: number, key: Int32Array, n: number): number {
     const { tags, keys } = this;
-    for (let s = 0, set = a; s < 2; s++, set = this.setB) {
-      for (let i = set; i < set + WAYS; i++) {
-        const k = i * KEY_WORDS;
-        if (tags[i] !== h || keys[k] !== head) continue;
-        let w = 1;
-        while (w < n && keys[k + w] === key[w]) w++;
-        if (w === n) return i;
-      }
+    for (let i = set; i < set + WAYS; i++) {
+      const k = i * KEY_WORDS;
+      if (tags[i] !== h || keys[k] !== head) continue;
+      let w = 1;
+      while (w < n && keys[k + w] === key[w]) w++;
+      if (w === n) return i;
     }
     return -1;
+  }
+
+  /** The second set of the flow whose hash is `h` and first set `a`: from the hash's other half, and another set when there are two. */
+  private otherSet(h: number, a: number): number {
+    const b = ((h >>> 16) | (h << 16)) & this.mask;
+    return b !== a || this.mask === 0 ? b : a ^ WAYS;
   }
 
   /**
@@ -226,14 +228,15 @@ export class FlowCache implements HeldContexts {
    */
   install(dir: number, key: Int32Array, kind: number, r: BundleScratch, changes?: ChangeEpoch): number {
     if (kind === RESOLVED_ACQUIRE) return -1;
+    const h = keyHash(key, keyWords(key[0]), this.seed);
     const found = this.probe(dir, key); // the flow's stale entry if it has one (a flow is in one way of its two sets at most)
-    const i = found >= 0 ? found : this.victim(this.setA, this.setB);
+    const i = found >= 0 ? found : this.victim(h & this.mask, this.otherSet(h, h & this.mask));
     this.lastUse[i] = (this.clock = (this.clock + 1) >>> 0);
     const m = i * META;
     if (this.meta[m + M_KIND] === 0) this.used++;
     for (let w = 0, words = keyWords(key[0]); w < words; w++) this.keys[i * KEY_WORDS + w] = key[w];
     this.keys[i * KEY_WORDS] = key[0] | (dir << 16); // as probe compares it
-    this.tags[i] = this.hash;
+    this.tags[i] = h;
     this.checked[i] = changes === undefined ? 0 : changes.current();
     for (let w = 0; w < 4; w++) this.generationWords[4 * i + w] = r.generationWords[w];
     this.meta[m + M_PAIR_WORD] = r.pairWord;

@@ -50,6 +50,23 @@ function packetsOf(s: DataplaneStats): number {
   return s.queues.reduce((a, q) => a + q.packets, 0);
 }
 
+/** The queues' counters the figures are taken from, summed: each figure counts from the end of the warm-up, as the packets do. */
+function tally(s: DataplaneStats, at: number, ops: number) {
+  const sum = (f: (q: DataplaneStats['queues'][number]) => number) => s.queues.reduce((x, q) => x + f(q), 0);
+  return {
+    at,
+    ops,
+    packets: packetsOf(s),
+    transmitted: sum((q) => q.transmitted),
+    passed: sum((q) => q.passed),
+    drops: { ...s.drops } as Record<string, number>,
+    lookups: sum((q) => q.lookups),
+    hits: sum((q) => q.flowCache.hits),
+    misses: sum((q) => q.flowCache.misses),
+    checks: sum((q) => q.flowCache.checks),
+  };
+}
+
 /** Run the scenario of `a`; `onTick(fraction)` reports progress. */
 export async function runBench(a: BenchArgs, onTick: (fraction: number) => void = () => {}): Promise<BenchResult> {
   const plan = planScenario(a);
@@ -87,13 +104,13 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     // The first fifth of the run (at most 1 s) warms the JIT and the caches: figures count
     // from the end of it, so a short run is not dominated by it.
     const warmUntil = start + Math.min(1000, (a.duration * 1000) / 5);
-    let warm: { at: number; packets: number; ops: number } | undefined;
+    let warm: ReturnType<typeof tally> | undefined;
     for (let now = performance.now(); now < end; now = performance.now()) {
       const due = a.churn > 0 ? Math.floor(((now - start) / 1000) * a.churn) : 0;
       const budget = performance.now() + 5; // keep the loop responsive when churn cannot keep up
       while (ops < due && performance.now() < budget) plan.op(dp.xfrm, ops++);
       dp.xfrm.epochs.reclaim();
-      if (warm === undefined && now >= warmUntil) warm = { at: now, packets: packetsOf(dp.stats()), ops };
+      if (warm === undefined && now >= warmUntil) warm = tally(dp.stats(), now, ops);
       if (now - lastTick >= TICK_MS) {
         const packets = packetsOf(dp.stats());
         const dt = (now - lastTick) / 1000;
@@ -105,16 +122,17 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
       }
       await new Promise((r) => setTimeout(r, 1));
     }
-    const w = warm ?? { at: start, packets: 0, ops: 0 };
+    const w = warm ?? { at: start, ops: 0, packets: 0, transmitted: 0, passed: 0, drops: {} as Record<string, number>, lookups: 0, hits: 0, misses: 0, checks: 0 };
     const seconds = (performance.now() - w.at) / 1000;
     const s = dp.stats();
-    const total = packetsOf(s) - w.packets;
+    const t = tally(s, 0, 0);
+    const total = t.packets - w.packets;
     const hist = s.queues.reduce((acc, q) => acc.map((v, i) => v + q.latencyHistogram[i]), new Array<number>(s.queues[0].latencyHistogram.length).fill(0));
     const p50 = histPercentile(hist, 0.5);
     const p99 = histPercentile(hist, 0.99);
-    const hits = s.queues.reduce((x, q) => x + q.flowCache.hits, 0);
-    const misses = s.queues.reduce((x, q) => x + q.flowCache.misses, 0);
-    const checks = s.queues.reduce((x, q) => x + q.flowCache.checks, 0);
+    const hits = t.hits - w.hits;
+    const misses = t.misses - w.misses;
+    const checks = t.checks - w.checks;
     const { json: _j, out: _o, help: _h, compare: _c, ...params } = a;
     return {
       scenario: a.scenario,
@@ -122,14 +140,14 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
       packetsPerSecond: total / seconds,
       perQueue: s.queues.map((q) => ({ queue: q.queue, packetsPerSecond: (q.packets * total) / Math.max(1, packetsOf(s)) / seconds })),
       nsPerPacket: total > 0 ? (seconds * 1e9 * a.queues) / total : 0,
-      lookupsPerPacket: total > 0 ? s.queues.reduce((x, q) => x + q.lookups, 0) / total : 0,
+      lookupsPerPacket: total > 0 ? (t.lookups - w.lookups) / total : 0,
       batchLatencyUs: { p50: p50 / 1000, p99: p99 / 1000 },
       control: { requestedOpsPerSecond: a.churn, achievedOpsPerSecond: (ops - w.ops) / seconds },
       packets: {
         submitted: total,
-        transmitted: s.queues.reduce((x, q) => x + q.transmitted, 0),
-        passed: s.queues.reduce((x, q) => x + q.passed, 0),
-        dropped: s.drops as Record<string, number>,
+        transmitted: t.transmitted - w.transmitted,
+        passed: t.passed - w.passed,
+        dropped: Object.fromEntries(Object.entries(t.drops).map(([k, v]): [string, number] => [k, v - (w.drops[k] ?? 0)]).filter(([, v]) => v > 0)),
       },
       flowCache: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0, checks, checkRate: hits > 0 ? checks / hits : 0 },
       order: a.order ? orderFigures(s) : undefined,

@@ -2,7 +2,7 @@
 // lookup scenario (null cipher, 64 B, one SA per policy), fed in batches of 32 as a queue's
 // traffic generator feeds it. For profiles and allocation counts of the packet path alone.
 //
-//   node bench/queue-path.mjs [--map] [--flows N]
+//   node bench/queue-path.mjs [--map] [--flows N] [--family 4|6]
 //     ns a packet, min and median of 7 runs of 1.6M packets (--map: the JS Map classifier)
 //   node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 bench/queue-path.mjs --alloc [--flows N]
 //     bytes of JS heap a packet over 960k packets with no collection in between (--flows
@@ -16,14 +16,15 @@ const { planScenario, flowPacket } = await import(new URL('cli/dist/bench-scenar
 const { QueuePath } = await import(new URL('workers/dist/queue-path.js', root));
 const L = await import(new URL('workers/dist/queue-layout.js', root));
 
-const { values: o } = parseArgs({ options: { map: { type: 'boolean' }, alloc: { type: 'boolean' }, flows: { type: 'string', default: '1024' } } });
+const { values: o } = parseArgs({ options: { map: { type: 'boolean' }, alloc: { type: 'boolean' }, flows: { type: 'string', default: '1024' }, family: { type: 'string', default: '4' } } });
 const flows = Number(o.flows);
-const plan = planScenario(parseBenchArgs(['lookup', '--queues', '1', '--churn', '0', '--flows', String(flows)]));
+const args = parseBenchArgs(['lookup', '--queues', '1', '--churn', '0', '--flows', String(flows), '--family', o.family]);
+const plan = planScenario(args);
 const x = Xfrm.create({ heap: { maxBytes: 2 ** 30 }, allowNullCipher: true, lifetimeShares: 1, stateCapacity: 1 << 16, policyCapacity: 1 << 16 });
 plan.setup(x);
 const size = 64;
 const templates = new Uint8Array(new SharedArrayBuffer(flows * size));
-for (let k = 0; k < flows; k++) flowPacket(plan.flow(k), size, templates, k * size);
+for (let k = 0; k < flows; k++) flowPacket(plan.flow(k), size, templates, k * size, args.family);
 const counters = new SharedArrayBuffer(8 * L.COUNTER_LINE);
 const q = new QueuePath({
   queue: 0,

@@ -28,6 +28,8 @@ export interface BenchArgs {
   cryptoBackend: AeadBackendName;
   flows: number;
   seed: number;
+  /** Family of the inner traffic and the policies (the tunnel between the gateways stays IPv4). */
+  family: 4 | 6;
   ablate: Ablation[];
   /** Measure how far out of sequence order each SA's packets leave (and what a peer's window would drop). */
   order: boolean;
@@ -66,6 +68,8 @@ Options:
   --crypto-backend B  native | node | noble             default native (noble where the addon is not built)
   --flows N           distinct flows, 1..1000000                        default 1024
   --seed N            seed of flows and churn                           default 1
+  --family F          inner traffic and policies: 4 or 6 (the tunnel    default 4
+                      stays IPv4; 6 needs --packet-size 48 or more)
   --ablate A[,A...]   turn an optimisation off: ${ABLATIONS.join(', ')}
   --compare           run with and without each ablation (all, or those of --ablate),
                       interleaved, and print the ratio table
@@ -119,6 +123,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         'crypto-backend': { type: 'string' },
         flows: { type: 'string' },
         seed: { type: 'string' },
+        family: { type: 'string' },
         ablate: { type: 'string', multiple: true },
         compare: { type: 'boolean', default: false },
         order: { type: 'boolean', default: false },
@@ -161,6 +166,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if ((ablate.includes('list-spd') || (v.compare && ablate.length === 0)) && policies + prefixed > 20_000) {
     throw new UsageError(`--ablate list-spd republishes the whole list on every change (quadratic set-up): at most 20000 policies and prefixed ones together, got ${policies + prefixed}`);
   }
+  const family = Number(oneOf('family', v.family, '4', ['4', '6'])) as 4 | 6;
+  const packetSize = intIn('packet-size', v['packet-size'], 64, family === 6 ? 48 : 40, 1400);
   return {
     scenario: scenario as Scenario,
     queues: intIn('queues', v.queues, 2, 1, 64),
@@ -169,11 +176,12 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     prefixed,
     churn,
     duration,
-    packetSize: intIn('packet-size', v['packet-size'], 64, 40, 1400),
+    packetSize,
     cipher,
     cryptoBackend: oneOf('crypto-backend', v['crypto-backend'], defaultAeadBackendName(), AEAD_BACKENDS),
     flows: intIn('flows', v.flows, 1024, 1, 1_000_000),
     seed: intIn('seed', v.seed, 1, 0, 0xffffffff),
+    family,
     ablate: [...new Set(ablate)] as Ablation[],
     compare: v.compare ?? false,
     order: v.order ?? false,

@@ -45,7 +45,7 @@ function describe(r: BenchResult): string {
     p.scenario === 'crypto' ? [1, 1] : p.scenario === 'one-policy-many-states' ? [1, p.states] : p.scenario === 'many-policies-many-states' ? [p.policies, p.states] : [p.policies, p.policies];
   const prefixed = p.prefixed > 0 ? ` + ${fmt(p.prefixed)} prefixed` : '';
   const count = (n: number, one: string, many: string) => `${fmt(n)} ${n === 1 ? one : many}`;
-  return `${r.scenario}: ${p.queues} queues, ${count(policies, 'policy', 'policies')}${prefixed}, ${count(states, 'state', 'states')}, ${p.cipher} (${p.cryptoBackend}), ${p.packetSize} B, ${fmt(p.flows)} flows, churn ${fmt(p.churn)}/s, ${p.duration} s${ablate}`;
+  return `${r.scenario}: ${p.queues} queues, ${count(policies, 'policy', 'policies')}${prefixed}, ${count(states, 'state', 'states')}, ${p.cipher} (${p.cryptoBackend}), ${p.packetSize} B${p.family === 6 ? ' IPv6' : ''}, ${fmt(p.flows)} flows, churn ${fmt(p.churn)}/s, ${p.duration} s${ablate}`;
 }
 
 function machine(): string {

@@ -77,7 +77,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     const mine = Math.max(1, Math.ceil((a.flows - q) / a.queues));
     const buf = new SharedArrayBuffer(mine * a.packetSize);
     const u8 = new Uint8Array(buf);
-    for (let k = 0; k < mine; k++) flowPacket(plan.flow(Math.min(a.flows - 1, q + k * a.queues)), a.packetSize, u8, k * a.packetSize);
+    for (let k = 0; k < mine; k++) flowPacket(plan.flow(Math.min(a.flows - 1, q + k * a.queues)), a.packetSize, u8, k * a.packetSize, a.family);
     templates.push(buf);
     counts.push(mine);
   }

@@ -1,13 +1,15 @@
 /**
  * The scenarios of dataplane-bench: what tables they build, what traffic they send, and what
- * one control-plane operation (an add or a delete) is while traffic runs. All IPv4, tunnel
- * mode between two gateways; flows are UDP.
+ * one control-plane operation (an add or a delete) is while traffic runs. Tunnel mode between
+ * two IPv4 gateways; flows are UDP, IPv4 or (`--family 6`) IPv6: an IPv4 address w of the
+ * IPv4 plan is 2001:db8::w (a /L prefix a /96+L), so both families run the same plan.
  */
 import {
   anySelector,
   makeSelector,
   putWord,
   setIpv4Checksum,
+  setUdp6Checksum,
   type Address,
   type Algorithm,
   type PolicySpec,
@@ -23,6 +25,9 @@ const SRC_NET = 0x0a000000; // 10.0.0.0
 const DST_NET = 0xac100000; // 172.16.0.0
 
 const v4 = (w: number): Address => ({ family: 4, words: [w | 0, 0, 0, 0] });
+/** The inner traffic's IPv6 addresses: 2001:db8::w for the IPv4 plan's w. */
+const V6_PREFIX = 0x20010db8;
+const v6 = (w: number): Address => ({ family: 6, words: [V6_PREFIX, 0, 0, w | 0] });
 
 /** One flow: addresses (as uint32) and source port. */
 export interface FlowSpec {
@@ -59,10 +64,14 @@ function template(reqid: number): Template {
   return { family: 4, src: v4(GW_A), dst: v4(GW_B), proto: 50, spi: 0, reqid, mode: 'tunnel', optional: false };
 }
 
-function policy(src: number, srcLen: number, dst: number, dstLen: number, reqid: number, priority = 0): PolicySpec {
+function policy(src: number, srcLen: number, dst: number, dstLen: number, reqid: number, family: 4 | 6, priority = 0): PolicySpec {
+  const selector =
+    family === 4
+      ? makeSelector({ ...anySelector(4), src: v4(src), srcLen, dst: v4(dst), dstLen })
+      : makeSelector({ ...anySelector(6), src: v6(src), srcLen: 96 + srcLen, dst: v6(dst), dstLen: 96 + dstLen });
   return {
     dir: 'out',
-    selector: makeSelector({ ...anySelector(4), src: v4(src), srcLen, dst: v4(dst), dstLen }),
+    selector,
     priority,
     templates: reqid > 0 ? [template(reqid)] : [],
   };
@@ -100,7 +109,7 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
     for (let i = 0; i < a.prefixed; i++) {
       const pair = i % 9;
       const k = Math.floor(i / 9);
-      x.addPolicy(policy((11 << 24) | ((k & 255) << 16), lens[pair % 3], (200 << 24) | (((k >> 8) & 255) << 16), lens[Math.floor(pair / 3)], 0));
+      x.addPolicy(policy((11 << 24) | ((k & 255) << 16), lens[pair % 3], (200 << 24) | (((k >> 8) & 255) << 16), lens[Math.floor(pair / 3)], 0, a.family));
     }
     return a.prefixed;
   };
@@ -110,7 +119,7 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
     const states = a.scenario === 'crypto' ? (a.perQueueSas ? a.queues : 1) : a.states;
     return {
       setup(x) {
-        const bytesPerPolicy = measure(x, () => (x.addPolicy(policy(SRC_NET, 8, DST_NET, 12, 1)), 1 + prefixed(x)));
+        const bytesPerPolicy = measure(x, () => (x.addPolicy(policy(SRC_NET, 8, DST_NET, 12, 1, a.family)), 1 + prefixed(x)));
         const bytesPerState = measure(x, () => {
           for (let i = 0; i < states; i++) addState(x, 1, a.perQueueSas ? i : undefined);
           return states;
@@ -131,7 +140,7 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
   return {
     setup(x) {
       const bytesPerPolicy = measure(x, () => {
-        for (let p = 0; p < policies; p++) x.addPolicy(policy(host(p).src, 32, host(p).dst, 32, p + 1));
+        for (let p = 0; p < policies; p++) x.addPolicy(policy(host(p).src, 32, host(p).dst, 32, p + 1, a.family));
         return policies + prefixed(x);
       });
       const bytesPerState = measure(x, () => {
@@ -156,12 +165,12 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
           deleteOldest(x, p + 1);
           break;
         case 1: {
-          const pol = x.spd.find('out', policy(h.src, 32, h.dst, 32, p + 1).selector);
+          const pol = x.spd.find('out', policy(h.src, 32, h.dst, 32, p + 1, a.family).selector);
           if (pol) x.deletePolicy(pol.index);
           break;
         }
         case 2:
-          x.addPolicy(policy(h.src, 32, h.dst, 32, p + 1));
+          x.addPolicy(policy(h.src, 32, h.dst, 32, p + 1, a.family));
           break;
         default:
           addState(x, p + 1);
@@ -171,23 +180,37 @@ export function planScenario(a: BenchArgs): ScenarioPlan {
   };
 }
 
-/** An IPv4 UDP packet of `size` bytes for a flow (what a queue's traffic generator sends). */
-export function flowPacket(f: FlowSpec, size: number, out: Uint8Array, off: number): void {
+/** A UDP packet of `size` bytes for a flow, IPv4 or (`family` 6) IPv6 (what a queue's traffic generator sends). */
+export function flowPacket(f: FlowSpec, size: number, out: Uint8Array, off: number, family: 4 | 6 = 4): void {
   const p = out.subarray(off, off + size);
   p.fill(0);
-  p[0] = 0x45;
-  p[2] = size >> 8;
-  p[3] = size & 0xff;
-  p[6] = 0x40;
-  p[8] = 64;
-  p[9] = 17;
-  putWord(p, 12, f.src);
-  putWord(p, 16, f.dst);
-  setIpv4Checksum(p, 0);
-  p[20] = f.sport >> 8;
-  p[21] = f.sport & 0xff;
-  p[22] = 0;
-  p[23] = 53;
-  p[24] = (size - 20) >> 8;
-  p[25] = (size - 20) & 0xff;
+  const h = family === 4 ? 20 : 40;
+  if (family === 4) {
+    p[0] = 0x45;
+    p[2] = size >> 8;
+    p[3] = size & 0xff;
+    p[6] = 0x40;
+    p[8] = 64;
+    p[9] = 17;
+    putWord(p, 12, f.src);
+    putWord(p, 16, f.dst);
+    setIpv4Checksum(p, 0);
+  } else {
+    p[0] = 0x60;
+    p[4] = (size - 40) >> 8;
+    p[5] = (size - 40) & 0xff;
+    p[6] = 17;
+    p[7] = 64;
+    for (const [at, w] of [[8, f.src], [24, f.dst]]) {
+      putWord(p, at, V6_PREFIX);
+      putWord(p, at + 12, w);
+    }
+  }
+  p[h] = f.sport >> 8;
+  p[h + 1] = f.sport & 0xff;
+  p[h + 2] = 0;
+  p[h + 3] = 53;
+  p[h + 4] = (size - h) >> 8;
+  p[h + 5] = (size - h) & 0xff;
+  if (family === 6) setUdp6Checksum(p, 0, h, size - h); // required over IPv6 (RFC 8200)
 }

@@ -76,7 +76,7 @@ function ablationTable(title, args, which, reps) {
   console.log('| ablation | packets/s with | without | ratio | control ops/s with | without | ratio |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const a of which) {
-    const rows = Array.from({ length: reps }, () => bench([...args, '--compare', '--ablate', a]).compare[0]);
+    const rows = bench([...args, '--compare', '--ablate', a, '--runs', String(reps)]).compare[0].pairs;
     const pick = (f) => median(rows.map(f));
     const pb = pick((r) => r.base.packetsPerSecond);
     const pa = pick((r) => r.ablated.packetsPerSecond);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ABLATIONS, SCENARIOS, UsageError, parseBenchArgs } from '../../packages/cli/dist/bench-args.js';
-import { resultRows } from '../../packages/cli/dist/bench-report.js';
+import { formatCompare, resultRows } from '../../packages/cli/dist/bench-report.js';
 import { defaultAeadBackendName } from '@xfrm/core';
 
 const run = promisify(execFile);
@@ -31,6 +31,7 @@ describe('dataplane-bench arguments', () => {
       family: 4,
       ablate: [],
       compare: false,
+      runs: 1,
       order: false,
       perQueueSas: false,
       json: false,
@@ -43,12 +44,12 @@ describe('dataplane-bench arguments', () => {
     const a = parseBenchArgs([
       'one-policy-many-states', '--queues', '4', '--states', '5000', '--policies', '10', '--prefixed', '100', '--churn', '0',
       '--duration', '0.5', '--packet-size', '1400', '--cipher', 'chacha20-poly1305', '--crypto-backend', 'node', '--flows', '7',
-      '--seed', '9', '--family', '6', '--ablate', 'list-spd,flush', '--ablate', 'refcount', '--compare', '--json', '--out', 'r.html',
+      '--seed', '9', '--family', '6', '--ablate', 'list-spd,flush', '--ablate', 'refcount', '--compare', '--runs', '3', '--json', '--out', 'r.html',
     ]);
     expect(a).toMatchObject({
       scenario: 'one-policy-many-states', queues: 4, states: 5000, policies: 10, prefixed: 100, churn: 0, duration: 0.5,
       packetSize: 1400, cipher: 'chacha20-poly1305', cryptoBackend: 'node', flows: 7, seed: 9, family: 6,
-      ablate: ['list-spd', 'flush', 'refcount'], compare: true, json: true, out: 'r.html',
+      ablate: ['list-spd', 'flush', 'refcount'], compare: true, runs: 3, json: true, out: 'r.html',
     });
     expect(parseBenchArgs(['lookup']).cipher).toBe('null');
     expect(parseBenchArgs(['crypto']).churn).toBe(0);
@@ -66,6 +67,8 @@ describe('dataplane-bench arguments', () => {
     [['--duration', '0.1'], /--duration/],
     [['--packet-size', '20'], /--packet-size/],
     [['--family', '5'], /--family must be one of 4, 6, got '5'/],
+    [['--runs', '3'], /--runs is for --compare/],
+    [['--compare', '--runs', '0'], /--runs must be a whole number from 1 to 99/],
     [['--family', '6', '--packet-size', '40'], /--packet-size must be a whole number from 48 to 1400/],
     [['--cipher', 'des'], /--cipher must be one of aes-gcm-128, aes-gcm-256, chacha20-poly1305, null, got 'des'/],
     [['--crypto-backend', 'openssl'], /--crypto-backend/],
@@ -135,5 +138,22 @@ describe('dataplane-bench runs', () => {
   it('--compare runs with and without an ablation and prints the ratio', async () => {
     const { stdout } = await run(process.execPath, [BIN, 'many-policies', '--compare', '--ablate', 'no-flowcache', '--duration', '0.6', '--policies', '50', '--states', '50']);
     expect(stdout).toMatch(/no-flowcache\s+[\d,]+\s+[\d,]+\s+\d\.\d{3}/);
+  });
+
+  it('--compare --runs N: N interleaved pairs, the medians of their figures and the spread of their ratios', async () => {
+    const args = [BIN, 'lookup', '--compare', '--ablate', 'no-flowcache', '--runs', '3', '--duration', '0.5', '--policies', '20', '--churn', '0'];
+    const { stdout } = await run(process.execPath, [...args, '--json']);
+    const [row] = JSON.parse(stdout).compare;
+    expect(row.ablation).toBe('no-flowcache');
+    expect(row.pairs).toHaveLength(3);
+    const table = (await run(process.execPath, args)).stdout;
+    expect(table).toContain('medians of interleaved pairs');
+    expect(table).toMatch(/no-flowcache\s+[\d,]+\s+[\d,]+\s+\d\.\d{3}\s+\d\.\d{3}-\d\.\d{3} \(3\)/);
+    // The figures, from pairs of known packets/s (a real result with its rates replaced).
+    const at = (pps: number) => ({ ...row.pairs[0].base, packetsPerSecond: pps });
+    const rowOf = (without: number[]) => ({ ablation: 'x', pairs: without.map((w) => ({ base: at(100), ablated: at(w) })) });
+    const line = (without: number[]) => formatCompare([rowOf(without)]).split('\n').find((l: string) => l.startsWith('x '));
+    expect(line([30, 40, 35])).toMatch(/^x\s+100\s+35\s+0\.350\s+0\.300-0\.400 \(3\)/);
+    expect(line([30, 40, 35, 32])).toMatch(/^x\s+100\s+34\s+0\.335\s+0\.300-0\.400 \(4\)/); // even: the mean of the middle two
   });
 });

@@ -36,6 +36,8 @@ export interface BenchArgs {
   /** crypto scenario: one SA per queue (pcpu-num) instead of one shared. */
   perQueueSas: boolean;
   compare: boolean;
+  /** --compare: interleaved pairs of runs per ablation (the table shows medians). */
+  runs: number;
   json: boolean;
   out: string | undefined;
   help: boolean;
@@ -73,6 +75,8 @@ Options:
   --ablate A[,A...]   turn an optimisation off: ${ABLATIONS.join(', ')}
   --compare           run with and without each ablation (all, or those of --ablate),
                       interleaved, and print the ratio table
+  --runs N            --compare: pairs of runs per ablation, 1..99;       default 1
+                      medians, and the pairs' lowest and highest ratio
   --order             measure how far behind its SA's highest sequence number each packet
                       leaves, and what a peer with a replay window of 32, 64, 1024 would drop
   --per-queue-sas     crypto: one SA per queue (pcpu-num, RFC 9611) instead of one shared
@@ -126,6 +130,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         family: { type: 'string' },
         ablate: { type: 'string', multiple: true },
         compare: { type: 'boolean', default: false },
+        runs: { type: 'string' },
         order: { type: 'boolean', default: false },
         'per-queue-sas': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
@@ -166,6 +171,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if ((ablate.includes('list-spd') || (v.compare && ablate.length === 0)) && policies + prefixed > 20_000) {
     throw new UsageError(`--ablate list-spd republishes the whole list on every change (quadratic set-up): at most 20000 policies and prefixed ones together, got ${policies + prefixed}`);
   }
+  if (v.runs !== undefined && !v.compare) throw new UsageError('--runs is for --compare');
   const family = Number(oneOf('family', v.family, '4', ['4', '6'])) as 4 | 6;
   const packetSize = intIn('packet-size', v['packet-size'], 64, family === 6 ? 48 : 40, 1400);
   return {
@@ -184,6 +190,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     family,
     ablate: [...new Set(ablate)] as Ablation[],
     compare: v.compare ?? false,
+    runs: intIn('runs', v.runs, 1, 1, 99),
     order: v.order ?? false,
     perQueueSas: v['per-queue-sas'] ?? false,
     json: v.json ?? false,

@@ -5,12 +5,24 @@
 import os from 'node:os';
 import { type BenchResult } from './bench-run.js';
 
-/** One row of the --compare table. */
-export interface CompareRow {
-  ablation: string;
+/** One interleaved pair of --compare: the run with the optimisation and the run without. */
+export interface ComparePair {
   base: BenchResult;
   ablated: BenchResult;
 }
+
+/** One row of the --compare table: an ablation's pairs (--runs), in the order they ran. */
+export interface CompareRow {
+  ablation: string;
+  pairs: ComparePair[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const packetRatio = (p: ComparePair) => p.ablated.packetsPerSecond / Math.max(1, p.base.packetsPerSecond);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -59,22 +71,31 @@ export function formatTable(r: BenchResult): string {
   return [describe(r), `machine: ${machine()}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n') + '\n';
 }
 
-/** The --compare ratio table. */
+/**
+ * The --compare ratio table: per ablation, the medians of its pairs' packets/s and control
+ * ops/s and of their ratios; with several pairs, the lowest and highest packets/s ratio too.
+ */
 export function formatCompare(rows: CompareRow[]): string {
-  const head = ['ablation', 'packets/s with', 'packets/s without', 'ratio', 'control ops/s with', 'without', 'ratio'];
-  const lines = rows.map((c) => [
-    c.ablation,
-    fmt(c.base.packetsPerSecond),
-    fmt(c.ablated.packetsPerSecond),
-    (c.ablated.packetsPerSecond / Math.max(1, c.base.packetsPerSecond)).toFixed(3),
-    fmt(c.base.control.achievedOpsPerSecond),
-    fmt(c.ablated.control.achievedOpsPerSecond),
-    (c.ablated.control.achievedOpsPerSecond / Math.max(1, c.base.control.achievedOpsPerSecond)).toFixed(3),
-  ]);
+  const several = rows.some((c) => c.pairs.length > 1);
+  const head = ['ablation', 'packets/s with', 'packets/s without', 'ratio', ...(several ? ['pairs: lowest-highest'] : []), 'control ops/s with', 'without', 'ratio'];
+  const lines = rows.map((c) => {
+    const m = (f: (p: ComparePair) => number) => median(c.pairs.map(f));
+    const ratios = c.pairs.map(packetRatio);
+    return [
+      c.ablation,
+      fmt(m((p) => p.base.packetsPerSecond)),
+      fmt(m((p) => p.ablated.packetsPerSecond)),
+      median(ratios).toFixed(3),
+      ...(several ? [`${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)} (${ratios.length})`] : []),
+      fmt(m((p) => p.base.control.achievedOpsPerSecond)),
+      fmt(m((p) => p.ablated.control.achievedOpsPerSecond)),
+      m((p) => p.ablated.control.achievedOpsPerSecond / Math.max(1, p.base.control.achievedOpsPerSecond)).toFixed(3),
+    ];
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [
-    `${describe(rows[0].base)} ("with" = the optimisation on; "without" = its "before" design)`,
+    `${describe(rows[0].pairs[0].base)} ("with" = the optimisation on; "without" = its "before" design${several ? '; medians of interleaved pairs' : ''})`,
     `machine: ${machine()}`,
     row(head),
     ...lines.map(row),

@@ -63,13 +63,18 @@ async function main(): Promise<number> {
   const rows: CompareRow[] = [];
   let last: BenchResult | undefined;
   for (const ablation of which) {
-    const base = await runBench({ ...args, ablate: [] }, status(`${ablation}: with`));
-    const ablated = await runBench({ ...args, ablate: [ablation] }, status(`${ablation}: without`));
-    rows.push({ ablation, base, ablated });
-    last = base;
+    const pairs: CompareRow['pairs'] = [];
+    for (let n = 1; n <= args.runs; n++) {
+      const of = args.runs > 1 ? ` ${n}/${args.runs}` : '';
+      const base = await runBench({ ...args, ablate: [] }, status(`${ablation}: with${of}`));
+      const ablated = await runBench({ ...args, ablate: [ablation] }, status(`${ablation}: without${of}`));
+      pairs.push({ base, ablated });
+      last = base;
+    }
+    rows.push({ ablation, pairs });
   }
   clear();
-  if (args.json) process.stdout.write(JSON.stringify({ compare: rows.map((r) => ({ ablation: r.ablation, base: r.base, ablated: r.ablated })) }) + '\n');
+  if (args.json) process.stdout.write(JSON.stringify({ compare: rows }) + '\n');
   else process.stdout.write(formatCompare(rows));
   return last === undefined ? 0 : writeReport(htmlReport(last, rows));
 }

@@ -51,11 +51,9 @@ function packetsOf(s: DataplaneStats): number {
 }
 
 /** The queues' counters the figures are taken from, summed: each figure counts from the end of the warm-up, as the packets do. */
-function tally(s: DataplaneStats, at: number, ops: number) {
+function tally(s: DataplaneStats) {
   const sum = (f: (q: DataplaneStats['queues'][number]) => number) => s.queues.reduce((x, q) => x + f(q), 0);
   return {
-    at,
-    ops,
     packets: packetsOf(s),
     transmitted: sum((q) => q.transmitted),
     passed: sum((q) => q.passed),
@@ -95,6 +93,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     await dp.synchronize();
     const timeline: BenchResult['timeline'] = [];
     let ops = 0;
+    const zero = tally(dp.stats()); // before the go: where the figures count from if the warm-up never ended
     const start = performance.now();
     dp.go();
     const end = start + a.duration * 1000;
@@ -104,13 +103,13 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
     // The first fifth of the run (at most 1 s) warms the JIT and the caches: figures count
     // from the end of it, so a short run is not dominated by it.
     const warmUntil = start + Math.min(1000, (a.duration * 1000) / 5);
-    let warm: ReturnType<typeof tally> | undefined;
+    let warm: { at: number; ops: number; counts: ReturnType<typeof tally> } | undefined;
     for (let now = performance.now(); now < end; now = performance.now()) {
       const due = a.churn > 0 ? Math.floor(((now - start) / 1000) * a.churn) : 0;
       const budget = performance.now() + 5; // keep the loop responsive when churn cannot keep up
       while (ops < due && performance.now() < budget) plan.op(dp.xfrm, ops++);
       dp.xfrm.epochs.reclaim();
-      if (warm === undefined && now >= warmUntil) warm = tally(dp.stats(), now, ops);
+      if (warm === undefined && now >= warmUntil) warm = { at: now, ops, counts: tally(dp.stats()) };
       if (now - lastTick >= TICK_MS) {
         const packets = packetsOf(dp.stats());
         const dt = (now - lastTick) / 1000;
@@ -122,10 +121,11 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
       }
       await new Promise((r) => setTimeout(r, 1));
     }
-    const w = warm ?? { at: start, ops: 0, packets: 0, transmitted: 0, passed: 0, drops: {} as Record<string, number>, lookups: 0, hits: 0, misses: 0, checks: 0 };
-    const seconds = (performance.now() - w.at) / 1000;
+    const from = warm ?? { at: start, ops: 0, counts: zero };
+    const w = from.counts;
+    const seconds = (performance.now() - from.at) / 1000;
     const s = dp.stats();
-    const t = tally(s, 0, 0);
+    const t = tally(s);
     const total = t.packets - w.packets;
     const hist = s.queues.reduce((acc, q) => acc.map((v, i) => v + q.latencyHistogram[i]), new Array<number>(s.queues[0].latencyHistogram.length).fill(0));
     const p50 = histPercentile(hist, 0.5);
@@ -142,7 +142,7 @@ export async function runBench(a: BenchArgs, onTick: (fraction: number) => void 
       nsPerPacket: total > 0 ? (seconds * 1e9 * a.queues) / total : 0,
       lookupsPerPacket: total > 0 ? (t.lookups - w.lookups) / total : 0,
       batchLatencyUs: { p50: p50 / 1000, p99: p99 / 1000 },
-      control: { requestedOpsPerSecond: a.churn, achievedOpsPerSecond: (ops - w.ops) / seconds },
+      control: { requestedOpsPerSecond: a.churn, achievedOpsPerSecond: (ops - from.ops) / seconds },
       packets: {
         submitted: total,
         transmitted: t.transmitted - w.transmitted,
